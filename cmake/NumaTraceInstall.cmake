@@ -1,0 +1,25 @@
+# Install rules: the command, the libraries with their headers, a CMake
+# package (find_package(numatrace)) and a pkg-config file.
+include(CMakePackageConfigHelpers)
+
+install(TARGETS numatrace_common numatrace_gguf EXPORT numatraceTargets
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+set_target_properties(numatrace_common PROPERTIES EXPORT_NAME common)
+install(DIRECTORY lib/common/include/ lib/gguf/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+
+set(NT_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/numatrace)
+install(EXPORT numatraceTargets NAMESPACE numatrace:: DESTINATION ${NT_CMAKE_DIR})
+configure_package_config_file(cmake/numatraceConfig.cmake.in
+  ${CMAKE_CURRENT_BINARY_DIR}/numatraceConfig.cmake INSTALL_DESTINATION ${NT_CMAKE_DIR})
+write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/numatraceConfigVersion.cmake
+  COMPATIBILITY SameMinorVersion)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/numatraceConfig.cmake
+  ${CMAKE_CURRENT_BINARY_DIR}/numatraceConfigVersion.cmake DESTINATION ${NT_CMAKE_DIR})
+
+configure_file(cmake/numatrace.pc.in ${CMAKE_CURRENT_BINARY_DIR}/numatrace-gguf.pc @ONLY)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/numatrace-gguf.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+install(FILES README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
+install(DIRECTORY docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR} FILES_MATCHING PATTERN "*.md")

@@ -1,0 +1,52 @@
+#include "cli.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+namespace numatrace::cli {
+
+int report(const Error& e) {
+  std::fprintf(stderr, "numa-trace: %s\n", e.str().c_str());
+  return e.kind == ErrorKind::io ? kUsage : kProblems;
+}
+
+std::string hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+std::string human_bytes(uint64_t v) {
+  static const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  double d = static_cast<double>(v);
+  int u = 0;
+  while (d >= 1024 && u < 5) {
+    d /= 1024;
+    ++u;
+  }
+  char buf[32];
+  if (u == 0)
+    std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(v));
+  else
+    std::snprintf(buf, sizeof buf, "%.1f %s", d, units[u]);
+  return buf;
+}
+
+Progress::Progress(std::string what) : what_(std::move(what)), tty_(::isatty(STDERR_FILENO) == 1) {}
+
+void Progress::update(uint64_t done, uint64_t total) {
+  if (!tty_ || total == 0) return;
+  int pct = static_cast<int>(done * 100 / total);
+  if (pct == last_percent_) return;
+  last_percent_ = pct;
+  std::fprintf(stderr, "\r%s: %3d%% (%s of %s)", what_.c_str(), pct, human_bytes(done).c_str(),
+               human_bytes(total).c_str());
+  std::fflush(stderr);
+}
+
+void Progress::finish() {
+  if (tty_ && last_percent_ >= 0) std::fprintf(stderr, "\r\033[K");
+}
+
+}  // namespace numatrace::cli

@@ -1,0 +1,50 @@
+// Shared pieces of the numa-trace command: exit codes, error printing,
+// number formatting. Subcommands register themselves in main.cpp.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "numatrace/result.h"
+
+namespace numatrace::cli {
+
+// Exit codes, the same for every subcommand (docs/numa-trace.md).
+enum Exit : int {
+  kOk = 0,        // done, nothing wrong found
+  kProblems = 1,  // done, and problems or findings were reported
+  kUsage = 2,     // wrong arguments, or an input that could not be read
+};
+
+// A subcommand: registered on the top-level app, run after parsing when
+// the user named it.
+struct Command {
+  CLI::App* sub;
+  std::function<int()> run;
+};
+Command add_gen_model(CLI::App& app);
+Command add_inspect(CLI::App& app);
+
+// Prints "numa-trace: <error>" on stderr and returns the exit code for it.
+int report(const Error& e);
+
+std::string hex(uint64_t v);
+std::string human_bytes(uint64_t v);  // "64.0 MiB"
+
+// Progress on stderr, only when stderr is a terminal; `done(…)` erases it.
+class Progress {
+ public:
+  explicit Progress(std::string what);
+  void update(uint64_t done, uint64_t total);
+  void finish();
+
+ private:
+  std::string what_;
+  bool tty_;
+  int last_percent_ = -1;
+};
+
+}  // namespace numatrace::cli

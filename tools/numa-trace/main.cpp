@@ -1,0 +1,41 @@
+// numa-trace: the command that fronts the toolkit. Each subcommand lives in
+// its own cmd_*.cpp; this file wires them and maps errors to exit codes.
+#include <cstdio>
+#include <exception>
+
+#include "cli.h"
+
+#ifndef NUMA_TRACE_VERSION
+#error "NUMA_TRACE_VERSION must be defined by the build"
+#endif
+
+int main(int argc, char** argv) {
+  using namespace numatrace::cli;
+  CLI::App app{
+      "numa-trace: trace, check and explain how model loaders map multi-part GGUF files on NUMA machines.\n"
+      "Exit status: 0 nothing wrong, 1 problems reported, 2 usage or I/O error.",
+      "numa-trace"};
+  app.set_version_flag("--version", "numa-trace " NUMA_TRACE_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough(false);
+
+  const Command commands[] = {
+      add_gen_model(app),
+      add_inspect(app),
+  };
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? kOk : kUsage;
+  }
+  try {
+    for (const auto& c : commands)
+      if (c.sub->parsed()) return c.run();
+  } catch (const std::exception& ex) {
+    std::fprintf(stderr, "numa-trace: internal error: %s\n", ex.what());
+    return kUsage;
+  }
+  return kUsage;
+}
