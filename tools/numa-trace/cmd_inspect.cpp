@@ -31,6 +31,11 @@ nlohmann::ordered_json problem_json(const Error& e) {
 }
 
 int run_inspect(const InspectOptions& o) {
+  if (o.page_size & (o.page_size - 1)) {
+    std::fprintf(stderr, "numa-trace inspect: --page-size %llu is not a power of two\n",
+                 static_cast<unsigned long long>(o.page_size));
+    return kUsage;
+  }
   auto opened = gguf::open_model(o.model);
   if (!opened) return report(opened.error());
   const gguf::Model& m = *opened;

@@ -226,10 +226,12 @@ Result<FileInfo> Parser::run() {
   // offset), a key/value at least 13 (key length, type, one byte).
   if (n_tensors < 0 || static_cast<uint64_t>(n_tensors) > remaining() / 24)
     return fail(code::count, "header.tensor_count",
-                std::to_string(n_tensors) + " tensors cannot fit in a file of " + std::to_string(b_.size()) + " bytes");
+                std::to_string(n_tensors) + " tensors cannot fit in the " + std::to_string(remaining()) +
+                    " bytes after the header (count corrupt, or file truncated)");
   if (n_kv < 0 || static_cast<uint64_t>(n_kv) > remaining() / 13)
     return fail(code::count, "header.kv_count",
-                std::to_string(n_kv) + " key/value pairs cannot fit in a file of " + std::to_string(b_.size()) + " bytes");
+                std::to_string(n_kv) + " key/value pairs cannot fit in the " + std::to_string(remaining()) +
+                    " bytes after the header (count corrupt, or file truncated)");
 
   f.kvs.reserve(static_cast<size_t>(n_kv));
   std::unordered_set<std::string_view> keys;

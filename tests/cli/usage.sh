@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Arguments and exit codes of the numa-trace command.
+NT=$1
+. "$(dirname "$0")/lib.sh"
+
+run "$NT";                     expect_rc 2 -- "no subcommand"
+run "$NT" --help;              expect_rc 0 -- "--help"
+expect_grep "$T/out" "inspect" "--help lists inspect"
+expect_grep "$T/out" "gen-model" "--help lists gen-model"
+run "$NT" --version;           expect_rc 0 -- "--version"
+expect_grep "$T/out" "^numa-trace [0-9]+\.[0-9]+" "--version prints the version"
+run "$NT" frobnicate;          expect_rc 2 -- "unknown subcommand"
+run "$NT" inspect;             expect_rc 2 -- "inspect without a model"
+run "$NT" inspect --nope x;    expect_rc 2 -- "unknown option"
+run "$NT" inspect --help;      expect_rc 0 -- "inspect --help"
+expect_grep "$T/out" "--tensors" "inspect --help explains --tensors"
+run "$NT" inspect "$T/none.gguf"; expect_rc 2 -- "missing model"
+expect_grep "$T/err" "none.gguf.*GG001" "missing model is named"
+run "$NT" inspect "$T";        expect_rc 2 -- "a directory"
+run "$NT" gen-model "$T/x" --type q9_9; expect_rc 2 -- "unknown type"
+expect_grep "$T/err" "q9_9" "unknown type is named"
+run "$NT" gen-model "$T/x" --size 1M --splits 100000; expect_rc 2 -- "too many splits"
+run "$NT" gen-model "$T/x" --size banana; expect_rc 2 -- "bad size"
+run "$NT" gen-model "$T/no/such/dir/x" --size 1M; expect_rc 2 -- "unwritable output"
+expect_grep "$T/err" "no/such/dir" "unwritable output is named"
+if [ -w /dev/full ]; then
+  ln -s /dev/full "$T/full.gguf.tmp"
+  run "$NT" gen-model "$T/full" --size 1M; expect_rc 2 -- "disk full"
+  expect_grep "$T/err" "No space left" "disk full is reported"
+fi
+run "$NT" gen-model "$T/ok" --size 1M --splits 2 --json; expect_rc 0 -- "gen-model --json"
+expect_grep "$T/out" "ok-00002-of-00002.gguf" "gen-model --json lists the files"
+run "$NT" inspect "$T/ok" --page-size 2M; expect_rc 0 -- "inspect --page-size 2M"
+expect_grep "$T/out" "page 2.0 MiB" "page size shown"
+run "$NT" inspect "$T/ok" --page-size 3000; expect_rc 2 -- "page size not a power of two"
+finish
