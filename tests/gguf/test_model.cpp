@@ -122,12 +122,11 @@ TEST_P(Corpus, ReportsTheExpectedCode) {
   EXPECT_TRUE(found) << c.name << ": expected " << c.expected_code << ", got " << r->problems[0].str();
 }
 
-INSTANTIATE_TEST_SUITE_P(Malformed, Corpus, ::testing::ValuesIn(test::malformed_corpus()),
-                         [](const auto& param_info) {
-                           std::string n = param_info.param.name;
-                           std::replace(n.begin(), n.end(), '-', '_');
-                           return n;
-                         });
+INSTANTIATE_TEST_SUITE_P(Malformed, Corpus, ::testing::ValuesIn(test::malformed_corpus()), [](const auto& param_info) {
+  std::string n = param_info.param.name;
+  std::replace(n.begin(), n.end(), '-', '_');
+  return n;
+});
 
 TEST(Corpus, TheValidBaseModelIsAccepted) {
   TempDir dir;

@@ -12,7 +12,9 @@ using namespace numatrace::gguf;
 
 namespace {
 
-std::span<const std::byte> span_of(const std::vector<std::byte>& b) { return {b.data(), b.size()}; }
+std::span<const std::byte> span_of(const std::vector<std::byte>& b) {
+  return {b.data(), b.size()};
+}
 
 TEST(ReaderWriter, EveryValueTypeRoundTrips) {
   FileSpec spec;
@@ -31,7 +33,8 @@ TEST(ReaderWriter, EveryValueTypeRoundTrips) {
       {"string", Value::of_string("héllo")},
       {"empty", Value::of_string("")},
       {"strings", Value::of_array(ValueType::string, {Value::of_string("a"), Value::of_string("bc")})},
-      {"ints", Value::of_array(ValueType::i32, {Value::of_signed(ValueType::i32, -1), Value::of_signed(ValueType::i32, 7)})},
+      {"ints",
+       Value::of_array(ValueType::i32, {Value::of_signed(ValueType::i32, -1), Value::of_signed(ValueType::i32, 7)})},
       {"none", Value::of_array(ValueType::f64, {})},
   };
   spec.tensors = {{"w", {64, 2}, GgmlType::q8_0}, {"n", {64}, GgmlType::f32}};
@@ -106,7 +109,8 @@ TEST(ReaderWriter, EveryTruncationIsAnError) {
     // longer fits (GG005) or a string length does (GG006); cut in the data:
     // a tensor ends past it (GG012).
     const auto& code = r.error().code;
-    EXPECT_TRUE(code == "GG002" || code == "GG005" || code == "GG006" || code == "GG012") << n << ": " << r.error().str();
+    EXPECT_TRUE(code == "GG002" || code == "GG005" || code == "GG006" || code == "GG012")
+        << n << ": " << r.error().str();
     EXPECT_EQ(r.error().where, "cut");
   }
   EXPECT_TRUE(parse(span_of(full), "full").ok());

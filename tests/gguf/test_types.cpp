@@ -7,7 +7,9 @@ using namespace numatrace::gguf;
 
 namespace {
 
-uint64_t bytes(GgmlType t, int64_t ne0, int64_t ne1 = 1) { return tensor_bytes(t, {ne0, ne1, 1, 1}).value(); }
+uint64_t bytes(GgmlType t, int64_t ne0, int64_t ne1 = 1) {
+  return tensor_bytes(t, {ne0, ne1, 1, 1}).value();
+}
 
 TEST(Types, ByteSizesMatchGgmlBlockLayouts) {
   EXPECT_EQ(bytes(GgmlType::f32, 4096, 2), 4096u * 2 * 4);

@@ -14,13 +14,23 @@ using namespace numatrace::gguf;
 
 namespace {
 
-KeyValue kv_u16(std::string_view k, uint64_t v) { return {std::string(k), Value::of(ValueType::u16, v)}; }
-KeyValue kv_i32(std::string_view k, int64_t v) { return {std::string(k), Value::of_signed(ValueType::i32, v)}; }
+KeyValue kv_u16(std::string_view k, uint64_t v) {
+  return {std::string(k), Value::of(ValueType::u16, v)};
+}
+KeyValue kv_i32(std::string_view k, int64_t v) {
+  return {std::string(k), Value::of_signed(ValueType::i32, v)};
+}
 
-std::string name(unsigned no, unsigned count) { return split_path("m", no, count); }
+std::string name(unsigned no, unsigned count) {
+  return split_path("m", no, count);
+}
 
-void put_u32(std::vector<std::byte>& b, size_t at, uint32_t v) { std::memcpy(b.data() + at, &v, 4); }
-void put_i64(std::vector<std::byte>& b, size_t at, int64_t v) { std::memcpy(b.data() + at, &v, 8); }
+void put_u32(std::vector<std::byte>& b, size_t at, uint32_t v) {
+  std::memcpy(b.data() + at, &v, 4);
+}
+void put_i64(std::vector<std::byte>& b, size_t at, int64_t v) {
+  std::memcpy(b.data() + at, &v, 8);
+}
 
 // A whole valid model as corpus files, ready to mutate.
 std::vector<CorpusFile> model_files(const std::vector<FileSpec>& specs) {
@@ -70,9 +80,9 @@ std::vector<FileSpec> small_model_specs(unsigned splits) {
 }
 
 std::vector<std::byte> bytes_of(const FileSpec& spec) {
-  return write_memory(spec, [](const TensorSpec& t, uint64_t off, std::span<std::byte> out) {
-           fill_tensor_bytes(t.name, kDefaultSeed, off, out);
-         }).value();
+  return write_memory(spec, [](const TensorSpec& t, uint64_t off,
+                               std::span<std::byte> out) { fill_tensor_bytes(t.name, kDefaultSeed, off, out); })
+      .value();
 }
 
 std::vector<CorpusCase> malformed_corpus() {
@@ -129,8 +139,7 @@ std::vector<CorpusCase> malformed_corpus() {
     put_i64(b, 24, int64_t{1} << 50);
     c.push_back(single("string-past-end", "GG006", b));
   }
-  c.push_back(single("tensor-name-too-long", "GG006",
-                     raw_file(3, arch, {{std::string(64, 'n'), {32}, 0, 0}}, 128)));
+  c.push_back(single("tensor-name-too-long", "GG006", raw_file(3, arch, {{std::string(64, 'n'), {32}, 0, 0}}, 128)));
   {
     std::vector<KeyValue> kvs = {{"bad", Value::of(ValueType::u8, 1)}};
     auto b = raw_file(3, kvs, {t0}, 128);
@@ -149,8 +158,8 @@ std::vector<CorpusCase> malformed_corpus() {
   }
   c.push_back(single("n-dims-5", "GG008", raw_file(3, arch, {{"a", {32, 1, 1, 1, 1}, 0, 0}}, 128)));
   c.push_back(single("negative-dim", "GG008", raw_file(3, arch, {{"a", {32, -2}, 0, 0}}, 128)));
-  c.push_back(single("dims-overflow", "GG008",
-                     raw_file(3, arch, {{"a", {int64_t{1} << 40, int64_t{1} << 40}, 0, 0}}, 128)));
+  c.push_back(
+      single("dims-overflow", "GG008", raw_file(3, arch, {{"a", {int64_t{1} << 40, int64_t{1} << 40}, 0, 0}}, 128)));
   c.push_back(single("unknown-ggml-type", "GG009", raw_file(3, arch, {{"a", {32}, 99, 0}}, 128)));
   c.push_back(single("block-mismatch", "GG021", raw_file(3, arch, {{"a", {33}, 8, 0}}, 128)));
   for (uint32_t a : {0u, 48u}) {
@@ -166,14 +175,15 @@ std::vector<CorpusCase> malformed_corpus() {
     c.push_back(single("duplicate-key", "GG020", raw_file(3, kvs, {t0}, 128)));
   }
   // Tensors and data.
-  c.push_back(single("tensor-out-of-bounds", "GG012", raw_file(3, arch, {{"a", {32}, 0, 0}, {"b", {32}, 0, 128}}, 200)));
+  c.push_back(
+      single("tensor-out-of-bounds", "GG012", raw_file(3, arch, {{"a", {32}, 0, 0}, {"b", {32}, 0, 128}}, 200)));
   c.push_back(single("tensor-offset-overflow", "GG012", raw_file(3, arch, {{"a", {32}, 0, ~uint64_t{0} - 8}}, 128)));
   c.push_back(single("tensors-overlap", "GG013", raw_file(3, arch, {{"a", {32}, 0, 0}, {"b", {32}, 0, 64}}, 256)));
-  c.push_back(single("offset-not-running-sum", "GG011", raw_file(3, arch, {{"a", {32}, 0, 0}, {"b", {32}, 0, 160}}, 320)));
-  c.push_back(single("offset-unpadded", "GG011",
-                     raw_file(3, arch, {{"a", {32, 1}, 8, 0}, {"b", {32}, 0, 34}}, 256)));
-  c.push_back(single("duplicate-tensor-in-file", "GG014",
-                     raw_file(3, arch, {{"a", {32}, 0, 0}, {"a", {32}, 0, 128}}, 256)));
+  c.push_back(
+      single("offset-not-running-sum", "GG011", raw_file(3, arch, {{"a", {32}, 0, 0}, {"b", {32}, 0, 160}}, 320)));
+  c.push_back(single("offset-unpadded", "GG011", raw_file(3, arch, {{"a", {32, 1}, 8, 0}, {"b", {32}, 0, 34}}, 256)));
+  c.push_back(
+      single("duplicate-tensor-in-file", "GG014", raw_file(3, arch, {{"a", {32}, 0, 0}, {"a", {32}, 0, 128}}, 256)));
   {
     // Data section starts past the end of the file.
     auto b = serialize_header(3, arch, std::vector<RawTensorInfo>{t0});
@@ -230,7 +240,9 @@ std::vector<CorpusCase> malformed_corpus() {
   return c;
 }
 
-void PrintTo(const CorpusCase& c, std::ostream* os) { *os << c.name << " (" << c.expected_code << ")"; }
+void PrintTo(const CorpusCase& c, std::ostream* os) {
+  *os << c.name << " (" << c.expected_code << ")";
+}
 
 bool write_corpus(const std::string& dir, const std::vector<CorpusCase>& cases) {
   ::mkdir(dir.c_str(), 0755);

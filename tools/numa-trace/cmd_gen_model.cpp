@@ -23,7 +23,8 @@ int run_gen_model(const GenOptions& o) {
   gguf::SynthOptions so = o.synth;
   auto type = gguf::type_from_name(o.type);
   if (!type) {
-    std::fprintf(stderr, "numa-trace gen-model: --type %s: unknown tensor type (try f32, f16, bf16, q8_0, q4_0, q4_k, q6_k)\n",
+    std::fprintf(stderr,
+                 "numa-trace gen-model: --type %s: unknown tensor type (try f32, f16, bf16, q8_0, q4_0, q4_k, q6_k)\n",
                  o.type.c_str());
     return kUsage;
   }

@@ -62,7 +62,9 @@ void Model::add_unreadable(const std::string& path, Error why) {
   problems.push_back(std::move(why));
 }
 
-bool Model::all_read() const { return std::find(readable.begin(), readable.end(), false) == readable.end(); }
+bool Model::all_read() const {
+  return std::find(readable.begin(), readable.end(), false) == readable.end();
+}
 
 uint64_t Model::tensor_count() const {
   uint64_t n = 0;
@@ -87,9 +89,9 @@ std::optional<int64_t> split_key(const FileInfo& f, std::string_view key, ValueT
   const Value* v = f.find(key);
   if (!v) return std::nullopt;
   if (v->type != type) {
-    problems.push_back(problem(code::split_key_type, f.path, "kv '" + std::string(key) + "'",
-                               "has type " + std::string(value_type_name(v->type)) + ", expected " +
-                                   std::string(value_type_name(type))));
+    problems.push_back(problem(
+        code::split_key_type, f.path, "kv '" + std::string(key) + "'",
+        "has type " + std::string(value_type_name(v->type)) + ", expected " + std::string(value_type_name(type))));
     return std::nullopt;
   }
   return v->as_int();
@@ -151,16 +153,17 @@ Result<Model> open_model(const std::string& path) {
 
   if (m.split_count > 1) {
     if (!name) {
-      m.problems.push_back(problem(code::split_missing, first, "file name",
-                                   "split.count is " + std::to_string(m.split_count) +
-                                       " but the name does not follow <prefix>-NNNNN-of-NNNNN.gguf, so the other splits cannot be found"));
+      m.problems.push_back(problem(
+          code::split_missing, first, "file name",
+          "split.count is " + std::to_string(m.split_count) +
+              " but the name does not follow <prefix>-NNNNN-of-NNNNN.gguf, so the other splits cannot be found"));
       m.add(std::move(f0.value()));
       return m;
     }
     if (name->count != m.split_count)
-      m.problems.push_back(problem(code::split_count, first, "kv 'split.count'",
-                                   "is " + std::to_string(m.split_count) + " but the file name says " +
-                                       std::to_string(name->count)));
+      m.problems.push_back(
+          problem(code::split_count, first, "kv 'split.count'",
+                  "is " + std::to_string(m.split_count) + " but the file name says " + std::to_string(name->count)));
     m.prefix = name->prefix;
   }
   m.add(std::move(f0.value()));
@@ -168,8 +171,9 @@ Result<Model> open_model(const std::string& path) {
   for (unsigned i = 1; i < m.split_count; ++i) {
     std::string p = split_path(m.prefix, i, name->count);
     if (!exists(p)) {
-      m.add_unreadable(p, problem(code::split_missing, p, "",
-                                  "split " + std::to_string(i + 1) + " of " + std::to_string(m.split_count) + " is missing"));
+      m.add_unreadable(
+          p, problem(code::split_missing, p, "",
+                     "split " + std::to_string(i + 1) + " of " + std::to_string(m.split_count) + " is missing"));
       continue;
     }
     auto fi = read_file(p);
@@ -181,11 +185,13 @@ Result<Model> open_model(const std::string& path) {
     if (!no)
       m.problems.push_back(problem(code::split_no, p, "kv 'split.no'", "is missing, expected " + std::to_string(i)));
     else if (*no != i)
-      m.problems.push_back(problem(code::split_no, p, "kv 'split.no'",
-                                   "is " + std::to_string(*no) + ", expected " + std::to_string(i) + " (the file's index)"));
+      m.problems.push_back(
+          problem(code::split_no, p, "kv 'split.no'",
+                  "is " + std::to_string(*no) + ", expected " + std::to_string(i) + " (the file's index)"));
     if (auto c = split_key(*fi, kKeySplitCount, ValueType::u16, m.problems); c && *c != m.split_count)
-      m.problems.push_back(problem(code::split_count, p, "kv 'split.count'",
-                                   "is " + std::to_string(*c) + ", the first file says " + std::to_string(m.split_count)));
+      m.problems.push_back(
+          problem(code::split_count, p, "kv 'split.count'",
+                  "is " + std::to_string(*c) + ", the first file says " + std::to_string(m.split_count)));
     m.add(std::move(fi.value()));
   }
 
@@ -193,17 +199,18 @@ Result<Model> open_model(const std::string& path) {
   for (size_t i = 0; i < m.files.size(); ++i)
     for (const auto& t : m.files[i].tensors)
       if (auto [it, fresh] = seen.emplace(t.name, i); !fresh)
-        m.problems.push_back(problem(code::duplicate_tensor, m.files[i].path, "tensor '" + t.name + "'",
-                                     "also in file " + std::to_string(it->second) + " (" + m.files[it->second].path + ")"));
+        m.problems.push_back(
+            problem(code::duplicate_tensor, m.files[i].path, "tensor '" + t.name + "'",
+                    "also in file " + std::to_string(it->second) + " (" + m.files[it->second].path + ")"));
 
   if (m.split_count > 1 && m.all_read()) {
     auto total = split_key(m.files[0], kKeySplitTensorsCount, ValueType::i32, m.problems);
     if (!total)
       m.problems.push_back(problem(code::split_tensors, first, "kv 'split.tensors.count'", "is missing"));
     else if (static_cast<uint64_t>(*total) != m.tensor_count())
-      m.problems.push_back(problem(code::split_tensors, first, "kv 'split.tensors.count'",
-                                   "is " + std::to_string(*total) + ", the splits hold " +
-                                       std::to_string(m.tensor_count()) + " tensors"));
+      m.problems.push_back(problem(
+          code::split_tensors, first, "kv 'split.tensors.count'",
+          "is " + std::to_string(*total) + ", the splits hold " + std::to_string(m.tensor_count()) + " tensors"));
   }
   return m;
 }

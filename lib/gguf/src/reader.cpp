@@ -78,10 +78,17 @@ std::string hex(uint64_t v) {
 // that remain before anything is allocated.
 uint64_t min_value_bytes(ValueType t) {
   switch (t) {
-    case ValueType::u8: case ValueType::i8: case ValueType::boolean: return 1;
-    case ValueType::u16: case ValueType::i16: return 2;
-    case ValueType::u32: case ValueType::i32: case ValueType::f32: return 4;
-    case ValueType::u64: case ValueType::i64: case ValueType::f64: return 8;
+    case ValueType::u8:
+    case ValueType::i8:
+    case ValueType::boolean: return 1;
+    case ValueType::u16:
+    case ValueType::i16: return 2;
+    case ValueType::u32:
+    case ValueType::i32:
+    case ValueType::f32: return 4;
+    case ValueType::u64:
+    case ValueType::i64:
+    case ValueType::f64: return 8;
     case ValueType::string: return 8;
     case ValueType::array: return 12;
   }
@@ -145,16 +152,66 @@ class Parser {
 bool Parser::read_value(ValueType type, Value& out, const std::string& field, bool in_array) {
   out.type = type;
   switch (type) {
-    case ValueType::u8: { uint8_t v; if (!read(v, field)) return false; out.data = uint64_t{v}; return true; }
-    case ValueType::i8: { int8_t v; if (!read(v, field)) return false; out.data = int64_t{v}; return true; }
-    case ValueType::u16: { uint16_t v; if (!read(v, field)) return false; out.data = uint64_t{v}; return true; }
-    case ValueType::i16: { int16_t v; if (!read(v, field)) return false; out.data = int64_t{v}; return true; }
-    case ValueType::u32: { uint32_t v; if (!read(v, field)) return false; out.data = uint64_t{v}; return true; }
-    case ValueType::i32: { int32_t v; if (!read(v, field)) return false; out.data = int64_t{v}; return true; }
-    case ValueType::u64: { uint64_t v; if (!read(v, field)) return false; out.data = v; return true; }
-    case ValueType::i64: { int64_t v; if (!read(v, field)) return false; out.data = v; return true; }
-    case ValueType::f32: { float v; if (!read(v, field)) return false; out.data = double{v}; return true; }
-    case ValueType::f64: { double v; if (!read(v, field)) return false; out.data = v; return true; }
+    case ValueType::u8: {
+      uint8_t v;
+      if (!read(v, field)) return false;
+      out.data = uint64_t{v};
+      return true;
+    }
+    case ValueType::i8: {
+      int8_t v;
+      if (!read(v, field)) return false;
+      out.data = int64_t{v};
+      return true;
+    }
+    case ValueType::u16: {
+      uint16_t v;
+      if (!read(v, field)) return false;
+      out.data = uint64_t{v};
+      return true;
+    }
+    case ValueType::i16: {
+      int16_t v;
+      if (!read(v, field)) return false;
+      out.data = int64_t{v};
+      return true;
+    }
+    case ValueType::u32: {
+      uint32_t v;
+      if (!read(v, field)) return false;
+      out.data = uint64_t{v};
+      return true;
+    }
+    case ValueType::i32: {
+      int32_t v;
+      if (!read(v, field)) return false;
+      out.data = int64_t{v};
+      return true;
+    }
+    case ValueType::u64: {
+      uint64_t v;
+      if (!read(v, field)) return false;
+      out.data = v;
+      return true;
+    }
+    case ValueType::i64: {
+      int64_t v;
+      if (!read(v, field)) return false;
+      out.data = v;
+      return true;
+    }
+    case ValueType::f32: {
+      float v;
+      if (!read(v, field)) return false;
+      out.data = double{v};
+      return true;
+    }
+    case ValueType::f64: {
+      double v;
+      if (!read(v, field)) return false;
+      out.data = v;
+      return true;
+    }
     case ValueType::boolean: {
       uint8_t v;
       if (!read(v, field)) return false;
@@ -178,7 +235,7 @@ bool Parser::read_value(ValueType type, Value& out, const std::string& field, bo
       if (et >= kValueTypeCount || static_cast<ValueType>(et) == ValueType::array) {
         err_ = fail(code::value_type, field + ".type",
                     et == static_cast<uint32_t>(ValueType::array) ? "arrays of arrays are not supported"
-                                                                   : "unknown array element type " + std::to_string(et));
+                                                                  : "unknown array element type " + std::to_string(et));
         return false;
       }
       auto elem = static_cast<ValueType>(et);
@@ -213,7 +270,8 @@ Result<FileInfo> Parser::run() {
 
   uint32_t magic = 0;
   NT_TRY(read(magic, "header.magic"));
-  if (magic != kMagic) return fail(code::magic, "header.magic", "is " + hex(magic) + ", expected 0x46554747 (\"GGUF\")");
+  if (magic != kMagic)
+    return fail(code::magic, "header.magic", "is " + hex(magic) + ", expected 0x46554747 (\"GGUF\")");
   NT_TRY(read(f.version, "header.version"));
   if (f.version < 2 || f.version > 3)
     return fail(code::version, "header.version",
@@ -242,17 +300,20 @@ Result<FileInfo> Parser::run() {
     field += " '" + kv.key + "'";
     uint32_t type = 0;
     NT_TRY(read(type, field + ".type"));
-    if (type >= kValueTypeCount) return fail(code::value_type, field + ".type", "unknown value type " + std::to_string(type));
+    if (type >= kValueTypeCount)
+      return fail(code::value_type, field + ".type", "unknown value type " + std::to_string(type));
     NT_TRY(read_value(static_cast<ValueType>(type), kv.value, field, false));
     f.kvs.push_back(std::move(kv));
   }
   for (const auto& kv : f.kvs)
-    if (!keys.insert(kv.key).second) return fail(code::duplicate_key, "kv '" + kv.key + "'", "key appears more than once");
+    if (!keys.insert(kv.key).second)
+      return fail(code::duplicate_key, "kv '" + kv.key + "'", "key appears more than once");
 
   if (const Value* a = f.find(kKeyAlignment)) {
     auto v = a->as_int();
     if (a->type != ValueType::u32)
-      return fail(code::alignment, "kv 'general.alignment'", "has type " + std::string(value_type_name(a->type)) + ", expected u32");
+      return fail(code::alignment, "kv 'general.alignment'",
+                  "has type " + std::string(value_type_name(a->type)) + ", expected u32");
     if (!v || *v == 0 || (*v & (*v - 1)) != 0)
       return fail(code::alignment, "kv 'general.alignment'", std::to_string(v.value_or(0)) + " is not a power of two");
     f.alignment = static_cast<uint32_t>(*v);
@@ -300,8 +361,9 @@ Result<FileInfo> Parser::run() {
 
   f.data_offset = align_up(pos_, f.alignment);
   if (!f.tensors.empty() && f.data_offset > b_.size())
-    return fail(code::truncated, "data", "the data section starts at " + hex(f.data_offset) + ", past the end of the " +
-                                             std::to_string(b_.size()) + "-byte file");
+    return fail(code::truncated, "data",
+                "the data section starts at " + hex(f.data_offset) + ", past the end of the " +
+                    std::to_string(b_.size()) + "-byte file");
   const uint64_t data_size = b_.size() > f.data_offset ? b_.size() - f.data_offset : 0;
 
   // Bounds first: everything later may assume each tensor lies in the file.
@@ -317,7 +379,8 @@ Result<FileInfo> Parser::run() {
   {
     std::vector<size_t> order(f.tensors.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return f.tensors[a].offset < f.tensors[b].offset; });
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return f.tensors[a].offset < f.tensors[b].offset; });
     for (size_t k = 1; k < order.size(); ++k) {
       const auto& prev = f.tensors[order[k - 1]];
       const auto& cur = f.tensors[order[k]];
@@ -333,8 +396,9 @@ Result<FileInfo> Parser::run() {
   for (size_t i = 0; i < f.tensors.size(); ++i) {
     const auto& t = f.tensors[i];
     if (t.offset != expected)
-      return fail(code::offset, "tensor[" + std::to_string(i) + "] '" + t.name + "'.offset",
-                  "is " + hex(t.offset) + ", expected " + hex(expected) + " (the padded running sum of the sizes before it)");
+      return fail(
+          code::offset, "tensor[" + std::to_string(i) + "] '" + t.name + "'.offset",
+          "is " + hex(t.offset) + ", expected " + hex(expected) + " (the padded running sum of the sizes before it)");
     expected += align_up(t.size, f.alignment);
   }
 #undef NT_TRY

@@ -129,7 +129,7 @@ Result<SynthPlan> plan_model(const SynthOptions& o) {
     if (tensors_in_split > 0) {
       bool cut = false;
       if (o.splits > 0) {
-        size_t s = p.split_begin.size();  // splits started so far
+        size_t s = p.split_begin.size();    // splits started so far
         bool must = n - i == o.splits - s;  // one tensor left per remaining split
         bool want = s < o.splits && cum * o.splits >= s * total;
         cut = must || want;

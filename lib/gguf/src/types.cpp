@@ -17,13 +17,11 @@ struct TypeRow {
 
 // Block sizes as in ggml's type_traits (QK_K = 256).
 constexpr TypeRow kTypes[] = {
-    {0, {"F32", 1, 4}},      {1, {"F16", 1, 2}},      {2, {"Q4_0", 32, 18}},
-    {3, {"Q4_1", 32, 20}},   {6, {"Q5_0", 32, 22}},   {7, {"Q5_1", 32, 24}},
-    {8, {"Q8_0", 32, 34}},   {9, {"Q8_1", 32, 36}},   {10, {"Q2_K", 256, 84}},
-    {11, {"Q3_K", 256, 110}}, {12, {"Q4_K", 256, 144}}, {13, {"Q5_K", 256, 176}},
-    {14, {"Q6_K", 256, 210}}, {15, {"Q8_K", 256, 292}}, {24, {"I8", 1, 1}},
-    {25, {"I16", 1, 2}},     {26, {"I32", 1, 4}},     {27, {"I64", 1, 8}},
-    {28, {"F64", 1, 8}},     {30, {"BF16", 1, 2}},
+    {0, {"F32", 1, 4}},       {1, {"F16", 1, 2}},       {2, {"Q4_0", 32, 18}},    {3, {"Q4_1", 32, 20}},
+    {6, {"Q5_0", 32, 22}},    {7, {"Q5_1", 32, 24}},    {8, {"Q8_0", 32, 34}},    {9, {"Q8_1", 32, 36}},
+    {10, {"Q2_K", 256, 84}},  {11, {"Q3_K", 256, 110}}, {12, {"Q4_K", 256, 144}}, {13, {"Q5_K", 256, 176}},
+    {14, {"Q6_K", 256, 210}}, {15, {"Q8_K", 256, 292}}, {24, {"I8", 1, 1}},       {25, {"I16", 1, 2}},
+    {26, {"I32", 1, 4}},      {27, {"I64", 1, 8}},      {28, {"F64", 1, 8}},      {30, {"BF16", 1, 2}},
 };
 
 constexpr CodeInfo kCodes[] = {
@@ -52,11 +50,13 @@ constexpr CodeInfo kCodes[] = {
 
 }  // namespace
 
-std::span<const CodeInfo> all_codes() { return kCodes; }
+std::span<const CodeInfo> all_codes() {
+  return kCodes;
+}
 
 std::string_view value_type_name(ValueType t) {
-  static constexpr std::string_view names[kValueTypeCount] = {
-      "u8", "i8", "u16", "i16", "u32", "i32", "f32", "bool", "string", "array", "u64", "i64", "f64"};
+  static constexpr std::string_view names[kValueTypeCount] = {"u8",   "i8",     "u16",   "i16", "u32", "i32", "f32",
+                                                              "bool", "string", "array", "u64", "i64", "f64"};
   auto i = static_cast<uint32_t>(t);
   return i < kValueTypeCount ? names[i] : "?";
 }
@@ -95,8 +95,7 @@ std::string Value::str() const {
       return "\"" + (v.size() > 60 ? v.substr(0, 57) + "..." : v) + "\"";
     }
     std::string operator()(const Array& a) const {
-      std::string s = "[" + std::string(value_type_name(a.element_type)) + " x " +
-                      std::to_string(a.items.size());
+      std::string s = "[" + std::string(value_type_name(a.element_type)) + " x " + std::to_string(a.items.size());
       if (!a.items.empty()) s += ": " + a.items.front().str() + (a.items.size() > 1 ? ", ..." : "");
       return s + "]";
     }
@@ -118,8 +117,7 @@ std::optional<uint64_t> tensor_bytes(GgmlType type, const std::array<int64_t, kM
   if (ne[0] % traits->block_elements != 0) return std::nullopt;
   // ggml_nbytes for a contiguous tensor: rows of ne[0]/block blocks.
   int64_t bytes = 0;
-  if (__builtin_mul_overflow(ne[0] / traits->block_elements, int64_t{traits->block_bytes}, &bytes))
-    return std::nullopt;
+  if (__builtin_mul_overflow(ne[0] / traits->block_elements, int64_t{traits->block_bytes}, &bytes)) return std::nullopt;
   for (size_t i = 1; i < kMaxDims; ++i)
     if (__builtin_mul_overflow(bytes, ne[i], &bytes)) return std::nullopt;
   return static_cast<uint64_t>(bytes);

@@ -3,8 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 #include "numatrace/gguf/codes.h"
@@ -146,9 +146,11 @@ Result<std::vector<RawTensorInfo>> layout_tensors(const FileSpec& spec) {
   uint64_t offset = 0;
   for (const auto& t : spec.tensors) {
     if (t.ne.empty() || t.ne.size() > kMaxDims)
-      return Error{ErrorKind::invalid, std::string(code::dims), "", "tensor '" + t.name + "'", "needs 1 to 4 dimensions"};
+      return Error{ErrorKind::invalid, std::string(code::dims), "", "tensor '" + t.name + "'",
+                   "needs 1 to 4 dimensions"};
     if (t.name.size() > kMaxNameLength)
-      return Error{ErrorKind::invalid, std::string(code::string), "", "tensor '" + t.name + "'", "name longer than 63 bytes"};
+      return Error{ErrorKind::invalid, std::string(code::string), "", "tensor '" + t.name + "'",
+                   "name longer than 63 bytes"};
     auto size = tensor_bytes(t);
     if (!size)
       return Error{ErrorKind::invalid, std::string(code::block), "", "tensor '" + t.name + "'",

@@ -14,10 +14,10 @@
 
 namespace numatrace::gguf {
 
-inline constexpr std::string_view kKeySplitNo = "split.no";                     // u16, 0-based
-inline constexpr std::string_view kKeySplitCount = "split.count";               // u16
+inline constexpr std::string_view kKeySplitNo = "split.no";                       // u16, 0-based
+inline constexpr std::string_view kKeySplitCount = "split.count";                 // u16
 inline constexpr std::string_view kKeySplitTensorsCount = "split.tensors.count";  // i32
-inline constexpr std::string_view kKeyAlignment = "general.alignment";          // u32
+inline constexpr std::string_view kKeyAlignment = "general.alignment";            // u32
 
 // "<prefix>-%05d-of-%05d.gguf"; `no` is 0-based, the name is 1-based.
 std::string split_path(const std::string& prefix, unsigned no, unsigned count);
@@ -38,7 +38,7 @@ struct TensorRef {
 };
 
 struct Model {
-  std::string prefix;                  // empty for a single-file model
+  std::string prefix;  // empty for a single-file model
   unsigned split_count = 1;
   // Index = file idx. A file that could not be read or parsed keeps its
   // place with only its path set and readable[idx] false.
@@ -75,7 +75,6 @@ struct UnifiedLayout {
   std::vector<Extent> extents;
   uint64_t total = 0;  // bytes of the region (rounded to page_size when page_aligned)
 };
-Result<UnifiedLayout> unified_layout(std::span<const uint64_t> file_sizes, Packing packing,
-                                     uint64_t page_size);
+Result<UnifiedLayout> unified_layout(std::span<const uint64_t> file_sizes, Packing packing, uint64_t page_size);
 
 }  // namespace numatrace::gguf

@@ -16,7 +16,7 @@
 namespace numatrace::gguf {
 
 inline constexpr std::string_view kKeySeed = "numa_trace.seed";  // u64, in every split
-inline constexpr uint64_t kDefaultSeed = 0x6e756d612d747261;    // "numa-tra"
+inline constexpr uint64_t kDefaultSeed = 0x6e756d612d747261;     // "numa-tra"
 
 struct SynthOptions {
   uint64_t target_bytes = 64ull << 20;  // approximate total tensor bytes
@@ -29,9 +29,9 @@ struct SynthOptions {
 };
 
 struct SynthPlan {
-  std::vector<KeyValue> metadata;           // general.*, llama.*, in the first split
-  std::vector<TensorSpec> tensors;          // in load order
-  std::vector<size_t> split_begin;          // index of each split's first tensor
+  std::vector<KeyValue> metadata;   // general.*, llama.*, in the first split
+  std::vector<TensorSpec> tensors;  // in load order
+  std::vector<size_t> split_begin;  // index of each split's first tensor
   uint32_t alignment = kDefaultAlignment;
   uint64_t seed = kDefaultSeed;
 };

@@ -14,12 +14,23 @@ namespace numatrace::gguf {
 
 inline constexpr uint32_t kMagic = 0x46554747;  // "GGUF" little endian
 inline constexpr uint32_t kDefaultAlignment = 32;
-inline constexpr uint32_t kMaxDims = 4;          // GGML_MAX_DIMS
-inline constexpr size_t kMaxNameLength = 63;     // GGML_MAX_NAME - 1
+inline constexpr uint32_t kMaxDims = 4;       // GGML_MAX_DIMS
+inline constexpr size_t kMaxNameLength = 63;  // GGML_MAX_NAME - 1
 
 enum class ValueType : uint32_t {
-  u8 = 0, i8 = 1, u16 = 2, i16 = 3, u32 = 4, i32 = 5, f32 = 6, boolean = 7,
-  string = 8, array = 9, u64 = 10, i64 = 11, f64 = 12,
+  u8 = 0,
+  i8 = 1,
+  u16 = 2,
+  i16 = 3,
+  u32 = 4,
+  i32 = 5,
+  f32 = 6,
+  boolean = 7,
+  string = 8,
+  array = 9,
+  u64 = 10,
+  i64 = 11,
+  f64 = 12,
 };
 inline constexpr uint32_t kValueTypeCount = 13;
 std::string_view value_type_name(ValueType t);
@@ -27,9 +38,26 @@ std::string_view value_type_name(ValueType t);
 // ggml tensor types, numbered as in ggml.h. Only types with a fixed block
 // layout are listed; anything else is rejected by the reader (GG009).
 enum class GgmlType : int32_t {
-  f32 = 0, f16 = 1, q4_0 = 2, q4_1 = 3, q5_0 = 6, q5_1 = 7, q8_0 = 8, q8_1 = 9,
-  q2_k = 10, q3_k = 11, q4_k = 12, q5_k = 13, q6_k = 14, q8_k = 15,
-  i8 = 24, i16 = 25, i32 = 26, i64 = 27, f64 = 28, bf16 = 30,
+  f32 = 0,
+  f16 = 1,
+  q4_0 = 2,
+  q4_1 = 3,
+  q5_0 = 6,
+  q5_1 = 7,
+  q8_0 = 8,
+  q8_1 = 9,
+  q2_k = 10,
+  q3_k = 11,
+  q4_k = 12,
+  q5_k = 13,
+  q6_k = 14,
+  q8_k = 15,
+  i8 = 24,
+  i16 = 25,
+  i32 = 26,
+  i64 = 27,
+  f64 = 28,
+  bf16 = 30,
 };
 
 struct TypeTraits {
@@ -89,7 +117,9 @@ struct TensorInfo {
 // a multiple of the block size or the size overflows.
 std::optional<uint64_t> tensor_bytes(GgmlType type, const std::array<int64_t, kMaxDims>& ne);
 
-inline constexpr uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+inline constexpr uint64_t align_up(uint64_t v, uint64_t a) {
+  return (v + a - 1) / a * a;
+}
 
 // One parsed GGUF file.
 struct FileInfo {
