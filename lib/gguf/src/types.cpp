@@ -95,9 +95,10 @@ std::string Value::str() const {
       return "\"" + (v.size() > 60 ? v.substr(0, 57) + "..." : v) + "\"";
     }
     std::string operator()(const Array& a) const {
-      std::string s = "[" + std::string(value_type_name(a.element_type)) + " x " + std::to_string(a.items.size());
-      if (!a.items.empty()) s += ": " + a.items.front().str() + (a.items.size() > 1 ? ", ..." : "");
-      return s + "]";
+      std::string s = "[";
+      s.append(value_type_name(a.element_type)).append(" x ").append(std::to_string(a.items.size()));
+      if (!a.items.empty()) s.append(": ").append(a.items.front().str()).append(a.items.size() > 1 ? ", ..." : "");
+      return s.append("]");
     }
   };
   return std::visit(Visitor{}, data);

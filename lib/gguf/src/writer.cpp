@@ -19,13 +19,19 @@ class Out {
   explicit Out(std::vector<std::byte>& b) : b_(b) {}
   template <class T>
   void put(T v) {
-    auto p = reinterpret_cast<const std::byte*>(&v);
-    b_.insert(b_.end(), p, p + sizeof(T));
+    raw(&v, sizeof(T));
   }
   void str(std::string_view s) {
     put<uint64_t>(s.size());
-    auto p = reinterpret_cast<const std::byte*>(s.data());
-    b_.insert(b_.end(), p, p + s.size());
+    raw(s.data(), s.size());
+  }
+  // resize + memcpy rather than insert(): GCC 12 warns falsely
+  // (-Wstringop-overflow) on range insert into an empty vector.
+  void raw(const void* p, size_t n) {
+    if (n == 0) return;
+    size_t at = b_.size();
+    b_.resize(at + n);
+    std::memcpy(b_.data() + at, p, n);
   }
   void value(const Value& v) {
     switch (v.type) {
