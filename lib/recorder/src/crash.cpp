@@ -1,0 +1,195 @@
+// Crash capture: SIGSEGV, SIGBUS, SIGFPE, SIGILL and SIGABRT handlers on an
+// alternate stack. Async-signal-safe only: record the signal, fault address,
+// thread and raw PCs (libunwind from the signal context) in the flight
+// recorder, write one line to stderr, flush the sinks with write(2), then
+// hand the signal on: to the handler the program installed (before or after
+// ours: sigaction() and signal() are interposed to keep ours first), or to
+// the default action, so the kernel still writes the core.
+#define UNW_LOCAL_ONLY
+#include <dlfcn.h>
+#include <libunwind.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "internal.h"
+
+namespace numatrace::rec {
+
+namespace {
+
+constexpr int kSignals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+constexpr size_t kAltStack = 64 * 1024;
+
+using SigactionFn = int (*)(int, const struct sigaction*, struct sigaction*);
+SigactionFn g_real_sigaction = nullptr;
+struct sigaction g_next[NSIG];  // the program's handler for each of our signals
+bool g_ours[NSIG];
+std::atomic<int> g_in_crash{0};
+pthread_key_t g_stack_key;
+
+const char* signal_name(int sig) {
+  switch (sig) {
+    case SIGSEGV: return "SIGSEGV";
+    case SIGBUS: return "SIGBUS";
+    case SIGFPE: return "SIGFPE";
+    case SIGILL: return "SIGILL";
+    case SIGABRT: return "SIGABRT";
+  }
+  return "signal";
+}
+
+int real_sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
+  if (g_real_sigaction) return g_real_sigaction(sig, act, old);
+  return -1;
+}
+
+void free_altstack(void* p) {
+  stack_t none{};
+  none.ss_flags = SS_DISABLE;
+  sigaltstack(&none, nullptr);
+  munmap(p, kAltStack);
+}
+
+void capture(int sig, siginfo_t* info, void* uc) {
+  Recorder& r = fr();
+  nt_fr_crash& c = r.crash;
+  model::begin_write(c.gen);
+  c.signal = sig;
+  c.si_code = info ? info->si_code : 0;
+  c.tid = static_cast<uint32_t>(syscall(SYS_gettid));
+  c.fault_address = info ? reinterpret_cast<uint64_t>(info->si_addr) : 0;
+  c.seq = __atomic_load_n(&r.head, __ATOMIC_ACQUIRE);
+  c.n_pcs = 0;
+  unw_cursor_t cursor;
+  if (uc && unw_init_local2(&cursor, static_cast<unw_context_t*>(uc), UNW_INIT_SIGNAL_FRAME) == 0) {
+    do {
+      unw_word_t ip = 0;
+      if (unw_get_reg(&cursor, UNW_REG_IP, &ip) != 0 || ip == 0) break;
+      c.pcs[c.n_pcs++] = ip;
+    } while (c.n_pcs < NT_FR_MAX_PCS && unw_step(&cursor) > 0);
+  }
+  model::end_write(c.gen);
+
+  uint64_t seq;
+  nt_fr_event* e = begin_event(NT_EV_CRASH, seq);
+  e->a = static_cast<uint64_t>(sig);
+  e->b = c.fault_address;
+  e->c = static_cast<uint64_t>(static_cast<int64_t>(c.si_code));
+  publish(e, seq);
+
+  // One line: the signal, and what this thread was resolving.
+  char line[768];
+  model::Buf b(line, sizeof line - 2);
+  b.s("numa-trace: ").s(signal_name(sig)).s(" at fault address ").x(c.fault_address).s(" in thread ").u(c.tid);
+  for (uint32_t i = 0; i < NT_FR_MAX_THREADS; ++i) {
+    const nt_fr_thread& t = r.threads[i];
+    if (t.tid != c.tid || !t.in_flight) continue;
+    b.s(" while resolving '").sn(t.name, NT_FR_NAME).s("' (");
+    model::file_of(r, b, t.file_idx);
+    b.s(", offset ").x(t.offset).s(") through slot ").i(t.slot);
+    if (model::find_live_in_slot(r, t.slot, t.address, t.node) < 0) b.s(", which is empty");
+    break;
+  }
+  b.s("; the flight recorder is in the core (symbol numatrace_flight_recorder)");
+  size_t n = b.size();
+  line[n++] = '\n';
+  write_stderr(line, n);
+  drain(true);
+  write_crash_record();
+}
+
+void handler(int sig, siginfo_t* info, void* uc) {
+  int saved_errno = errno;
+  if (g_in_crash.fetch_add(1) == 0) {
+    Guard g;
+    capture(sig, info, uc);
+  }
+  const struct sigaction& next = g_next[sig];
+  if (next.sa_flags & SA_SIGINFO) {
+    if (next.sa_sigaction) {
+      errno = saved_errno;
+      next.sa_sigaction(sig, info, uc);
+      return;
+    }
+  } else if (next.sa_handler != SIG_DFL && next.sa_handler != SIG_IGN) {
+    errno = saved_errno;
+    next.sa_handler(sig);
+    return;
+  }
+  // Default action: restore it. A fault re-executes the instruction on
+  // return and dies with the real siginfo; a sent signal is sent again.
+  struct sigaction dfl{};
+  dfl.sa_handler = SIG_DFL;
+  real_sigaction(sig, &dfl, nullptr);
+  if (!info || info->si_code <= 0 || sig == SIGABRT) syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), sig);
+  errno = saved_errno;
+}
+
+}  // namespace
+
+void ensure_altstack() {
+  stack_t cur{};
+  if (sigaltstack(nullptr, &cur) != 0 || !(cur.ss_flags & SS_DISABLE)) return;
+  void* p = mmap(nullptr, kAltStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return;
+  stack_t st{};
+  st.ss_sp = p;
+  st.ss_size = kAltStack;
+  if (sigaltstack(&st, nullptr) != 0) {
+    munmap(p, kAltStack);
+    return;
+  }
+  pthread_setspecific(g_stack_key, p);
+}
+
+void install_crash_handlers() {
+  g_real_sigaction = reinterpret_cast<SigactionFn>(dlsym(RTLD_NEXT, "sigaction"));
+  if (!g_real_sigaction) return;
+  pthread_key_create(&g_stack_key, free_altstack);
+  // Warm up libunwind here, not in the handler: its first use initializes
+  // state that would otherwise be set up inside a signal handler.
+  unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+  ensure_altstack();
+  for (int sig : kSignals) {
+    struct sigaction act{};
+    act.sa_sigaction = handler;
+    act.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&act.sa_mask);
+    if (real_sigaction(sig, &act, &g_next[sig]) == 0) g_ours[sig] = true;
+  }
+}
+
+}  // namespace numatrace::rec
+
+using numatrace::rec::g_next;
+using numatrace::rec::g_ours;
+
+// The program's own handlers for our signals are kept as the next in the
+// chain; ours stays installed. Other signals pass straight through.
+extern "C" __attribute__((visibility("default"))) int sigaction(int sig, const struct sigaction* act,
+                                                                 struct sigaction* old) {
+  if (sig > 0 && sig < NSIG && g_ours[sig]) {
+    if (old) *old = g_next[sig];
+    if (act) g_next[sig] = *act;
+    return 0;
+  }
+  if (!numatrace::rec::g_real_sigaction)
+    numatrace::rec::g_real_sigaction =
+        reinterpret_cast<numatrace::rec::SigactionFn>(dlsym(RTLD_NEXT, "sigaction"));
+  return numatrace::rec::real_sigaction(sig, act, old);
+}
+
+extern "C" __attribute__((visibility("default"))) sighandler_t signal(int sig, sighandler_t h) {
+  struct sigaction act{}, old{};
+  act.sa_handler = h;
+  act.sa_flags = SA_RESTART;
+  sigemptyset(&act.sa_mask);
+  if (sigaction(sig, &act, &old) != 0) return SIG_ERR;
+  return old.sa_handler;
+}

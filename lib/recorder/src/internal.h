@@ -1,0 +1,95 @@
+// Shared state of libnumatrace's translation units. In-process rules: see
+// the top of recorder.cpp.
+#pragma once
+
+#include <signal.h>
+#include <stdint.h>
+
+#include <atomic>
+
+#include "numatrace/model/engine.h"
+#include "numatrace/recorder.h"
+
+namespace numatrace::rec {
+
+using model::Recorder;
+
+inline constexpr int kMaxSinks = 4;
+
+enum class SinkKind : uint8_t { binary, jsonl, text };
+
+// What NUMA_TRACE (or numatrace_configure) asked for; small, copied freely.
+struct SinkSpec {
+  SinkKind kind = SinkKind::text;
+  bool all = false;  // text sink: resolves too
+  char path[512] = {};
+};
+struct Settings {
+  bool strict = false;     // stop the program at the first error finding
+  bool quiet = false;      // no finding lines on stderr
+  bool keep_dump = false;  // do not mark model mappings MADV_DONTDUMP
+  bool verify = true;      // NT011: compare unified/replica data with the files at model end
+  int n_sinks = 0;
+  SinkSpec sinks[kMaxSinks];
+};
+
+extern Settings g_settings;
+extern std::atomic<bool> g_ready;
+
+Recorder& fr();
+
+// Calling thread's record index (-1 when the table is full) and tid.
+struct ThreadInfo {
+  int index;
+  uint32_t tid;
+};
+ThreadInfo thread_info();
+
+// Timestamp and, on x86-64 with RDTSCP, the CPU and node it ran on.
+struct Stamp {
+  uint64_t tsc;
+  int16_t cpu, node;
+};
+Stamp stamp();
+
+// Takes the next ring entry, fills the common fields, returns it for the
+// caller to complete; publish() makes it visible.
+nt_fr_event* begin_event(uint16_t type, uint64_t& seq);
+void publish(nt_fr_event* e, uint64_t seq);
+
+// A finding raised at `seq`: stored, recorded as an event, printed, and in
+// strict mode the program is stopped.
+void raise_finding(const nt_fr_finding& f);
+
+// Serializes table changes (create, unmap, destroy, sampling). Never taken
+// on the resolve path or in a signal handler.
+void lock_tables();
+void unlock_tables();
+
+// Sinks (sinks.cpp).
+int parse_settings(const char* spec, Settings& out);  // 0 ok, -1 unknown word
+void start_sinks();
+void stop_sinks();           // final drain, summary, close
+bool drain(bool from_signal);  // false when another drainer holds the sinks
+void wake_drainer();
+void sinks_after_fork_child();
+void write_stderr(const char* s, size_t n);
+void write_crash_record();  // binary sinks, from the crash handler
+
+// Placement and data checks (placement.cpp).
+void sample_placement(int mapping);  // caller holds the table lock
+void verify_data();                  // caller holds the table lock
+void refresh_clock();
+
+// Crash capture (crash.cpp).
+void install_crash_handlers();
+void ensure_altstack();
+
+// Recursion guard: true while this thread is inside the recorder.
+struct Guard {
+  Guard();
+  ~Guard();
+  bool entered;  // false: the recorder was already active on this thread
+};
+
+}  // namespace numatrace::rec

@@ -1,0 +1,504 @@
+// libnumatrace: the in-process recorder.
+//
+// RULES FOR EVERYTHING IN lib/recorder (it runs inside the traced loader):
+// - The event path (every NUMATRACE_* hook) never allocates, never blocks,
+//   never throws, takes no lock a signal handler could need, and makes no
+//   system call in the steady state (the first event of a thread makes a
+//   few, to register it). Compiled with -fno-exceptions -fno-rtti.
+// - Signal handlers call only async-signal-safe functions: write(2),
+//   tgkill, rt_sigaction, libunwind's local unwinder; no malloc, no stdio.
+// - Every descriptor is O_CLOEXEC; nothing survives exec.
+// - A thread_local recursion guard (initial-exec TLS, which needs no
+//   allocation) makes any call back into the recorder from inside it a
+//   counted no-op.
+// - The tracer's own failures (sink write errors, full tables) are counted
+//   and reported once; they never stop or slow the loader.
+// - Never built with sanitizers (see cmake/NumaTraceFlags.cmake).
+#include <errno.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <x86intrin.h>
+#endif
+
+#include "internal.h"
+
+// The flight recorder itself: in .bss, so in every core dump.
+extern "C" __attribute__((visibility("default"))) nt_flight_recorder numatrace_flight_recorder;
+nt_flight_recorder numatrace_flight_recorder;
+
+namespace numatrace::rec {
+
+Settings g_settings;
+std::atomic<bool> g_ready{false};
+
+namespace {
+
+std::atomic_flag g_table_lock = ATOMIC_FLAG_INIT;
+std::atomic<uint32_t> g_threads{0};
+std::atomic<uint32_t> g_epoch{1};  // bumped in a forked child: thread records restart
+bool g_rdtscp = false;
+
+struct TlsState {
+  uint32_t epoch;
+  int index;
+  uint32_t tid;
+  bool busy;
+};
+__attribute__((tls_model("initial-exec"))) thread_local TlsState t_state{0, -1, 0, false};
+
+uint64_t mono_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+uint64_t g_mono0 = 0;
+
+void reset_recorder() {
+  Recorder& r = fr();
+  std::memset(&r, 0, sizeof r);
+  r.magic = NT_FR_MAGIC;
+  r.version = NT_FR_VERSION;
+  r.size = sizeof(nt_flight_recorder);
+  r.pid = static_cast<uint32_t>(getpid());
+  r.strings_used = 1;  // offset 0 is ""
+  r.ns_per_tsc = 1.0;
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  r.start_realtime_ns = static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+  g_mono0 = mono_ns();
+  r.tsc0 = stamp().tsc;
+}
+
+void atfork_child() {
+  // The child starts clean: no inherited events, mappings, threads or
+  // sinks (their descriptors belong to the parent's trace).
+  g_epoch.fetch_add(1, std::memory_order_relaxed);
+  g_threads.store(0, std::memory_order_relaxed);
+  g_table_lock.clear();
+  sinks_after_fork_child();
+  reset_recorder();
+}
+
+// Copies `s` into the string pool; returns its offset, 0 when it is full.
+uint32_t intern(const char* s) {
+  if (!s) return 0;
+  Recorder& r = fr();
+  size_t n = std::strlen(s) + 1;
+  uint32_t at = __atomic_fetch_add(&r.strings_used, static_cast<uint32_t>(n), __ATOMIC_RELAXED);
+  if (at + n > NT_FR_STRINGS) {
+    r.counters.dropped_strings++;
+    return 0;
+  }
+  std::memcpy(r.strings + at, s, n);
+  __atomic_thread_fence(__ATOMIC_RELEASE);
+  return at;
+}
+
+__attribute__((constructor)) void init() {
+#if defined(__x86_64__)
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  g_rdtscp = __get_cpuid(0x80000001, &a, &b, &c, &d) && (d & (1u << 27));
+#endif
+  reset_recorder();
+  pthread_atfork(nullptr, nullptr, atfork_child);
+  if (const char* spec = getenv("NUMA_TRACE")) {
+    if (parse_settings(spec, g_settings) != 0) {
+      static const char msg[] = "numa-trace: NUMA_TRACE has an unknown word or a path too long; tracing with defaults\n";
+      write_stderr(msg, sizeof msg - 1);
+      g_settings = Settings{};
+    }
+  }
+  install_crash_handlers();
+  g_ready.store(true, std::memory_order_release);
+  start_sinks();
+}
+
+__attribute__((destructor)) void fini() {
+  if (!g_ready.load(std::memory_order_acquire)) return;
+  Guard g;
+  if (g.entered) {
+    // Mappings still live at exit (NT007), reported once each.
+    lock_tables();
+    Recorder& r = fr();
+    for (uint32_t i = 0, n = model::mapping_count(r); i < n; ++i) {
+      nt_fr_finding f;
+      if (model::check_exit(r, static_cast<int>(i), r.head, f)) raise_finding(f);
+    }
+    unlock_tables();
+  }
+  refresh_clock();
+  stop_sinks();
+}
+
+}  // namespace
+
+Recorder& fr() { return numatrace_flight_recorder; }
+
+void lock_tables() {
+  while (g_table_lock.test_and_set(std::memory_order_acquire)) sched_yield();
+}
+void unlock_tables() { g_table_lock.clear(std::memory_order_release); }
+
+Guard::Guard() : entered(!t_state.busy) {
+  if (entered)
+    t_state.busy = true;
+  else
+    __atomic_fetch_add(&fr().counters.reentered, 1, __ATOMIC_RELAXED);
+}
+Guard::~Guard() {
+  if (entered) t_state.busy = false;
+}
+
+Stamp stamp() {
+#if defined(__x86_64__)
+  if (g_rdtscp) {
+    unsigned aux;
+    uint64_t tsc = __rdtscp(&aux);
+    // Linux keeps (node << 12) | cpu in TSC_AUX (what vgetcpu reads).
+    return {tsc, static_cast<int16_t>(aux & 0xfff), static_cast<int16_t>(aux >> 12)};
+  }
+  return {__rdtsc(), -1, -1};
+#else
+  return {mono_ns(), -1, -1};
+#endif
+}
+
+void refresh_clock() {
+  Recorder& r = fr();
+  uint64_t dt = mono_ns() - g_mono0, dtsc = stamp().tsc - r.tsc0;
+  if (dtsc > 0 && dt > 1000000) r.ns_per_tsc = static_cast<double>(dt) / static_cast<double>(dtsc);
+}
+
+ThreadInfo thread_info() {
+  uint32_t epoch = g_epoch.load(std::memory_order_relaxed);
+  if (__builtin_expect(t_state.epoch == epoch, 1)) return {t_state.index, t_state.tid};
+  // First event of this thread (or first after fork): register it.
+  t_state.epoch = epoch;
+  t_state.tid = static_cast<uint32_t>(syscall(SYS_gettid));
+  uint32_t i = g_threads.fetch_add(1, std::memory_order_relaxed);
+  if (i < NT_FR_MAX_THREADS) {
+    t_state.index = static_cast<int>(i);
+    nt_fr_thread& t = fr().threads[i];
+    t.tid = t_state.tid;
+  } else {
+    t_state.index = -1;
+  }
+  ensure_altstack();
+  return {t_state.index, t_state.tid};
+}
+
+nt_fr_event* begin_event(uint16_t type, uint64_t& seq) {
+  Recorder& r = fr();
+  ThreadInfo ti = thread_info();
+  if (ti.index < 0) __atomic_fetch_add(&r.counters.dropped_threads, 1, __ATOMIC_RELAXED);
+  Stamp st = stamp();
+  uint64_t n = __atomic_fetch_add(&r.head, 1, __ATOMIC_RELAXED);
+  seq = n + 1;
+  nt_fr_event* e = &r.ring[n & (NT_FR_RING - 1)];
+  __atomic_store_n(&e->seq, 0, __ATOMIC_RELAXED);
+  __atomic_thread_fence(__ATOMIC_RELEASE);
+  e->tsc = st.tsc;
+  e->type = type;
+  e->flags = 0;
+  e->tid = ti.tid;
+  e->slot = -1;
+  e->file_idx = -1;
+  e->cpu = st.cpu;
+  e->node = st.node;
+  e->mapping = -1;
+  e->page_node = -1;
+  e->a = e->b = e->c = e->d = 0;
+  e->name[0] = 0;
+  // Any event of a thread ends its in-flight resolve.
+  if (ti.index >= 0 && type != NT_EV_RESOLVE) r.threads[ti.index].in_flight = 0;
+  return e;
+}
+
+void publish(nt_fr_event* e, uint64_t seq) {
+  __atomic_store_n(&e->seq, seq, __ATOMIC_RELEASE);
+  __atomic_store_n(&fr().counters.events, seq, __ATOMIC_RELAXED);
+  if ((seq & 255) == 0) wake_drainer();
+}
+
+void raise_finding(const nt_fr_finding& f) {
+  Recorder& r = fr();
+  uint32_t k = __atomic_fetch_add(&r.n_findings_total, 1, __ATOMIC_RELAXED);
+  r.findings[k % NT_FR_MAX_FINDINGS] = f;
+  __atomic_fetch_add(&r.counters.findings, 1, __ATOMIC_RELAXED);
+  uint64_t seq;
+  nt_fr_event* e = begin_event(NT_EV_FINDING, seq);
+  e->flags = f.code;
+  e->slot = f.slot;
+  e->file_idx = f.file_idx;
+  e->a = f.offset;
+  e->b = f.address;
+  e->c = static_cast<uint64_t>(static_cast<int64_t>(f.related_slot));
+  e->d = k;
+  std::memcpy(e->name, f.name, NT_FR_NAME);
+  publish(e, seq);
+  if (!g_settings.quiet) {
+    char line[768];
+    model::Buf b(line, sizeof line);
+    b.s("numa-trace: ");
+    size_t head = b.size();
+    model::format_finding(r, f, line + head, sizeof line - head - 1);
+    size_t n = std::strlen(line);
+    line[n++] = '\n';
+    write_stderr(line, n);
+  }
+  if (g_settings.strict && f.severity == model::kError) {
+    static const char msg[] = "numa-trace: strict mode: stopping the program at this finding\n";
+    write_stderr(msg, sizeof msg - 1);
+    drain(false);
+    abort();
+  }
+}
+
+}  // namespace numatrace::rec
+
+// ------------------------------------------------------------ entry points
+
+using namespace numatrace;
+using namespace numatrace::rec;
+
+#define NT_EXPORT extern "C" __attribute__((visibility("default")))
+
+NT_EXPORT void numatrace_model_begin(const char* path, uint32_t n_files) {
+  Guard g;
+  if (!g.entered) return;
+  Recorder& r = fr();
+  r.n_files = n_files;
+  r.model_path = intern(path);
+  uint64_t seq;
+  nt_fr_event* e = begin_event(NT_EV_MODEL_BEGIN, seq);
+  e->a = n_files;
+  e->d = r.model_path;
+  model::copy_name(e->name, path);
+  publish(e, seq);
+}
+
+NT_EXPORT void numatrace_model_end(void) {
+  Guard g;
+  if (!g.entered) return;
+  lock_tables();
+  Recorder& r = fr();
+  for (uint32_t i = 0, n = model::mapping_count(r); i < n; ++i)
+    if (model::live(r.mappings[i])) sample_placement(static_cast<int>(i));
+  if (g_settings.verify) verify_data();
+  unlock_tables();
+  refresh_clock();
+  uint64_t seq;
+  nt_fr_event* e = begin_event(NT_EV_MODEL_END, seq);
+  publish(e, seq);
+  wake_drainer();
+}
+
+NT_EXPORT void numatrace_file_open(uint32_t file_idx, const char* path, uint64_t size) {
+  Guard g;
+  if (!g.entered) return;
+  Recorder& r = fr();
+  uint32_t at = intern(path);
+  if (file_idx < NT_FR_MAX_FILES) {
+    r.files[file_idx].path = at;
+    r.files[file_idx].size = size;
+    __atomic_store_n(&r.files[file_idx].opened, 1, __ATOMIC_RELEASE);
+  } else {
+    r.counters.dropped_records++;
+  }
+  uint64_t seq;
+  nt_fr_event* e = begin_event(NT_EV_FILE_OPEN, seq);
+  e->file_idx = static_cast<int32_t>(file_idx);
+  e->a = size;
+  e->d = at;
+  model::copy_name(e->name, path);
+  publish(e, seq);
+}
+
+NT_EXPORT void numatrace_mapping_create(int32_t slot, uint32_t kind, const void* base, uint64_t length, int32_t node,
+                                        uint32_t flags, const void* requested, const numatrace_extent* extents,
+                                        uint32_t n_extents) {
+  Guard g;
+  if (!g.entered) return;
+  // Model memory is left out of core dumps, so a core stays small whatever
+  // the model's size; the recorder describes what was there.
+  if (!g_settings.keep_dump && base && length) {
+    uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+    uintptr_t lo = reinterpret_cast<uintptr_t>(base) & ~(page - 1);
+    uintptr_t hi = (reinterpret_cast<uintptr_t>(base) + length + page - 1) & ~(page - 1);
+    if (madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTDUMP) == 0) flags |= NT_MAP_DONTDUMP;
+  }
+  model::ExtentArg ex[NT_FR_MAX_FILES];
+  uint32_t n = n_extents < NT_FR_MAX_FILES ? n_extents : NT_FR_MAX_FILES;
+  for (uint32_t k = 0; k < n; ++k) ex[k] = {extents[k].file_idx, extents[k].offset, extents[k].length};
+  model::CreateArgs a;
+  a.slot = slot;
+  a.kind = static_cast<uint16_t>(kind);
+  a.base = reinterpret_cast<uint64_t>(base);
+  a.length = length;
+  a.requested = reinterpret_cast<uint64_t>(requested);
+  a.node = node;
+  a.flags = flags;
+  a.extents = ex;
+  a.n_extents = n;
+
+  lock_tables();
+  uint64_t seq;
+  nt_fr_event* e = begin_event(NT_EV_CREATE, seq);
+  nt_fr_finding f;
+  int index = -1;
+  int found = model::apply_create(fr(), a, seq, f, index);
+  e->slot = slot;
+  e->node = static_cast<int16_t>(node);
+  e->mapping = static_cast<int16_t>(index);
+  e->a = a.base;
+  e->b = length;
+  e->c = a.requested;
+  e->d = kind | (static_cast<uint64_t>(flags) << 8);
+  publish(e, seq);
+  for (uint32_t k = 0; k < n; ++k) {
+    uint64_t s2;
+    nt_fr_event* x = begin_event(NT_EV_EXTENT, s2);
+    x->slot = slot;
+    x->mapping = static_cast<int16_t>(index);
+    x->file_idx = static_cast<int32_t>(ex[k].file_idx);
+    x->a = ex[k].offset;
+    x->b = ex[k].length;
+    publish(x, s2);
+  }
+  unlock_tables();
+  if (found) raise_finding(f);
+}
+
+NT_EXPORT void numatrace_resolve(int32_t slot, uint32_t file_idx, uint64_t offset, uint64_t size, const void* address,
+                                 const char* tensor_name) {
+  Guard g;
+  if (!g.entered) return;
+  Recorder& r = fr();
+  uint64_t seq;
+  nt_fr_event* e = begin_event(NT_EV_RESOLVE, seq);
+  e->slot = slot;
+  e->file_idx = static_cast<int32_t>(file_idx);
+  e->a = offset;
+  e->b = size;
+  e->c = reinterpret_cast<uint64_t>(address);
+  model::copy_name(e->name, tensor_name);
+  // The resolve in flight: what a crash in the next instructions was doing.
+  int ti = t_state.index;
+  if (ti >= 0) {
+    nt_fr_thread& t = r.threads[ti];
+    t.gen++;
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    t.slot = slot;
+    t.file_idx = static_cast<int32_t>(file_idx);
+    t.cpu = e->cpu;
+    t.node = e->node;
+    t.offset = offset;
+    t.size = size;
+    t.address = e->c;
+    t.seq = seq;
+    std::memcpy(t.name, e->name, NT_FR_NAME);
+    t.in_flight = 1;
+    __atomic_store_n(&t.gen, t.gen + 1, __ATOMIC_RELEASE);
+  }
+  publish(e, seq);
+  nt_fr_finding f;
+  if (__builtin_expect(model::check_resolve(r, *e, f), 0)) raise_finding(f);
+}
+
+NT_EXPORT void numatrace_unmap_fragment(int32_t slot, const void* address, uint64_t length) {
+  Guard g;
+  if (!g.entered) return;
+  lock_tables();
+  uint64_t seq;
+  nt_fr_event* e = begin_event(NT_EV_UNMAP, seq);
+  nt_fr_finding f;
+  int index = -1;
+  int found = model::apply_unmap(fr(), slot, reinterpret_cast<uint64_t>(address), length, seq, f, index);
+  e->slot = slot;
+  e->mapping = static_cast<int16_t>(index);
+  e->a = reinterpret_cast<uint64_t>(address);
+  e->b = length;
+  publish(e, seq);
+  unlock_tables();
+  if (found) raise_finding(f);
+}
+
+NT_EXPORT void numatrace_mapping_destroy(int32_t slot, const void* base) {
+  Guard g;
+  if (!g.entered) return;
+  lock_tables();
+  Recorder& r = fr();
+  // Placement is sampled while the pages still exist.
+  int live_index = model::find_by_base(r, slot, reinterpret_cast<uint64_t>(base), true);
+  if (live_index >= 0) sample_placement(live_index);
+  uint64_t seq;
+  nt_fr_event* e = begin_event(NT_EV_DESTROY, seq);
+  nt_fr_finding f;
+  int index = -1;
+  int found = model::apply_destroy(r, slot, reinterpret_cast<uint64_t>(base), seq, f, index);
+  e->slot = slot;
+  e->mapping = static_cast<int16_t>(index);
+  e->a = reinterpret_cast<uint64_t>(base);
+  publish(e, seq);
+  unlock_tables();
+  if (found) raise_finding(f);
+}
+
+NT_EXPORT void numatrace_mlock_grow(int32_t slot, const void* address, uint64_t size) {
+  Guard g;
+  if (!g.entered) return;
+  uint64_t seq;
+  nt_fr_event* e = begin_event(NT_EV_MLOCK_GROW, seq);
+  e->slot = slot;
+  e->a = reinterpret_cast<uint64_t>(address);
+  e->b = size;
+  publish(e, seq);
+}
+
+NT_EXPORT void numatrace_unified_test(int answer) {
+  Guard g;
+  if (!g.entered) return;
+  uint64_t seq;
+  nt_fr_event* e = begin_event(NT_EV_UNIFIED_TEST, seq);
+  e->a = answer ? 1 : 0;
+  publish(e, seq);
+  nt_fr_finding f;
+  if (model::check_unified_test(fr(), answer != 0, seq, f)) raise_finding(f);
+}
+
+NT_EXPORT void numatrace_sample_placement(void) {
+  Guard g;
+  if (!g.entered) return;
+  lock_tables();
+  Recorder& r = fr();
+  for (uint32_t i = 0, n = model::mapping_count(r); i < n; ++i)
+    if (model::live(r.mappings[i])) sample_placement(static_cast<int>(i));
+  unlock_tables();
+}
+
+NT_EXPORT int numatrace_configure(const char* spec) {
+  Guard g;
+  if (!g.entered) return -1;
+  Settings next;
+  if (parse_settings(spec ? spec : "", next) != 0) return -1;
+  stop_sinks();
+  g_settings = next;
+  start_sinks();
+  return 0;
+}
+
+NT_EXPORT void numatrace_flush(void) {
+  Guard g;
+  if (!g.entered) return;
+  refresh_clock();
+  while (!drain(false)) sched_yield();
+}

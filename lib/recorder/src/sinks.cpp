@@ -1,0 +1,576 @@
+// Sinks: the background drainer that copies the flight recorder's ring to a
+// binary trace, JSON lines and/or stderr. The event path never waits for it:
+// when the ring laps the drainer, the lost events are counted and a
+// NT_REC_DROPPED record says so. The drain routine itself is
+// async-signal-safe (fixed buffers, write(2)), so the crash handler can run
+// it to get the last events out before the process dies.
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "internal.h"
+#include "numatrace/trace_format.h"
+
+namespace numatrace::rec {
+
+namespace {
+
+struct Sink {
+  int fd = -1;
+  bool owned = false;   // we opened it (stderr is not ours to close)
+  bool failed = false;  // off after a write error, reported once
+  size_t used = 0;
+  char buf[1 << 16];
+};
+
+Sink g_sinks[kMaxSinks];
+int g_n_open = 0;
+std::atomic<bool> g_owner{false};  // held while draining
+std::atomic<bool> g_running{false};
+std::atomic<bool> g_stop{false};
+uint32_t g_wake_word = 0;
+pthread_t g_thread;
+uint64_t g_cursor = 0;  // last seq drained
+int g_stuck_rounds = 0;
+
+const char* errno_name(int e) {
+  switch (e) {
+    case ENOSPC: return "No space left on device";
+    case EPIPE: return "Broken pipe";
+    case EACCES: return "Permission denied";
+    case EEXIST: return "File exists (numa-trace never overwrites a trace)";
+    case ENOENT: return "No such file or directory";
+    case ELOOP: return "Is a symbolic link (refused)";
+    case EDQUOT: return "Disk quota exceeded";
+    case EIO: return "Input/output error";
+    case EROFS: return "Read-only file system";
+    case EISDIR: return "Is a directory";
+  }
+  return "error";
+}
+
+void report_sink(const SinkSpec& spec, const char* what, int err) {
+  char line[768];
+  model::Buf b(line, sizeof line - 1);
+  b.s("numa-trace: trace sink ").s(spec.kind == SinkKind::binary ? "file:" : spec.kind == SinkKind::jsonl ? "jsonl:" : "");
+  b.s(spec.path[0] ? spec.path : "stderr").s(": ").s(what).s(": ").s(errno_name(err)).s(" (errno ").i(err);
+  b.s("); this sink is off, the flight recorder keeps recording\n");
+  write_stderr(line, b.size());
+}
+
+bool write_all(int fd, const char* p, size_t n) {
+  while (n) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return true;
+}
+
+void flush(int i) {
+  Sink& s = g_sinks[i];
+  if (s.failed || s.used == 0) {
+    s.used = 0;
+    return;
+  }
+  if (!write_all(s.fd, s.buf, s.used)) {
+    int err = errno;
+    s.failed = true;
+    __atomic_fetch_add(&fr().counters.sink_errors, 1, __ATOMIC_RELAXED);
+    report_sink(g_settings.sinks[i], "write failed", err);
+  }
+  s.used = 0;
+}
+
+void put(int i, const void* p, size_t n) {
+  Sink& s = g_sinks[i];
+  if (s.failed) return;
+  if (s.used + n > sizeof s.buf) flush(i);
+  if (n > sizeof s.buf) {
+    if (!s.failed && !write_all(s.fd, static_cast<const char*>(p), n)) s.failed = true;
+    return;
+  }
+  std::memcpy(s.buf + s.used, p, n);
+  s.used += n;
+}
+
+void put_record(int i, uint32_t type, const void* a, size_t na, const void* b = nullptr, size_t nb = 0) {
+  nt_trace_record_header h{type, static_cast<uint32_t>(na + nb)};
+  put(i, &h, sizeof h);
+  put(i, a, na);
+  if (nb) put(i, b, nb);
+  static const char zeros[8] = {};
+  size_t pad = (8 - (na + nb) % 8) % 8;
+  if (pad) put(i, zeros, pad);
+}
+
+const char* type_name(uint16_t t) {
+  switch (t) {
+    case NT_EV_MODEL_BEGIN: return "model_begin";
+    case NT_EV_MODEL_END: return "model_end";
+    case NT_EV_FILE_OPEN: return "file_open";
+    case NT_EV_CREATE: return "create";
+    case NT_EV_EXTENT: return "extent";
+    case NT_EV_RESOLVE: return "resolve";
+    case NT_EV_UNMAP: return "unmap";
+    case NT_EV_DESTROY: return "destroy";
+    case NT_EV_MLOCK_GROW: return "mlock_grow";
+    case NT_EV_PLACEMENT: return "placement";
+    case NT_EV_FINDING: return "finding";
+    case NT_EV_CRASH: return "crash";
+    case NT_EV_UNIFIED_TEST: return "unified_test";
+  }
+  return "unknown";
+}
+
+// JSON string body, escaped.
+void json_str(model::Buf& b, const char* s, size_t max) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (size_t i = 0; i < max && s[i]; ++i) {
+    unsigned char ch = static_cast<unsigned char>(s[i]);
+    if (ch == '"' || ch == '\\') {
+      b.c('\\').c(static_cast<char>(ch));
+    } else if (ch < 0x20) {
+      b.s("\\u00").c(kHex[ch >> 4]).c(kHex[ch & 15]);
+    } else {
+      b.c(static_cast<char>(ch));
+    }
+  }
+}
+
+const char* path_of(uint64_t string_offset) {
+  const Recorder& r = fr();
+  return string_offset && string_offset < NT_FR_STRINGS ? r.strings + string_offset : "";
+}
+
+uint64_t ns_of(uint64_t tsc) {
+  const Recorder& r = fr();
+  return tsc > r.tsc0 ? static_cast<uint64_t>(static_cast<double>(tsc - r.tsc0) * r.ns_per_tsc) : 0;
+}
+
+// The finding an NT_EV_FINDING event refers to, if still in the ring.
+const nt_fr_finding* finding_of(const nt_fr_event& e) {
+  const nt_fr_finding& f = fr().findings[e.d % NT_FR_MAX_FINDINGS];
+  return f.seq && f.code == e.flags ? &f : nullptr;
+}
+
+void emit_jsonl(int i, const nt_fr_event& e) {
+  char line[1400];
+  model::Buf b(line, sizeof line - 2);
+  b.s("{\"seq\":").u(e.seq).s(",\"t_ns\":").u(ns_of(e.tsc)).s(",\"type\":\"").s(type_name(e.type));
+  b.s("\",\"tid\":").u(e.tid);
+  if (e.slot >= 0) b.s(",\"slot\":").i(e.slot);
+  if (e.file_idx >= 0) b.s(",\"file_idx\":").i(e.file_idx);
+  switch (e.type) {
+    case NT_EV_MODEL_BEGIN:
+      b.s(",\"n_files\":").u(e.a).s(",\"path\":\"");
+      json_str(b, path_of(e.d), NT_FR_STRINGS);
+      b.c('"');
+      break;
+    case NT_EV_FILE_OPEN:
+      b.s(",\"size\":").u(e.a).s(",\"path\":\"");
+      json_str(b, path_of(e.d), NT_FR_STRINGS);
+      b.c('"');
+      break;
+    case NT_EV_CREATE:
+      b.s(",\"kind\":\"").s(model::kind_name(static_cast<uint16_t>(e.d & 0xff))).s("\",\"base\":\"").x(e.a);
+      b.s("\",\"length\":").u(e.b).s(",\"node\":").i(e.node).s(",\"flags\":").u(e.d >> 8);
+      if (e.c) b.s(",\"requested\":\"").x(e.c).c('"');
+      break;
+    case NT_EV_EXTENT: b.s(",\"offset\":").u(e.a).s(",\"length\":").u(e.b); break;
+    case NT_EV_RESOLVE:
+      b.s(",\"offset\":").u(e.a).s(",\"size\":").u(e.b).s(",\"address\":\"").x(e.c).s("\",\"cpu\":").i(e.cpu);
+      b.s(",\"node\":").i(e.node).s(",\"page_node\":").i(e.page_node).s(",\"tensor\":\"");
+      json_str(b, e.name, NT_FR_NAME);
+      b.c('"');
+      break;
+    case NT_EV_UNMAP: b.s(",\"address\":\"").x(e.a).s("\",\"length\":").u(e.b); break;
+    case NT_EV_DESTROY: b.s(",\"base\":\"").x(e.a).c('"'); break;
+    case NT_EV_MLOCK_GROW: b.s(",\"address\":\"").x(e.a).s("\",\"size\":").u(e.b); break;
+    case NT_EV_PLACEMENT: {
+      b.s(",\"sampled\":").u(e.a).s(",\"absent\":").u(e.b).s(",\"nodes\":[");
+      for (int n = 0; n < NT_FR_MAX_NODES; ++n) {
+        uint64_t word = n < 4 ? e.c : e.d;
+        b.s(n ? "," : "").u((word >> (16 * (n % 4))) & 0xffff);
+      }
+      b.c(']');
+      break;
+    }
+    case NT_EV_FINDING: {
+      b.s(",\"code\":\"").s(model::code_info(e.flags).id).s("\",\"severity\":").u(model::code_info(e.flags).severity);
+      if (const nt_fr_finding* f = finding_of(e)) {
+        char msg[768];
+        model::format_finding(fr(), *f, msg, sizeof msg);
+        b.s(",\"message\":\"");
+        json_str(b, msg, sizeof msg);
+        b.c('"');
+      }
+      break;
+    }
+    case NT_EV_CRASH: b.s(",\"signal\":").u(e.a).s(",\"fault_address\":\"").x(e.b).c('"'); break;
+    case NT_EV_UNIFIED_TEST: b.s(",\"answer\":").u(e.a); break;
+  }
+  b.s("}");
+  size_t n = b.size();
+  line[n++] = '\n';
+  put(i, line, n);
+}
+
+void emit_text(int i, const nt_fr_event& e) {
+  // Findings were printed when raised; resolves only with stderr:all.
+  if (e.type == NT_EV_FINDING || (e.type == NT_EV_RESOLVE && !g_settings.sinks[i].all)) return;
+  char line[768];
+  model::Buf b(line, sizeof line - 2);
+  uint64_t ns = ns_of(e.tsc);
+  b.s("numa-trace: +").u(ns / 1000000).c('.');
+  uint64_t frac = (ns / 1000) % 1000;
+  b.c(static_cast<char>('0' + frac / 100)).c(static_cast<char>('0' + frac / 10 % 10)).c(static_cast<char>('0' + frac % 10));
+  b.s("ms ").s(type_name(e.type));
+  if (e.slot >= 0) b.s(" slot ").i(e.slot);
+  if (e.file_idx >= 0) b.s(" file ").i(e.file_idx);
+  switch (e.type) {
+    case NT_EV_MODEL_BEGIN: b.s(" ").s(path_of(e.d)).s(" (").u(e.a).s(" files)"); break;
+    case NT_EV_FILE_OPEN: b.s(" ").s(path_of(e.d)).s(" (").u(e.a).s(" bytes)"); break;
+    case NT_EV_CREATE:
+      b.s(" ").s(model::kind_name(static_cast<uint16_t>(e.d & 0xff))).s(" base ").x(e.a).s(" length ").x(e.b);
+      if (e.node >= 0) b.s(" node ").i(e.node);
+      break;
+    case NT_EV_EXTENT: b.s(" at +").x(e.a).s(" length ").x(e.b); break;
+    case NT_EV_RESOLVE:
+      b.s(" '").sn(e.name, NT_FR_NAME).s("' offset ").x(e.a).s(" size ").u(e.b).s(" at ").x(e.c);
+      b.s(" cpu ").i(e.cpu).s(" node ").i(e.node);
+      break;
+    case NT_EV_UNMAP: b.s(" ").x(e.a).s(" length ").x(e.b); break;
+    case NT_EV_DESTROY: b.s(" base ").x(e.a); break;
+    case NT_EV_MLOCK_GROW: b.s(" ").x(e.a).s(" size ").u(e.b); break;
+    case NT_EV_PLACEMENT: {
+      b.s(" sampled ").u(e.a).s(" absent ").u(e.b).s(" nodes");
+      for (int n = 0; n < NT_FR_MAX_NODES; ++n) {
+        uint64_t c = ((n < 4 ? e.c : e.d) >> (16 * (n % 4))) & 0xffff;
+        if (c) b.s(" ").i(n).c(':').u(c);
+      }
+      break;
+    }
+    case NT_EV_CRASH: b.s(" signal ").u(e.a).s(" at ").x(e.b); break;
+    case NT_EV_UNIFIED_TEST: b.s(" answer ").u(e.a); break;
+  }
+  size_t n = b.size();
+  line[n++] = '\n';
+  put(i, line, n);
+}
+
+void emit(const nt_fr_event& e) {
+  for (int i = 0; i < g_n_open; ++i) {
+    if (g_sinks[i].failed) continue;
+    switch (g_settings.sinks[i].kind) {
+      case SinkKind::binary:
+        put_record(i, NT_REC_EVENT, &e, sizeof e);
+        if (e.type == NT_EV_MODEL_BEGIN || e.type == NT_EV_FILE_OPEN) {
+          const char* p = path_of(e.d);
+          put_record(i, NT_REC_STRING, &e.seq, sizeof e.seq, p, std::strlen(p));
+        }
+        if (e.type == NT_EV_FINDING) {
+          if (const nt_fr_finding* f = finding_of(e)) {
+            char msg[768];
+            size_t n = model::format_finding(fr(), *f, msg, sizeof msg);
+            put_record(i, NT_REC_FINDING, f, sizeof *f, msg, n);
+          }
+        }
+        break;
+      case SinkKind::jsonl: emit_jsonl(i, e); break;
+      case SinkKind::text: emit_text(i, e); break;
+    }
+  }
+}
+
+void emit_dropped(uint64_t first, uint64_t count) {
+  __atomic_fetch_add(&fr().counters.dropped_sink, count, __ATOMIC_RELAXED);
+  for (int i = 0; i < g_n_open; ++i) {
+    switch (g_settings.sinks[i].kind) {
+      case SinkKind::binary: {
+        uint64_t p[2] = {first, count};
+        put_record(i, NT_REC_DROPPED, p, sizeof p);
+        break;
+      }
+      case SinkKind::jsonl: {
+        char line[160];
+        model::Buf b(line, sizeof line - 2);
+        b.s("{\"type\":\"dropped\",\"first_seq\":").u(first).s(",\"count\":").u(count).s("}");
+        size_t n = b.size();
+        line[n++] = '\n';
+        put(i, line, n);
+        break;
+      }
+      case SinkKind::text: {
+        char line[160];
+        model::Buf b(line, sizeof line - 2);
+        b.s("numa-trace: ").u(count).s(" events lost: the ring lapped this sink");
+        size_t n = b.size();
+        line[n++] = '\n';
+        put(i, line, n);
+        break;
+      }
+    }
+  }
+}
+
+// The node of each resolved tensor's first page, in one move_pages(2)
+// query per batch (status only: no page is moved or faulted in).
+void fill_page_nodes(nt_fr_event* batch, int n) {
+  void* pages[256];
+  int status[256];
+  int k = 0;
+  for (int i = 0; i < n; ++i)
+    if (batch[i].type == NT_EV_RESOLVE && batch[i].c) pages[k++] = reinterpret_cast<void*>(batch[i].c & ~uint64_t{4095});
+  if (k == 0) return;
+  if (syscall(SYS_move_pages, 0, static_cast<unsigned long>(k), pages, nullptr, status, 0) != 0) return;
+  k = 0;
+  for (int i = 0; i < n; ++i)
+    if (batch[i].type == NT_EV_RESOLVE && batch[i].c) {
+      batch[i].page_node = static_cast<int16_t>(status[k] >= 0 ? status[k] : -1);
+      ++k;
+    }
+}
+
+void* drainer_main(void*) {
+  // Signals are the program's business, not this thread's; and a closed
+  // pipe must give EPIPE here, not kill the program with SIGPIPE.
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, nullptr);
+  Guard g;  // nothing this thread does is traced
+  while (!g_stop.load(std::memory_order_acquire)) {
+    uint32_t word = __atomic_load_n(&g_wake_word, __ATOMIC_ACQUIRE);
+    timespec ts{0, 20 * 1000 * 1000};
+    syscall(SYS_futex, &g_wake_word, FUTEX_WAIT_PRIVATE, word, &ts, nullptr, 0);
+    refresh_clock();
+    drain(false);
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+void write_stderr(const char* s, size_t n) {
+  while (n) {
+    ssize_t w = write(STDERR_FILENO, s, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return;
+    s += w;
+    n -= static_cast<size_t>(w);
+  }
+}
+
+int parse_settings(const char* spec, Settings& out) {
+  out = Settings{};
+  const char* p = spec;
+  while (*p) {
+    const char* end = p;
+    while (*end && *end != ',') ++end;
+    size_t n = static_cast<size_t>(end - p);
+    auto is = [&](const char* w) { return std::strlen(w) == n && std::strncmp(p, w, n) == 0; };
+    auto prefix = [&](const char* w) { return n > std::strlen(w) && std::strncmp(p, w, std::strlen(w)) == 0; };
+    auto add = [&](SinkKind k, const char* path, size_t len, bool all) {
+      if (out.n_sinks >= kMaxSinks || len >= sizeof out.sinks[0].path) return false;
+      SinkSpec& s = out.sinks[out.n_sinks++];
+      s.kind = k;
+      s.all = all;
+      std::memcpy(s.path, path, len);
+      s.path[len] = 0;
+      return true;
+    };
+    if (n == 0) {
+    } else if (is("strict")) {
+      out.strict = true;
+    } else if (is("quiet")) {
+      out.quiet = true;
+    } else if (is("keep-dump")) {
+      out.keep_dump = true;
+    } else if (is("no-verify")) {
+      out.verify = false;
+    } else if (is("stderr") || is("stderr:all")) {
+      if (!add(SinkKind::text, "", 0, n > 6)) return -1;
+    } else if (prefix("file:")) {
+      if (!add(SinkKind::binary, p + 5, n - 5, false)) return -1;
+    } else if (prefix("jsonl:")) {
+      if (!add(SinkKind::jsonl, p + 6, n - 6, false)) return -1;
+    } else {
+      return -1;
+    }
+    p = *end ? end + 1 : end;
+  }
+  return 0;
+}
+
+void start_sinks() {
+  Recorder& r = fr();
+  g_n_open = 0;
+  for (int i = 0; i < g_settings.n_sinks; ++i) {
+    const SinkSpec& spec = g_settings.sinks[i];
+    Sink& s = g_sinks[i];
+    s = Sink{};
+    g_n_open = i + 1;
+    if (spec.kind == SinkKind::text) {
+      s.fd = STDERR_FILENO;
+      continue;
+    }
+    // "%p" in a path is the pid, so several processes can trace side by side.
+    char path[600];
+    model::Buf b(path, sizeof path);
+    for (const char* c = spec.path; *c; ++c) {
+      if (c[0] == '%' && c[1] == 'p') {
+        b.u(r.pid);
+        ++c;
+      } else {
+        b.c(*c);
+      }
+    }
+    s.fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (s.fd < 0) {
+      s.failed = true;
+      __atomic_fetch_add(&r.counters.sink_errors, 1, __ATOMIC_RELAXED);
+      report_sink(spec, "cannot create", errno);
+      continue;
+    }
+    s.owned = true;
+    if (spec.kind == SinkKind::binary) {
+      nt_trace_header h;
+      std::memset(&h, 0, sizeof h);
+      std::memcpy(h.magic, NT_TRACE_MAGIC, sizeof NT_TRACE_MAGIC);
+      h.version = NT_TRACE_VERSION;
+      h.header_size = sizeof h;
+      h.event_size = sizeof(nt_fr_event);
+      h.recorder_version = NT_FR_VERSION;
+      h.pid = r.pid;
+      h.tsc0 = r.tsc0;
+      h.start_realtime_ns = r.start_realtime_ns;
+      put(i, &h, sizeof h);
+    }
+  }
+  // Events already in the ring (recorded before the sinks) are included.
+  uint64_t head = __atomic_load_n(&r.head, __ATOMIC_ACQUIRE);
+  g_cursor = head > NT_FR_RING ? head - NT_FR_RING : 0;
+  if (g_n_open == 0 || g_running.load()) return;
+  g_stop.store(false);
+  // The drainer is created with every signal blocked so none is ever
+  // delivered to it, even before it runs.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  if (pthread_create(&g_thread, nullptr, drainer_main, nullptr) == 0) g_running.store(true);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+void wake_drainer() {
+  if (!g_running.load(std::memory_order_relaxed)) return;
+  __atomic_fetch_add(&g_wake_word, 1, __ATOMIC_RELEASE);
+  syscall(SYS_futex, &g_wake_word, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+}
+
+bool drain(bool from_signal) {
+  if (g_owner.exchange(true, std::memory_order_acquire)) return false;
+  Recorder& r = fr();
+  const uint64_t head = __atomic_load_n(&r.head, __ATOMIC_ACQUIRE);
+  if (g_n_open > 0) {
+    if (head > g_cursor + NT_FR_RING) {
+      uint64_t lost_to = head - NT_FR_RING;
+      emit_dropped(g_cursor + 1, lost_to - g_cursor);
+      g_cursor = lost_to;
+    }
+    nt_fr_event batch[64];
+    int n = 0;
+    while (g_cursor < head) {
+      uint64_t want = g_cursor + 1;
+      const nt_fr_event& slot = r.ring[(want - 1) & (NT_FR_RING - 1)];
+      uint64_t s1 = __atomic_load_n(&slot.seq, __ATOMIC_ACQUIRE);
+      if (s1 != want) {
+        // Still being written: wait for it a few rounds (its writer may be
+        // preempted), then give it up; a crashed writer never finishes.
+        if (s1 == 0 && !from_signal && ++g_stuck_rounds < 50) break;
+        g_stuck_rounds = 0;
+        emit_dropped(want, 1);
+        g_cursor = want;
+        continue;
+      }
+      batch[n] = slot;
+      __atomic_thread_fence(__ATOMIC_ACQUIRE);
+      if (__atomic_load_n(&slot.seq, __ATOMIC_RELAXED) != want) continue;  // overwritten while copied
+      g_stuck_rounds = 0;
+      g_cursor = want;
+      if (++n == 64) {
+        if (!from_signal) fill_page_nodes(batch, n);
+        for (int i = 0; i < n; ++i) emit(batch[i]);
+        n = 0;
+      }
+    }
+    if (!from_signal) fill_page_nodes(batch, n);
+    for (int i = 0; i < n; ++i) emit(batch[i]);
+    for (int i = 0; i < g_n_open; ++i) flush(i);
+  } else {
+    g_cursor = head;
+  }
+  g_owner.store(false, std::memory_order_release);
+  return true;
+}
+
+// Writes the crash record to binary sinks (from the crash handler).
+void write_crash_record() {
+  if (g_owner.exchange(true, std::memory_order_acquire)) return;
+  for (int i = 0; i < g_n_open; ++i)
+    if (g_settings.sinks[i].kind == SinkKind::binary) {
+      put_record(i, NT_REC_CRASH, &fr().crash, sizeof fr().crash);
+      flush(i);
+    }
+  g_owner.store(false, std::memory_order_release);
+}
+
+void stop_sinks() {
+  if (g_running.exchange(false)) {
+    g_stop.store(true, std::memory_order_release);
+    __atomic_fetch_add(&g_wake_word, 1, __ATOMIC_RELEASE);
+    syscall(SYS_futex, &g_wake_word, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+    pthread_join(g_thread, nullptr);
+  }
+  while (!drain(false)) sched_yield();
+  Recorder& r = fr();
+  for (int i = 0; i < g_n_open; ++i) {
+    Sink& s = g_sinks[i];
+    if (g_settings.sinks[i].kind == SinkKind::binary && !s.failed) {
+      nt_trace_summary sum;
+      std::memset(&sum, 0, sizeof sum);
+      sum.ns_per_tsc = r.ns_per_tsc;
+      sum.head = r.head;
+      sum.counters = r.counters;
+      put_record(i, NT_REC_SUMMARY, &sum, sizeof sum);
+      flush(i);
+    }
+    if (s.owned) close(s.fd);
+    s.fd = -1;
+  }
+  g_n_open = 0;
+}
+
+void sinks_after_fork_child() {
+  // The drainer thread does not exist in the child, and the parent's trace
+  // files are the parent's: the child closes its copies and traces to no sink.
+  for (int i = 0; i < g_n_open; ++i)
+    if (g_sinks[i].owned) close(g_sinks[i].fd);
+  g_n_open = 0;
+  g_settings.n_sinks = 0;
+  g_running.store(false);
+  g_owner.store(false);
+  g_cursor = 0;
+}
+
+}  // namespace numatrace::rec
