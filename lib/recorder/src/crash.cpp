@@ -30,7 +30,7 @@ using SigactionFn = int (*)(int, const struct sigaction*, struct sigaction*);
 SigactionFn g_real_sigaction = nullptr;
 struct sigaction g_next[NSIG];  // the program's handler for each of our signals
 bool g_ours[NSIG];
-std::atomic<int> g_in_crash{0};
+constinit std::atomic<int> g_in_crash{0};
 pthread_key_t g_stack_key;
 
 const char* signal_name(int sig) {
@@ -124,7 +124,7 @@ void handler(int sig, siginfo_t* info, void* uc) {
   }
   // Default action: restore it. A fault re-executes the instruction on
   // return and dies with the real siginfo; a sent signal is sent again.
-  struct sigaction dfl{};
+  struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   real_sigaction(sig, &dfl, nullptr);
   if (!info || info->si_code <= 0 || sig == SIGABRT) syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), sig);
@@ -157,7 +157,7 @@ void install_crash_handlers() {
   unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
   ensure_altstack();
   for (int sig : kSignals) {
-    struct sigaction act{};
+    struct sigaction act {};
     act.sa_sigaction = handler;
     act.sa_flags = SA_SIGINFO | SA_ONSTACK;
     sigemptyset(&act.sa_mask);
@@ -173,20 +173,20 @@ using numatrace::rec::g_ours;
 // The program's own handlers for our signals are kept as the next in the
 // chain; ours stays installed. Other signals pass straight through.
 extern "C" __attribute__((visibility("default"))) int sigaction(int sig, const struct sigaction* act,
-                                                                 struct sigaction* old) {
+                                                                struct sigaction* old) {
   if (sig > 0 && sig < NSIG && g_ours[sig]) {
     if (old) *old = g_next[sig];
     if (act) g_next[sig] = *act;
     return 0;
   }
   if (!numatrace::rec::g_real_sigaction)
-    numatrace::rec::g_real_sigaction =
-        reinterpret_cast<numatrace::rec::SigactionFn>(dlsym(RTLD_NEXT, "sigaction"));
+    numatrace::rec::g_real_sigaction = reinterpret_cast<numatrace::rec::SigactionFn>(dlsym(RTLD_NEXT, "sigaction"));
   return numatrace::rec::real_sigaction(sig, act, old);
 }
 
 extern "C" __attribute__((visibility("default"))) sighandler_t signal(int sig, sighandler_t h) {
-  struct sigaction act{}, old{};
+  struct sigaction act {
+  }, old{};
   act.sa_handler = h;
   act.sa_flags = SA_RESTART;
   sigemptyset(&act.sa_mask);

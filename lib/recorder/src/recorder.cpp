@@ -36,14 +36,14 @@ nt_flight_recorder numatrace_flight_recorder;
 
 namespace numatrace::rec {
 
-Settings g_settings;
-std::atomic<bool> g_ready{false};
+constinit Settings g_settings;
+constinit std::atomic<bool> g_ready{false};
 
 namespace {
 
 std::atomic_flag g_table_lock = ATOMIC_FLAG_INIT;
-std::atomic<uint32_t> g_threads{0};
-std::atomic<uint32_t> g_epoch{1};  // bumped in a forked child: thread records restart
+constinit std::atomic<uint32_t> g_threads{0};
+constinit std::atomic<uint32_t> g_epoch{1};  // bumped in a forked child: thread records restart
 bool g_rdtscp = false;
 
 struct TlsState {
@@ -112,7 +112,8 @@ __attribute__((constructor)) void init() {
   pthread_atfork(nullptr, nullptr, atfork_child);
   if (const char* spec = getenv("NUMA_TRACE")) {
     if (parse_settings(spec, g_settings) != 0) {
-      static const char msg[] = "numa-trace: NUMA_TRACE has an unknown word or a path too long; tracing with defaults\n";
+      static const char msg[] =
+          "numa-trace: NUMA_TRACE has an unknown word or a path too long; tracing with defaults\n";
       write_stderr(msg, sizeof msg - 1);
       g_settings = Settings{};
     }
@@ -141,12 +142,16 @@ __attribute__((destructor)) void fini() {
 
 }  // namespace
 
-Recorder& fr() { return numatrace_flight_recorder; }
+Recorder& fr() {
+  return numatrace_flight_recorder;
+}
 
 void lock_tables() {
   while (g_table_lock.test_and_set(std::memory_order_acquire)) sched_yield();
 }
-void unlock_tables() { g_table_lock.clear(std::memory_order_release); }
+void unlock_tables() {
+  g_table_lock.clear(std::memory_order_release);
+}
 
 Guard::Guard() : entered(!t_state.busy) {
   if (entered)
@@ -218,8 +223,10 @@ nt_fr_event* begin_event(uint16_t type, uint64_t& seq) {
   e->page_node = -1;
   e->a = e->b = e->c = e->d = 0;
   e->name[0] = 0;
-  // Any event of a thread ends its in-flight resolve.
-  if (ti.index >= 0 && type != NT_EV_RESOLVE) r.threads[ti.index].in_flight = 0;
+  // The loader's next call ends this thread's in-flight resolve; what the
+  // recorder adds about that resolve (its finding, a crash) does not.
+  if (ti.index >= 0 && type != NT_EV_RESOLVE && type != NT_EV_FINDING && type != NT_EV_CRASH && type != NT_EV_PLACEMENT)
+    r.threads[ti.index].in_flight = 0;
   return e;
 }
 
@@ -245,7 +252,19 @@ void raise_finding(const nt_fr_finding& f) {
   e->d = k;
   std::memcpy(e->name, f.name, NT_FR_NAME);
   publish(e, seq);
-  if (!g_settings.quiet) {
+  // On stderr, the first kPrintedPerCode findings of each code; the rest
+  // are counted (and in the sinks), so a loop of bad resolves cannot flood
+  // the terminal.
+  constexpr uint32_t kPrintedPerCode = 10;
+  static uint32_t printed[model::kMaxCode + 1];
+  uint32_t nth = __atomic_fetch_add(&printed[f.code <= model::kMaxCode ? f.code : 0], 1, __ATOMIC_RELAXED);
+  if (!g_settings.quiet && nth == kPrintedPerCode) {
+    char line[160];
+    model::Buf b(line, sizeof line - 1);
+    b.s("numa-trace: further ").s(model::code_info(f.code).id).s(" findings are counted, not printed\n");
+    write_stderr(line, b.size());
+  }
+  if (!g_settings.quiet && nth < kPrintedPerCode) {
     char line[768];
     model::Buf b(line, sizeof line);
     b.s("numa-trace: ");
@@ -462,6 +481,8 @@ NT_EXPORT void numatrace_mlock_grow(int32_t slot, const void* address, uint64_t 
   e->a = reinterpret_cast<uint64_t>(address);
   e->b = size;
   publish(e, seq);
+  nt_fr_finding f;
+  if (model::check_mlock_grow(fr(), slot, e->a, size, seq, f)) raise_finding(f);
 }
 
 NT_EXPORT void numatrace_unified_test(int answer) {

@@ -30,11 +30,12 @@ struct Sink {
   char buf[1 << 16];
 };
 
-Sink g_sinks[kMaxSinks];
+// constinit: these must be ready before any constructor (ours included) runs.
+constinit Sink g_sinks[kMaxSinks];
 int g_n_open = 0;
-std::atomic<bool> g_owner{false};  // held while draining
-std::atomic<bool> g_running{false};
-std::atomic<bool> g_stop{false};
+constinit std::atomic<bool> g_owner{false};  // held while draining
+constinit std::atomic<bool> g_running{false};
+constinit std::atomic<bool> g_stop{false};
 uint32_t g_wake_word = 0;
 pthread_t g_thread;
 uint64_t g_cursor = 0;  // last seq drained
@@ -52,6 +53,7 @@ const char* errno_name(int e) {
     case EIO: return "Input/output error";
     case EROFS: return "Read-only file system";
     case EISDIR: return "Is a directory";
+    case EFBIG: return "File too large";
   }
   return "error";
 }
@@ -59,7 +61,10 @@ const char* errno_name(int e) {
 void report_sink(const SinkSpec& spec, const char* what, int err) {
   char line[768];
   model::Buf b(line, sizeof line - 1);
-  b.s("numa-trace: trace sink ").s(spec.kind == SinkKind::binary ? "file:" : spec.kind == SinkKind::jsonl ? "jsonl:" : "");
+  b.s("numa-trace: trace sink ")
+      .s(spec.kind == SinkKind::binary  ? "file:"
+         : spec.kind == SinkKind::jsonl ? "jsonl:"
+                                        : "");
   b.s(spec.path[0] ? spec.path : "stderr").s(": ").s(what).s(": ").s(errno_name(err)).s(" (errno ").i(err);
   b.s("); this sink is off, the flight recorder keeps recording\n");
   write_stderr(line, b.size());
@@ -235,7 +240,9 @@ void emit_text(int i, const nt_fr_event& e) {
   uint64_t ns = ns_of(e.tsc);
   b.s("numa-trace: +").u(ns / 1000000).c('.');
   uint64_t frac = (ns / 1000) % 1000;
-  b.c(static_cast<char>('0' + frac / 100)).c(static_cast<char>('0' + frac / 10 % 10)).c(static_cast<char>('0' + frac % 10));
+  b.c(static_cast<char>('0' + frac / 100))
+      .c(static_cast<char>('0' + frac / 10 % 10))
+      .c(static_cast<char>('0' + frac % 10));
   b.s("ms ").s(type_name(e.type));
   if (e.slot >= 0) b.s(" slot ").i(e.slot);
   if (e.file_idx >= 0) b.s(" file ").i(e.file_idx);
@@ -332,7 +339,8 @@ void fill_page_nodes(nt_fr_event* batch, int n) {
   int status[256];
   int k = 0;
   for (int i = 0; i < n; ++i)
-    if (batch[i].type == NT_EV_RESOLVE && batch[i].c) pages[k++] = reinterpret_cast<void*>(batch[i].c & ~uint64_t{4095});
+    if (batch[i].type == NT_EV_RESOLVE && batch[i].c)
+      pages[k++] = reinterpret_cast<void*>(batch[i].c & ~uint64_t{4095});
   if (k == 0) return;
   if (syscall(SYS_move_pages, 0, static_cast<unsigned long>(k), pages, nullptr, status, 0) != 0) return;
   k = 0;
@@ -458,9 +466,9 @@ void start_sinks() {
       put(i, &h, sizeof h);
     }
   }
-  // Events already in the ring (recorded before the sinks) are included.
-  uint64_t head = __atomic_load_n(&r.head, __ATOMIC_ACQUIRE);
-  g_cursor = head > NT_FR_RING ? head - NT_FR_RING : 0;
+  // A sink gets the events from now on (with NUMA_TRACE, from the start);
+  // earlier ones stay in the flight recorder.
+  g_cursor = __atomic_load_n(&r.head, __ATOMIC_ACQUIRE);
   if (g_n_open == 0 || g_running.load()) return;
   g_stop.store(false);
   // The drainer is created with every signal blocked so none is ever

@@ -73,12 +73,12 @@ extern void numatrace_sample_placement(void) NUMATRACE_WEAK;
   } while (0)
 
 #define NUMATRACE_MODEL_BEGIN(path, n_files) NUMATRACE_CALL(numatrace_model_begin, (path), (n_files))
-#define NUMATRACE_MODEL_END() \
-  do {                        \
+#define NUMATRACE_MODEL_END()                       \
+  do {                                              \
     if (numatrace_model_end) numatrace_model_end(); \
   } while (0)
 #define NUMATRACE_FILE_OPEN(idx, path, size) NUMATRACE_CALL(numatrace_file_open, (idx), (path), (size))
-#define NUMATRACE_MAPPING_CREATE(slot, kind, base, length, node, flags, requested, extents, n_extents)            \
+#define NUMATRACE_MAPPING_CREATE(slot, kind, base, length, node, flags, requested, extents, n_extents)                \
   NUMATRACE_CALL(numatrace_mapping_create, (slot), (kind), (base), (length), (node), (flags), (requested), (extents), \
                  (n_extents))
 #define NUMATRACE_RESOLVE(slot, file_idx, offset, size, address, name) \
@@ -88,8 +88,8 @@ extern void numatrace_sample_placement(void) NUMATRACE_WEAK;
 #define NUMATRACE_MAPPING_DESTROY(slot, base) NUMATRACE_CALL(numatrace_mapping_destroy, (slot), (base))
 #define NUMATRACE_MLOCK_GROW(slot, address, size) NUMATRACE_CALL(numatrace_mlock_grow, (slot), (address), (size))
 #define NUMATRACE_UNIFIED_TEST(answer) NUMATRACE_CALL(numatrace_unified_test, (answer))
-#define NUMATRACE_SAMPLE_PLACEMENT() \
-  do {                               \
+#define NUMATRACE_SAMPLE_PLACEMENT()                              \
+  do {                                                            \
     if (numatrace_sample_placement) numatrace_sample_placement(); \
   } while (0)
 

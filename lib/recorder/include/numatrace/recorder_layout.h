@@ -51,18 +51,19 @@ enum nt_event_type {
   NT_EV_NONE = 0,
   NT_EV_MODEL_BEGIN = 1, /* a: n_files; str: model path */
   NT_EV_MODEL_END = 2,
-  NT_EV_FILE_OPEN = 3,  /* file_idx; a: size; str: path */
-  NT_EV_CREATE = 4,     /* slot, mapping, node (intended); a: base, b: length, c: requested address, d: kind | flags << 8 */
-  NT_EV_EXTENT = 5,     /* slot, mapping, file_idx; a: offset in mapping, b: length */
+  NT_EV_FILE_OPEN = 3, /* file_idx; a: size; str: path */
+  NT_EV_CREATE = 4, /* slot, mapping, node (intended); a: base, b: length, c: requested address, d: kind | flags << 8 */
+  NT_EV_EXTENT = 5, /* slot, mapping, file_idx; a: offset in mapping, b: length */
   NT_EV_RESOLVE = 6,    /* slot, file_idx, cpu, node; a: offset in file, b: size, c: address; name */
   NT_EV_UNMAP = 7,      /* slot, mapping; a: address, b: length (after rounding inward to pages) */
   NT_EV_DESTROY = 8,    /* slot, mapping; a: base */
   NT_EV_MLOCK_GROW = 9, /* slot; a: address, b: new locked size */
-  NT_EV_PLACEMENT = 10, /* slot, mapping, file_idx (-1 whole mapping); a: pages sampled, b: absent, c,d: node counts (4 x u16 each) */
-  NT_EV_FINDING = 11,   /* code in flags; slot, file_idx; a: offset, b: address, c: related slot; name */
-  NT_EV_CRASH = 12,     /* a: signal, b: fault address, c: si_code */
+  NT_EV_PLACEMENT =
+      10, /* slot, mapping, file_idx (-1 whole mapping); a: pages sampled, b: absent, c,d: node counts (4 x u16 each) */
+  NT_EV_FINDING = 11,      /* code in flags; slot, file_idx; a: offset, b: address, c: related slot; name */
+  NT_EV_CRASH = 12,        /* a: signal, b: fault address, c: si_code */
   NT_EV_UNIFIED_TEST = 13, /* a: the loader's answer (0/1) to "is this a unified mapping" */
-  NT_EV_DROPPED = 14,   /* sinks only: a: events lost between the drainer and the ring */
+  NT_EV_DROPPED = 14,      /* sinks only: a: events lost between the drainer and the ring */
 };
 
 /* Mapping kinds. */
@@ -83,34 +84,34 @@ enum nt_mapping_flags {
 
 /* Mapping states. */
 enum nt_mapping_state {
-  NT_STATE_FREE = 0,      /* record unused */
+  NT_STATE_FREE = 0, /* record unused */
   NT_STATE_LIVE = 1,
   NT_STATE_DESTROYED = 2, /* kept for the post-mortem: a stale pointer may still point here */
 };
 
 typedef struct nt_fr_event {
-  uint64_t seq;     /* n + 1, see the write protocol */
-  uint64_t tsc;     /* timestamp counter; ns = (tsc - tsc0) * ns_per_tsc */
-  uint16_t type;    /* nt_event_type */
-  uint16_t flags;   /* per type; findings: the code number (1 = NT001) */
+  uint64_t seq;   /* n + 1, see the write protocol */
+  uint64_t tsc;   /* timestamp counter; ns = (tsc - tsc0) * ns_per_tsc */
+  uint16_t type;  /* nt_event_type */
+  uint16_t flags; /* per type; findings: the code number (1 = NT001) */
   uint32_t tid;
-  int32_t slot;     /* -1 when none */
-  int32_t file_idx; /* -1 when none */
-  int16_t cpu;      /* calling thread's CPU, -1 unknown */
-  int16_t node;     /* calling thread's node (resolve) or intended node (create), -1 unknown */
-  int16_t mapping;  /* index into mappings[], -1 none */
-  int16_t page_node;/* node of the first page, filled by the drainer for sinks; -1 unknown */
+  int32_t slot;      /* -1 when none */
+  int32_t file_idx;  /* -1 when none */
+  int16_t cpu;       /* calling thread's CPU, -1 unknown */
+  int16_t node;      /* calling thread's node (resolve) or intended node (create), -1 unknown */
+  int16_t mapping;   /* index into mappings[], -1 none */
+  int16_t page_node; /* node of the first page, filled by the drainer for sinks; -1 unknown */
   uint64_t a, b, c, d;
   char name[NT_FR_NAME]; /* tensor name (resolve, finding) or the start of a path */
-} nt_fr_event; /* 128 bytes */
+} nt_fr_event;           /* 128 bytes */
 
 typedef struct nt_fr_mapping {
   uint32_t gen;
-  uint16_t state;  /* nt_mapping_state */
-  uint16_t kind;   /* nt_mapping_kind */
+  uint16_t state; /* nt_mapping_state */
+  uint16_t kind;  /* nt_mapping_kind */
   int32_t slot;
-  int32_t node;    /* intended node, -1 none */
-  uint32_t flags;  /* nt_mapping_flags */
+  int32_t node;                     /* intended node, -1 none */
+  uint32_t flags;                   /* nt_mapping_flags */
   uint32_t first_extent, n_extents; /* into extents[] */
   uint64_t base, length, requested;
   uint64_t seq_created, seq_destroyed;
@@ -175,7 +176,7 @@ typedef struct nt_fr_crash {
   int32_t si_code;
   uint32_t tid;
   uint64_t fault_address;
-  uint64_t seq;   /* head of the ring when the signal arrived */
+  uint64_t seq; /* head of the ring when the signal arrived */
   uint32_t n_pcs, pad;
   uint64_t pcs[NT_FR_MAX_PCS]; /* raw PCs from the signal context, innermost first */
 } nt_fr_crash;
@@ -192,16 +193,16 @@ typedef struct nt_fr_counters {
 } nt_fr_counters;
 
 typedef struct nt_flight_recorder {
-  uint64_t magic;       /* NT_FR_MAGIC */
-  uint32_t version;     /* NT_FR_VERSION */
-  uint32_t size;        /* sizeof(nt_flight_recorder) */
+  uint64_t magic;   /* NT_FR_MAGIC */
+  uint32_t version; /* NT_FR_VERSION */
+  uint32_t size;    /* sizeof(nt_flight_recorder) */
   uint32_t pid;
-  uint32_t n_files;     /* from model begin */
-  uint64_t tsc0;        /* tsc at start */
-  double ns_per_tsc;    /* calibrated at start */
+  uint32_t n_files;  /* from model begin */
+  uint64_t tsc0;     /* tsc at start */
+  double ns_per_tsc; /* calibrated at start */
   uint64_t start_realtime_ns;
-  uint64_t head;        /* next event seq - 1; events are seq 1..head */
-  uint32_t model_path;  /* offset into strings */
+  uint64_t head;       /* next event seq - 1; events are seq 1..head */
+  uint32_t model_path; /* offset into strings */
   uint32_t strings_used;
   uint32_t n_mappings, n_extents, n_holes, n_findings_total;
   nt_fr_counters counters;

@@ -21,11 +21,11 @@
 #define NT_TRACE_VERSION 1u
 
 typedef struct nt_trace_header {
-  char magic[8];              /* NT_TRACE_MAGIC */
-  uint32_t version;           /* NT_TRACE_VERSION */
-  uint32_t header_size;       /* 64 */
-  uint32_t event_size;        /* sizeof(nt_fr_event) */
-  uint32_t recorder_version;  /* NT_FR_VERSION of the writer */
+  char magic[8];             /* NT_TRACE_MAGIC */
+  uint32_t version;          /* NT_TRACE_VERSION */
+  uint32_t header_size;      /* 64 */
+  uint32_t event_size;       /* sizeof(nt_fr_event) */
+  uint32_t recorder_version; /* NT_FR_VERSION of the writer */
   uint32_t pid;
   uint32_t pad;
   uint64_t tsc0;              /* timestamps are (tsc - tsc0) * ns_per_tsc ns after start */

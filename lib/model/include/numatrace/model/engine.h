@@ -46,9 +46,15 @@ inline const char* kind_name(uint16_t kind) {
 
 // ------------------------------------------------------------------ lookups
 
-inline bool live(const nt_fr_mapping& m) { return m.state == NT_STATE_LIVE; }
-inline bool holds_files(const nt_fr_mapping& m) { return m.kind == NT_KIND_UNIFIED || m.kind == NT_KIND_REPLICA; }
-inline bool contains(const nt_fr_mapping& m, uint64_t addr) { return addr >= m.base && addr - m.base < m.length; }
+inline bool live(const nt_fr_mapping& m) {
+  return m.state == NT_STATE_LIVE;
+}
+inline bool holds_files(const nt_fr_mapping& m) {
+  return m.kind == NT_KIND_UNIFIED || m.kind == NT_KIND_REPLICA;
+}
+inline bool contains(const nt_fr_mapping& m, uint64_t addr) {
+  return addr >= m.base && addr - m.base < m.length;
+}
 
 inline uint32_t mapping_count(const Recorder& r) {
   return r.n_mappings < NT_FR_MAX_MAPPINGS ? r.n_mappings : NT_FR_MAX_MAPPINGS;
@@ -111,8 +117,12 @@ inline bool in_hole(const Recorder& r, int mi, uint64_t offset, uint64_t size) {
   return false;
 }
 
-inline void begin_write(uint32_t& gen) { __atomic_store_n(&gen, gen + 1, __ATOMIC_RELEASE); }
-inline void end_write(uint32_t& gen) { __atomic_store_n(&gen, gen + 1, __ATOMIC_RELEASE); }
+inline void begin_write(uint32_t& gen) {
+  __atomic_store_n(&gen, gen + 1, __ATOMIC_RELEASE);
+}
+inline void end_write(uint32_t& gen) {
+  __atomic_store_n(&gen, gen + 1, __ATOMIC_RELEASE);
+}
 
 inline nt_fr_finding make_finding(uint16_t code, uint64_t seq, int32_t slot, int32_t file_idx) {
   nt_fr_finding f;
@@ -356,6 +366,22 @@ inline int check_resolve(const Recorder& r, const nt_fr_event& ev, nt_fr_finding
   return 0;
 }
 
+// mlock slot `slot` grows to cover [address, address + size). The mlock
+// slots parallel the mapping slots, so an empty mapping slot means a null
+// mlock slot. Finding: NT014.
+inline int check_mlock_grow(const Recorder& r, int32_t slot, uint64_t address, uint64_t size, uint64_t seq,
+                            nt_fr_finding& out) {
+  if (find_live_in_slot(r, slot, address, -1) >= 0) return 0;
+  int32_t holder_slot = -1;
+  for (uint32_t i = 0, n = mapping_count(r); i < n; ++i)
+    if (live(r.mappings[i]) && holds_files(r.mappings[i])) holder_slot = r.mappings[i].slot;
+  out = make_finding(NT014, seq, slot, -1);
+  out.address = address;
+  out.size = size;
+  out.related_slot = holder_slot;
+  return 1;
+}
+
 // The loader answered "is unified" with `answer`. Finding: NT010 when it
 // disagrees with what was created (a live unified or replica mapping).
 inline int check_unified_test(const Recorder& r, bool answer, uint64_t seq, nt_fr_finding& out) {
@@ -395,8 +421,8 @@ inline int check_placement(const Recorder& r, int mi, uint64_t seq, nt_fr_findin
 
 // Mapping data compared with the file at `offset` of file_idx (found by
 // the caller): Finding NT011.
-inline nt_fr_finding data_mismatch(int mi, const nt_fr_mapping& m, int32_t file_idx, uint64_t offset,
-                                   uint64_t address, uint64_t seq) {
+inline nt_fr_finding data_mismatch(int mi, const nt_fr_mapping& m, int32_t file_idx, uint64_t offset, uint64_t address,
+                                   uint64_t seq) {
   nt_fr_finding f = make_finding(NT011, seq, m.slot, file_idx);
   f.mapping = mi;
   f.offset = offset;
@@ -479,7 +505,8 @@ inline size_t format_finding(const Recorder& r, const nt_fr_finding& f, char* ou
     case NT002:
       resolve_of();
       b.s(" computed ").x(f.address).s(" but the recorded layout puts it at ").x(f.expected);
-      b.s(f.address > f.expected ? " (+" : " (-").x(f.address > f.expected ? f.address - f.expected : f.expected - f.address);
+      b.s(f.address > f.expected ? " (+" : " (-")
+          .x(f.address > f.expected ? f.address - f.expected : f.expected - f.address);
       b.s("): the bytes read belong elsewhere; compute the address from the file's extent in the mapping");
       break;
     case NT003:
@@ -536,7 +563,9 @@ inline size_t format_finding(const Recorder& r, const nt_fr_finding& f, char* ou
     case NT009:
       mapping_desc(r, b, f.mapping);
       b.s(" has ").u(f.size).s(" of ").u(f.expected).s(" sampled pages on node ").i(f.node);
-      b.s(", most on node ").i(f.aux).s(": bind the replica to its node (mbind or numa_alloc_onnode) before filling it");
+      b.s(", most on node ")
+          .i(f.aux)
+          .s(": bind the replica to its node (mbind or numa_alloc_onnode) before filling it");
       break;
     case NT010:
       b.s("the loader's unified test answered ").s(f.aux ? "unified" : "not unified").s(" but numa-trace recorded ");
@@ -560,9 +589,12 @@ inline size_t format_finding(const Recorder& r, const nt_fr_finding& f, char* ou
         b.x(f.address).s("): check the result of mmap and fail, or drop the fixed address");
       }
       break;
-    default:
-      b.s(code_info(f.code).title);
+    case NT014:
+      b.s("mlock slot ").i(f.slot).s(" grows to cover ").x(f.size).s(" bytes at ").x(f.address);
+      b.s(" but mapping slot ").i(f.slot).s(" is empty, so its mlock slot is null");
+      if (f.related_slot >= 0) b.s("; lock through slot ").i(f.related_slot).s(", which holds the unified mapping");
       break;
+    default: b.s(code_info(f.code).title); break;
   }
   return b.size();
 }

@@ -29,7 +29,8 @@ class Buf {
   Buf& u(uint64_t v) {
     char tmp[24];
     int n = 0;
-    do tmp[n++] = static_cast<char>('0' + v % 10); while ((v /= 10) != 0);
+    do tmp[n++] = static_cast<char>('0' + v % 10);
+    while ((v /= 10) != 0);
     while (n) put(tmp[--n]);
     return *this;
   }
@@ -44,7 +45,8 @@ class Buf {
     static constexpr char kDigits[] = "0123456789abcdef";
     char tmp[16];
     int n = 0;
-    do tmp[n++] = kDigits[v & 15]; while ((v >>= 4) != 0);
+    do tmp[n++] = kDigits[v & 15];
+    while ((v >>= 4) != 0);
     put('0');
     put('x');
     while (n) put(tmp[--n]);

@@ -1,0 +1,118 @@
+// Replays recorded events (from a trace file, or from a core's ring) through
+// the rule engine, rebuilding the tables as the recorder had them. The same
+// apply_*/check_* calls as in the traced process, so offline findings are
+// the online ones.
+#pragma once
+
+#include <cstring>
+
+#include "numatrace/model/engine.h"
+
+namespace numatrace::model {
+
+class Replayer {
+ public:
+  // `tables` is caller-owned (it is large) and is reset here.
+  explicit Replayer(Recorder& tables) : r_(tables) {
+    std::memset(&r_, 0, sizeof r_);
+    r_.magic = NT_FR_MAGIC;
+    r_.version = NT_FR_VERSION;
+    r_.size = sizeof r_;
+  }
+
+  // Feeds one event; calls on_finding(const nt_fr_finding&) for each
+  // finding. Events must come in seq order.
+  template <class OnFinding>
+  void feed(const nt_fr_event& e, OnFinding&& on_finding) {
+    if (e.type != NT_EV_EXTENT) flush_create(on_finding);
+    nt_fr_finding f;
+    int index = -1;
+    switch (e.type) {
+      case NT_EV_MODEL_BEGIN: r_.n_files = static_cast<uint32_t>(e.a); break;
+      case NT_EV_FILE_OPEN:
+        if (e.file_idx >= 0 && e.file_idx < NT_FR_MAX_FILES) {
+          r_.files[e.file_idx].size = e.a;
+          r_.files[e.file_idx].opened = 1;
+        }
+        break;
+      case NT_EV_CREATE:
+        pending_ = true;
+        pending_seq_ = e.seq;
+        create_ = CreateArgs{};
+        create_.slot = e.slot;
+        create_.kind = static_cast<uint16_t>(e.d & 0xff);
+        create_.flags = static_cast<uint32_t>(e.d >> 8);
+        create_.base = e.a;
+        create_.length = e.b;
+        create_.requested = e.c;
+        create_.node = e.node;
+        n_extents_ = 0;
+        break;
+      case NT_EV_EXTENT:
+        if (pending_ && n_extents_ < NT_FR_MAX_FILES)
+          extents_[n_extents_++] = {static_cast<uint32_t>(e.file_idx), e.a, e.b};
+        break;
+      case NT_EV_RESOLVE:
+        if (check_resolve(r_, e, f)) on_finding(f);
+        break;
+      case NT_EV_UNMAP:
+        if (apply_unmap(r_, e.slot, e.a, e.b, e.seq, f, index)) on_finding(f);
+        break;
+      case NT_EV_DESTROY:
+        if (apply_destroy(r_, e.slot, e.a, e.seq, f, index)) on_finding(f);
+        break;
+      case NT_EV_MLOCK_GROW:
+        if (check_mlock_grow(r_, e.slot, e.a, e.b, e.seq, f)) on_finding(f);
+        break;
+      case NT_EV_UNIFIED_TEST:
+        if (check_unified_test(r_, e.a != 0, e.seq, f)) on_finding(f);
+        break;
+      case NT_EV_PLACEMENT:
+        if (e.mapping >= 0 && static_cast<uint32_t>(e.mapping) < mapping_count(r_)) {
+          nt_fr_mapping& m = r_.mappings[e.mapping];
+          m.placement_sampled = static_cast<uint32_t>(e.a);
+          m.placement_absent = static_cast<uint32_t>(e.b);
+          for (int k = 0; k < NT_FR_MAX_NODES; ++k)
+            m.placement[k] = static_cast<uint32_t>(((k < 4 ? e.c : e.d) >> (16 * (k % 4))) & 0xffff);
+          if (check_placement(r_, e.mapping, e.seq, f)) on_finding(f);
+        }
+        break;
+      default: break;
+    }
+    r_.head = e.seq;
+  }
+
+  // End of a complete trace: mappings still live (NT007).
+  template <class OnFinding>
+  void finish(OnFinding&& on_finding) {
+    flush_create(on_finding);
+    nt_fr_finding f;
+    for (uint32_t i = 0, n = mapping_count(r_); i < n; ++i)
+      if (check_exit(r_, static_cast<int>(i), r_.head, f)) on_finding(f);
+  }
+
+  const Recorder& tables() const { return r_; }
+
+  // A create waits for its extents; call at the end of the input (finish()
+  // does) so that a create that came last is applied.
+  template <class OnFinding>
+  void flush_create(OnFinding&& on_finding) {
+    if (!pending_) return;
+    pending_ = false;
+    create_.extents = extents_;
+    create_.n_extents = n_extents_;
+    nt_fr_finding f;
+    int index = -1;
+    if (apply_create(r_, create_, pending_seq_, f, index)) on_finding(f);
+  }
+
+ private:
+  Recorder& r_;
+  bool pending_ = false;
+  uint64_t pending_seq_ = 0;
+  CreateArgs create_;
+  ExtentArg extents_[NT_FR_MAX_FILES];
+  uint32_t n_extents_ = 0;
+};
+
+}  // namespace numatrace::model

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# A traced program dies of SIGSEGV in a null slot: it prints NT001 and the
+# crash line first, the kernel writes a real core, and the flight recorder
+# is read back from that core with gdb through its symbol.
+C=$1 LIB=$2
+. "$(dirname "$0")/../cli/lib.sh"
+command -v gdb >/dev/null || { echo "SKIP: gdb not installed"; exit 77; }
+
+# Cores must land in a file here: if core_pattern pipes to a handler
+# (systemd-coredump, apport), point it at a file for this test and put it
+# back afterwards, also on failure. Without root that cannot be done.
+PATTERN_FILE=/proc/sys/kernel/core_pattern
+OLD_PATTERN=$(cat "$PATTERN_FILE")
+restore() { [ -n "${CHANGED:-}" ] && printf '%s' "$OLD_PATTERN" >"$PATTERN_FILE"; rm -rf "$T"; }
+trap restore EXIT
+case $OLD_PATTERN in
+  "|"*|/*)
+    if [ -w "$PATTERN_FILE" ]; then
+      echo "core_pattern is '$OLD_PATTERN'; using 'core.%p' for this test"
+      printf 'core.%%p' >"$PATTERN_FILE" && CHANGED=1
+    else
+      echo "SKIP: core_pattern '$OLD_PATTERN' sends cores elsewhere and is not writable (not root)"; exit 77
+    fi ;;
+esac
+
+for i in 1 2 3; do head -c $((8192 * i + 100)) /dev/urandom >"$T/m-0000$i-of-00003.gguf"; done
+cd "$T" || exit 1
+( ulimit -c unlimited; exec env LD_PRELOAD="$LIB" "$C" crash "$T"/m-0000{1,2,3}-of-00003.gguf ) >"$T/out" 2>"$T/err"
+RC=$?
+expect_rc 139 -- "crash program dies of SIGSEGV"
+expect_grep "$T/err" "^numa-trace: NT001 resolve of 'blk.1.ffn_up.weight' \(file 1 of 3, offset 0x2032\) through slot 1, which is empty; the unified mapping covering files 0-2 is in slot 0 \(file 1 at \+0x2064\): resolve through slot 0$" "NT001 printed"
+expect_grep "$T/err" "^numa-trace: SIGSEGV at fault address 0x0 in thread [0-9]+ while resolving 'blk.1.ffn_up.weight'" "crash line printed"
+core=$(ls "$T"/core* 2>/dev/null | head -1)
+[ -n "$core" ] && pass || { fail "no core written in $T (core_pattern: $(cat $PATTERN_FILE))"; finish; exit; }
+
+# Model memory is MADV_DONTDUMP: the core holds the recorder, not the model.
+run gdb -batch -nx -iex "set debuginfod enabled off" -iex "set auto-load off" \
+  -ex "set pagination off" \
+  -ex "print/x numatrace_flight_recorder.magic" \
+  -ex "print numatrace_flight_recorder.version" \
+  -ex "print numatrace_flight_recorder.n_files" \
+  -ex "print numatrace_flight_recorder.crash.signal" \
+  -ex "print/x numatrace_flight_recorder.crash.fault_address" \
+  -ex "print numatrace_flight_recorder.mappings[0].kind" \
+  -ex "print numatrace_flight_recorder.threads[0].name" \
+  -ex "print numatrace_flight_recorder.threads[0].slot" \
+  -ex "print numatrace_flight_recorder.findings[0].code" \
+  "$C" "$core"
+expect_rc 0 -- "gdb reads the core"
+expect_grep "$T/out" "= 0x5243454c46544e23" "magic from the core"
+expect_grep "$T/out" "^\\\$2 = 1$" "version 1"
+expect_grep "$T/out" "^\\\$3 = 3$" "3 files"
+expect_grep "$T/out" "^\\\$4 = 11$" "crash signal SIGSEGV"
+expect_grep "$T/out" "^\\\$5 = 0x0$" "fault address"
+expect_grep "$T/out" "^\\\$6 = 2$" "slot 0 holds the unified mapping"
+expect_grep "$T/out" "blk.1.ffn_up.weight" "in-flight tensor"
+expect_grep "$T/out" "^\\\$8 = 1$" "in-flight slot 1"
+expect_grep "$T/out" "^\\\$9 = 1$" "finding NT001 in the core"
+finish

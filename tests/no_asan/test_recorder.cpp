@@ -1,0 +1,410 @@
+// libnumatrace in a real process: hooks, flight recorder, findings before a
+// real SIGSEGV, strict mode, sinks and their failures, fork, threads,
+// placement, data verification, crash chaining. Not built with sanitizers:
+// the recorder never is, and these tests load it.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "numatrace/recorder.h"
+#include "numatrace/trace_format.h"
+
+namespace {
+
+nt_flight_recorder& fr() {
+  return numatrace_flight_recorder;
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/nt-rec-XXXXXX";
+    path_ = mkdtemp(tmpl);
+  }
+  ~TempDir() { std::system(("rm -rf '" + path_ + "'").c_str()); }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// A "model" of n files with byte i of file f = (f * 31 + i) & 0xff.
+struct Files {
+  explicit Files(const TempDir& d, int n = 3) {
+    for (int f = 0; f < n; ++f) {
+      std::string p = d.file("m-0000" + std::to_string(f + 1) + "-of-0000" + std::to_string(n) + ".gguf");
+      std::vector<unsigned char> b(static_cast<size_t>(0x3000 + f * 0x1100));
+      for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<unsigned char>((f * 31 + i) & 0xff);
+      std::ofstream(p, std::ios::binary)
+          .write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+      paths.push_back(p);
+      sizes.push_back(b.size());
+    }
+  }
+  std::vector<std::string> paths;
+  std::vector<size_t> sizes;
+};
+
+// The unified layout: all files copied back to back into anonymous memory.
+struct Unified {
+  explicit Unified(const Files& f) {
+    for (size_t i = 0; i < f.paths.size(); ++i) {
+      ext.push_back({static_cast<uint32_t>(i), total, f.sizes[i]});
+      total += f.sizes[i];
+    }
+    base =
+        static_cast<unsigned char*>(mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    for (size_t i = 0; i < f.paths.size(); ++i) {
+      int fd = open(f.paths[i].c_str(), O_RDONLY);
+      EXPECT_EQ(pread(fd, base + ext[i].offset, f.sizes[i], 0), static_cast<ssize_t>(f.sizes[i]));
+      close(fd);
+    }
+  }
+  ~Unified() { munmap(base, total); }
+  std::vector<numatrace_extent> ext;
+  uint64_t total = 0;
+  unsigned char* base = nullptr;
+};
+
+void begin(const Files& f) {
+  numatrace_model_begin(f.paths[0].c_str(), static_cast<uint32_t>(f.paths.size()));
+  for (size_t i = 0; i < f.paths.size(); ++i)
+    numatrace_file_open(static_cast<uint32_t>(i), f.paths[i].c_str(), f.sizes[i]);
+}
+
+const nt_fr_event* last_of(uint16_t type) {
+  for (uint64_t s = fr().head; s > 0 && s + NT_FR_RING > fr().head; --s) {
+    const nt_fr_event& e = fr().ring[(s - 1) % NT_FR_RING];
+    if (e.seq == s && e.type == type) return &e;
+  }
+  return nullptr;
+}
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+TEST(Recorder, LayoutIsStamped) {
+  EXPECT_EQ(fr().magic, NT_FR_MAGIC);
+  EXPECT_EQ(fr().version, NT_FR_VERSION);
+  EXPECT_EQ(fr().size, sizeof(nt_flight_recorder));
+  EXPECT_EQ(fr().pid, static_cast<uint32_t>(getpid()));
+}
+
+TEST(Recorder, HooksRecordEventsAndTheResolveInFlight) {
+  TempDir d;
+  Files f(d);
+  begin(f);
+  int fd = open(f.paths[1].c_str(), O_RDONLY);
+  void* p = mmap(nullptr, f.sizes[1], PROT_READ, MAP_SHARED, fd, 0);
+  close(fd);
+  uint64_t before = fr().head;
+  NUMATRACE_MAPPING_CREATE(1, NUMATRACE_KIND_PER_FILE, p, f.sizes[1], -1, 0, nullptr, nullptr, 0);
+  NUMATRACE_RESOLVE(1, 1, 0x100, 64, static_cast<char*>(p) + 0x100, "blk.3.attn_v.weight");
+  EXPECT_EQ(fr().head, before + 2);
+  const nt_fr_event* r = last_of(NT_EV_RESOLVE);
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->slot, 1);
+  EXPECT_EQ(r->file_idx, 1);
+  EXPECT_EQ(r->a, 0x100u);
+  EXPECT_EQ(r->b, 64u);
+  EXPECT_STREQ(r->name, "blk.3.attn_v.weight");
+  // The CPU and node come from RDTSCP's TSC_AUX on x86-64.
+  EXPECT_GE(r->cpu, 0);
+  EXPECT_LT(r->cpu, static_cast<int>(sysconf(_SC_NPROCESSORS_CONF)));
+  EXPECT_GE(r->node, 0);
+  bool in_flight = false;
+  for (const auto& t : fr().threads)
+    if (t.tid == static_cast<uint32_t>(gettid()) && t.in_flight)
+      in_flight = std::string(t.name) == "blk.3.attn_v.weight";
+  EXPECT_TRUE(in_flight);
+  // Model memory is kept out of core dumps.
+  const nt_fr_mapping& m = fr().mappings[last_of(NT_EV_CREATE)->mapping];
+  EXPECT_TRUE(m.flags & NT_MAP_DONTDUMP);
+  NUMATRACE_MAPPING_DESTROY(1, p);
+  EXPECT_EQ(m.state, NT_STATE_DESTROYED);
+  munmap(p, f.sizes[1]);
+}
+
+// The acceptance case: a real program resolves through an empty slot; the
+// NT001 finding is printed before it dies of the real SIGSEGV.
+TEST(Recorder, NullSlotPrintsNT001BeforeSIGSEGV) {
+  TempDir d;
+  Files f(d);
+  EXPECT_EXIT(
+      {
+        begin(f);
+        Unified u(f);
+        struct LlamaMmap {
+          unsigned char* addr;
+        };
+        std::vector<std::unique_ptr<LlamaMmap>> slots(3);  // the loader's null slots 1..2
+        NUMATRACE_MAPPING_CREATE(0, NUMATRACE_KIND_UNIFIED, u.base, u.total, -1, NUMATRACE_MAP_ANON, nullptr,
+                                 u.ext.data(), 3);
+        NUMATRACE_RESOLVE(1, 1, 0x1a40, 32, nullptr, "blk.0.attn_k.weight");
+        volatile unsigned char* data = slots[1]->addr;  // null unique_ptr: SIGSEGV reading 0x0
+        volatile unsigned char c = data[0x1a40];
+        (void)c;
+        std::exit(0);
+      },
+      ::testing::KilledBySignal(SIGSEGV),
+      "NT001 resolve of 'blk.0.attn_k.weight' \\(file 1 of 3, offset 0x1a40\\) through slot 1, which is empty; the "
+      "unified mapping covering files 0-2 is in slot 0 \\(file 1 at \\+0x3000\\): resolve through slot 0\n"
+      "numa-trace: SIGSEGV at fault address 0x0 in thread [0-9]+ while resolving 'blk.0.attn_k.weight' \\(file 1 of 3, "
+      "offset 0x1a40\\) through slot 1, which is empty");
+}
+
+TEST(Recorder, StrictModeStopsAtTheFindingBeforeTheCrash) {
+  TempDir d;
+  Files f(d);
+  EXPECT_EXIT(
+      {
+        ASSERT_EQ(numatrace_configure("strict"), 0);
+        begin(f);
+        Unified u(f);
+        NUMATRACE_MAPPING_CREATE(0, NUMATRACE_KIND_UNIFIED, u.base, u.total, -1, 0, nullptr, u.ext.data(), 3);
+        NUMATRACE_RESOLVE(2, 2, 0x10, 8, nullptr, "output.weight");
+        std::fprintf(stderr, "not stopped\n");
+        std::exit(0);
+      },
+      ::testing::KilledBySignal(SIGABRT), "NT001 .*through slot 2, which is empty.*\nnuma-trace: strict mode");
+}
+
+TEST(Recorder, ConfigureRejectsUnknownWords) {
+  EXPECT_EQ(numatrace_configure("stderr,bogus"), -1);
+  EXPECT_EQ(numatrace_configure(("file:" + std::string(600, 'x')).c_str()), -1);
+  EXPECT_EQ(numatrace_configure(""), 0);
+}
+
+TEST(Recorder, FileAndJsonlSinksGetEveryEvent) {
+  TempDir d;
+  Files f(d);
+  std::string bin = d.file("t.nttrace"), jsonl = d.file("t.jsonl");
+  ASSERT_EQ(numatrace_configure(("file:" + bin + ",jsonl:" + jsonl + ",quiet").c_str()), 0);
+  begin(f);
+  Unified u(f);
+  NUMATRACE_MAPPING_CREATE(0, NUMATRACE_KIND_UNIFIED, u.base, u.total, -1, 0, nullptr, u.ext.data(), 3);
+  for (int i = 0; i < 1000; ++i) NUMATRACE_RESOLVE(0, 1, 0x40, 8, u.base + 0x3000 + 0x40, "blk.1.ffn_up.weight");
+  NUMATRACE_RESOLVE(1, 1, 0x40, 8, nullptr, "blk.1.ffn_gate.weight");  // NT001
+  NUMATRACE_MAPPING_DESTROY(0, u.base);
+  ASSERT_EQ(numatrace_configure(""), 0);  // closes the sinks
+
+  struct stat st {};
+  ASSERT_EQ(stat(bin.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  std::string b = read_all(bin);
+  ASSERT_GE(b.size(), sizeof(nt_trace_header));
+  nt_trace_header h;
+  std::memcpy(&h, b.data(), sizeof h);
+  EXPECT_STREQ(h.magic, NT_TRACE_MAGIC);
+  EXPECT_EQ(h.version, NT_TRACE_VERSION);
+  EXPECT_EQ(h.event_size, sizeof(nt_fr_event));
+  size_t at = h.header_size;
+  int resolves = 0, findings = 0, strings = 0, summaries = 0, creates = 0;
+  uint32_t last_type = 0;
+  while (at + sizeof(nt_trace_record_header) <= b.size()) {
+    nt_trace_record_header rh;
+    std::memcpy(&rh, b.data() + at, sizeof rh);
+    at += sizeof rh;
+    ASSERT_LE(at + rh.length, b.size());
+    if (rh.type == NT_REC_EVENT) {
+      nt_fr_event e;
+      std::memcpy(&e, b.data() + at, sizeof e);
+      resolves += e.type == NT_EV_RESOLVE;
+      creates += e.type == NT_EV_CREATE;
+    }
+    if (rh.type == NT_REC_FINDING) {
+      nt_fr_finding fi;
+      std::memcpy(&fi, b.data() + at, sizeof fi);
+      EXPECT_EQ(fi.code, 1);
+      EXPECT_NE(std::string(b.data() + at + sizeof fi, rh.length - sizeof fi).find("resolve through slot 0"),
+                std::string::npos);
+      ++findings;
+    }
+    strings += rh.type == NT_REC_STRING;
+    summaries += rh.type == NT_REC_SUMMARY;
+    last_type = rh.type;
+    at += (rh.length + 7) / 8 * 8;
+  }
+  EXPECT_EQ(at, b.size());
+  EXPECT_EQ(resolves, 1001);
+  EXPECT_EQ(creates, 1);
+  EXPECT_EQ(findings, 1);
+  EXPECT_EQ(strings, 4);  // model path and 3 file paths
+  EXPECT_EQ(summaries, 1);
+  EXPECT_EQ(last_type, static_cast<uint32_t>(NT_REC_SUMMARY));
+
+  std::string j = read_all(jsonl);
+  std::istringstream lines(j);
+  std::string line;
+  int n = 0, jres = 0;
+  while (std::getline(lines, line)) {
+    ++n;
+    EXPECT_EQ(line.front(), '{');
+    EXPECT_EQ(line.back(), '}');
+    jres += line.find("\"type\":\"resolve\"") != std::string::npos;
+  }
+  EXPECT_EQ(jres, 1001);
+  EXPECT_NE(j.find("\"code\":\"NT001\""), std::string::npos);
+  EXPECT_NE(j.find("\"path\":\"" + f.paths[2] + "\""), std::string::npos);
+}
+
+TEST(Recorder, ExistingTraceFileIsNeverOverwritten) {
+  TempDir d;
+  std::string bin = d.file("exists.nttrace");
+  std::ofstream(bin) << "precious";
+  testing::internal::CaptureStderr();
+  ASSERT_EQ(numatrace_configure(("file:" + bin).c_str()), 0);
+  ASSERT_EQ(numatrace_configure(""), 0);
+  std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("cannot create: File exists"), std::string::npos) << err;
+  EXPECT_EQ(read_all(bin), "precious");
+}
+
+// A full disk (here: RLIMIT_FSIZE, which fails writes with EFBIG the same
+// way) is reported once; the program runs on and the recorder keeps going.
+TEST(Recorder, SinkWriteFailureIsReportedOnceAndHarmless) {
+  TempDir d;
+  std::string bin = d.file("small.nttrace");
+  EXPECT_EXIT(
+      {
+        signal(SIGXFSZ, SIG_IGN);
+        rlimit lim;
+        lim.rlim_cur = lim.rlim_max = 8192;
+        setrlimit(RLIMIT_FSIZE, &lim);
+        numatrace_configure(("file:" + bin).c_str());
+        static char buf[4096];
+        NUMATRACE_MAPPING_CREATE(0, NUMATRACE_KIND_PER_FILE, buf, sizeof buf, -1, NUMATRACE_MAP_ANON, nullptr, nullptr,
+                                 0);
+        for (int i = 0; i < 20000; ++i) NUMATRACE_RESOLVE(0, 0, 0, 1, buf, "t");
+        numatrace_flush();
+        for (int i = 0; i < 20000; ++i) NUMATRACE_RESOLVE(0, 0, 0, 1, buf, "t");
+        numatrace_configure("");
+        std::fprintf(stderr, "still running, events %llu, sink errors %llu\n",
+                     static_cast<unsigned long long>(fr().counters.events),
+                     static_cast<unsigned long long>(fr().counters.sink_errors));
+        std::exit(fr().counters.sink_errors == 1 ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0),
+      "write failed: File too large \\(errno 27\\); this sink is off, the flight recorder keeps recording\n"
+      "(.*\n)*still running");
+}
+
+TEST(Recorder, ForkedChildStartsClean) {
+  NUMATRACE_MLOCK_GROW(3, nullptr, 0);  // something in the parent's ring (and an NT014)
+  ASSERT_GT(fr().head, 0u);
+  pid_t pid = fork();
+  if (pid == 0) {
+    bool clean = fr().head == 0 && fr().n_mappings == 0 && fr().pid == static_cast<uint32_t>(getpid());
+    NUMATRACE_RESOLVE(0, 0, 0, 1, nullptr, "x");
+    _exit(clean && fr().head == 2 ? 0 : 1);  // the resolve and its finding
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+TEST(Recorder, ConcurrentResolvesFromManyThreads) {
+  TempDir d;
+  Files f(d, 1);
+  begin(f);
+  int fd = open(f.paths[0].c_str(), O_RDONLY);
+  auto* p = static_cast<unsigned char*>(mmap(nullptr, f.sizes[0], PROT_READ, MAP_SHARED, fd, 0));
+  close(fd);
+  NUMATRACE_MAPPING_CREATE(0, NUMATRACE_KIND_PER_FILE, p, f.sizes[0], -1, 0, nullptr, nullptr, 0);
+  const uint64_t before = fr().head, findings = fr().counters.findings;
+  constexpr int kThreads = 4, kEach = 50000;
+  std::vector<std::thread> ts;
+  for (int t = 0; t < kThreads; ++t)
+    ts.emplace_back([&] {
+      for (int i = 0; i < kEach; ++i) NUMATRACE_RESOLVE(0, 0, 8, 8, p + 8, "token_embd.weight");
+    });
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(fr().head - before, uint64_t{kThreads} * kEach);
+  EXPECT_EQ(fr().counters.findings, findings);
+  // The ring's last entries are whole events.
+  for (uint64_t s = fr().head; s > fr().head - 100; --s) {
+    const nt_fr_event& e = fr().ring[(s - 1) % NT_FR_RING];
+    EXPECT_EQ(e.seq, s);
+    EXPECT_STREQ(e.name, "token_embd.weight");
+  }
+  NUMATRACE_MAPPING_DESTROY(0, p);
+  munmap(p, f.sizes[0]);
+}
+
+// Placement is sampled with move_pages: on this machine every page is on
+// node 0, so a replica meant for node 1 is reported (NT009), one meant for
+// node 0 is not.
+TEST(Recorder, PlacementSamplingFindsReplicaOnTheWrongNode) {
+  TempDir d;
+  Files f(d);
+  EXPECT_EXIT(
+      {
+        begin(f);
+        Unified u(f);
+        NUMATRACE_MAPPING_CREATE(0, NUMATRACE_KIND_REPLICA, u.base, u.total, 0, 0, nullptr, u.ext.data(), 3);
+        numatrace_sample_placement();
+        const nt_fr_mapping& m = fr().mappings[0];
+        if (m.placement_sampled == 0 || m.placement[0] != m.placement_sampled - m.placement_absent) std::exit(3);
+        if (fr().counters.findings != 0) std::exit(4);
+        NUMATRACE_MAPPING_DESTROY(0, u.base);
+        NUMATRACE_MAPPING_CREATE(0, NUMATRACE_KIND_REPLICA, u.base, u.total, 1, 0, nullptr, u.ext.data(), 3);
+        numatrace_sample_placement();
+        std::exit(0);
+      },
+      ::testing::ExitedWithCode(0),
+      "NT009 the replica mapping in slot 0 for node 1 .* has 0 of [0-9]+ sampled pages on node 1, most on node 0");
+}
+
+// Failure mode 6: a stale copy (a hugepage file left by a crashed run)
+// serves one file's bytes: NT011 at model end, with the exact offset.
+TEST(Recorder, StaleUnifiedCopyIsNT011) {
+  TempDir d;
+  Files f(d);
+  EXPECT_EXIT(
+      {
+        begin(f);
+        Unified u(f);
+        u.base[u.ext[2].offset + 0x1234] ^= 0xff;
+        NUMATRACE_MAPPING_CREATE(0, NUMATRACE_KIND_UNIFIED, u.base, u.total, -1, 0, nullptr, u.ext.data(), 3);
+        NUMATRACE_MODEL_END();
+        std::exit(0);
+      },
+      ::testing::ExitedWithCode(0),
+      "NT011 the unified mapping in slot 0 .* differs from file 2 of 3 at file offset 0x1234");
+}
+
+// A handler the program installs after ours still runs, after the capture.
+TEST(Recorder, CrashChainsToTheProgramsHandler) {
+  EXPECT_EXIT(
+      {
+        struct sigaction act {};
+        act.sa_handler = [](int) {
+          static const char msg[] = "program's handler\n";
+          (void)!write(2, msg, sizeof msg - 1);
+          _exit(42);
+        };
+        sigaction(SIGSEGV, &act, nullptr);
+        volatile int* p = nullptr;
+        *p = 1;
+      },
+      ::testing::ExitedWithCode(42), "numa-trace: SIGSEGV at fault address 0x0.*\nprogram's handler");
+}
+
+}  // namespace
