@@ -69,7 +69,7 @@ void unlock_tables();
 // Sinks (sinks.cpp).
 int parse_settings(const char* spec, Settings& out);  // 0 ok, -1 unknown word
 void start_sinks();
-void stop_sinks();           // final drain, summary, close
+void stop_sinks();             // final drain, summary, close
 bool drain(bool from_signal);  // false when another drainer holds the sinks
 void wake_drainer();
 void sinks_after_fork_child();

@@ -44,7 +44,8 @@ void sample_placement(int mi) {
   if (!m.length) return;
   uint64_t pages = (m.length + kPage - 1) / kPage;
   uint64_t n = pages < kSamplePages ? pages : kSamplePages;
-  for (uint64_t i = 0; i < n; ++i) g_pages[i] = reinterpret_cast<void*>((m.base & ~(kPage - 1)) + (i * pages / n) * kPage);
+  for (uint64_t i = 0; i < n; ++i)
+    g_pages[i] = reinterpret_cast<void*>((m.base & ~(kPage - 1)) + (i * pages / n) * kPage);
   if (syscall(SYS_move_pages, 0, n, g_pages, nullptr, g_status, 0) != 0) return;
 
   model::begin_write(m.gen);
@@ -60,7 +61,8 @@ void sample_placement(int mi) {
     uint64_t off = reinterpret_cast<uint64_t>(g_pages[i]) - m.base;
     for (uint32_t k = 0; k < m.n_extents; ++k) {
       nt_fr_extent& e = r.extents[m.first_extent + k];
-      if (off >= e.offset && off - e.offset < e.length) count(e.placement, e.placement_sampled, e.placement_absent, g_status[i]);
+      if (off >= e.offset && off - e.offset < e.length)
+        count(e.placement, e.placement_sampled, e.placement_absent, g_status[i]);
     }
   }
   model::end_write(m.gen);
@@ -107,8 +109,8 @@ void verify_data() {
         if (std::memcmp(want, got, len) != 0) {
           size_t j = 0;
           while (want[j] == got[j]) ++j;
-          nt_fr_finding f = model::data_mismatch(static_cast<int>(i), m, e.file_idx, off + j,
-                                                 m.base + e.offset + off + j, r.head);
+          nt_fr_finding f =
+              model::data_mismatch(static_cast<int>(i), m, e.file_idx, off + j, m.base + e.offset + off + j, r.head);
           raise_finding(f);
           reported = true;
         }
