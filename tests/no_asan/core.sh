@@ -45,6 +45,7 @@ run gdb -batch -nx -iex "set debuginfod enabled off" -iex "set auto-load off" \
   -ex "print numatrace_flight_recorder.threads[0].name" \
   -ex "print numatrace_flight_recorder.threads[0].slot" \
   -ex "print numatrace_flight_recorder.findings[0].code" \
+  -ex "x/gx (char*)&numatrace_flight_recorder" \
   "$C" "$core"
 expect_rc 0 -- "gdb reads the core"
 expect_grep "$T/out" "= 0x5243454c46544e23" "magic from the core"
@@ -56,4 +57,6 @@ expect_grep "$T/out" "^\\\$6 = 2$" "slot 0 holds the unified mapping"
 expect_grep "$T/out" "blk.1.ffn_up.weight" "in-flight tensor"
 expect_grep "$T/out" "^\\\$8 = 1$" "in-flight slot 1"
 expect_grep "$T/out" "^\\\$9 = 1$" "finding NT001 in the core"
+# Without debug info the raw words still decode (docs/recorder.md).
+expect_grep "$T/out" "<numatrace_flight_recorder>:\s+0x5243454c46544e23" "magic by address alone"
 finish

@@ -65,6 +65,7 @@ void capture(int sig, siginfo_t* info, void* uc) {
   c.tid = static_cast<uint32_t>(syscall(SYS_gettid));
   c.fault_address = info ? reinterpret_cast<uint64_t>(info->si_addr) : 0;
   c.seq = __atomic_load_n(&r.head, __ATOMIC_ACQUIRE);
+  r.counters.events = c.seq;
   c.n_pcs = 0;
   unw_cursor_t cursor;
   if (uc && unw_init_local2(&cursor, static_cast<unw_context_t*>(uc), UNW_INIT_SIGNAL_FRAME) == 0) {

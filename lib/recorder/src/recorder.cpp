@@ -45,6 +45,7 @@ std::atomic_flag g_table_lock = ATOMIC_FLAG_INIT;
 constinit std::atomic<uint32_t> g_threads{0};
 constinit std::atomic<uint32_t> g_epoch{1};  // bumped in a forked child: thread records restart
 bool g_rdtscp = false;
+bool g_rdpid = false;
 
 struct TlsState {
   uint32_t epoch;
@@ -107,6 +108,7 @@ __attribute__((constructor)) void init() {
 #if defined(__x86_64__)
   unsigned a = 0, b = 0, c = 0, d = 0;
   g_rdtscp = __get_cpuid(0x80000001, &a, &b, &c, &d) && (d & (1u << 27));
+  g_rdpid = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (c & (1u << 22));
 #endif
   reset_recorder();
   pthread_atfork(nullptr, nullptr, atfork_child);
@@ -165,6 +167,13 @@ Guard::~Guard() {
 
 Stamp stamp() {
 #if defined(__x86_64__)
+  if (g_rdpid) {
+    // RDPID reads TSC_AUX alone and is much cheaper than RDTSCP; RDTSC is
+    // not ordered, which a timestamp of this precision does not need.
+    uint64_t aux;
+    asm volatile("rdpid %0" : "=r"(aux));
+    return {__rdtsc(), static_cast<int16_t>(aux & 0xfff), static_cast<int16_t>(aux >> 12)};
+  }
   if (g_rdtscp) {
     unsigned aux;
     uint64_t tsc = __rdtscp(&aux);
@@ -179,6 +188,7 @@ Stamp stamp() {
 
 void refresh_clock() {
   Recorder& r = fr();
+  r.counters.events = __atomic_load_n(&r.head, __ATOMIC_RELAXED);
   uint64_t dt = mono_ns() - g_mono0, dtsc = stamp().tsc - r.tsc0;
   if (dtsc > 0 && dt > 1000000) r.ns_per_tsc = static_cast<double>(dt) / static_cast<double>(dtsc);
 }
@@ -201,7 +211,9 @@ ThreadInfo thread_info() {
   return {t_state.index, t_state.tid};
 }
 
-nt_fr_event* begin_event(uint16_t type, uint64_t& seq) {
+// Claims the next ring entry and fills the fields every event has; the
+// caller fills the rest (begin_event() sets defaults for them first).
+nt_fr_event* claim_event(uint16_t type, uint64_t& seq, int& thread_index) {
   Recorder& r = fr();
   ThreadInfo ti = thread_info();
   if (ti.index < 0) __atomic_fetch_add(&r.counters.dropped_threads, 1, __ATOMIC_RELAXED);
@@ -215,24 +227,30 @@ nt_fr_event* begin_event(uint16_t type, uint64_t& seq) {
   e->type = type;
   e->flags = 0;
   e->tid = ti.tid;
-  e->slot = -1;
-  e->file_idx = -1;
   e->cpu = st.cpu;
   e->node = st.node;
   e->mapping = -1;
   e->page_node = -1;
+  thread_index = ti.index;
+  return e;
+}
+
+nt_fr_event* begin_event(uint16_t type, uint64_t& seq) {
+  int ti;
+  nt_fr_event* e = claim_event(type, seq, ti);
+  e->slot = -1;
+  e->file_idx = -1;
   e->a = e->b = e->c = e->d = 0;
   e->name[0] = 0;
   // The loader's next call ends this thread's in-flight resolve; what the
   // recorder adds about that resolve (its finding, a crash) does not.
-  if (ti.index >= 0 && type != NT_EV_RESOLVE && type != NT_EV_FINDING && type != NT_EV_CRASH && type != NT_EV_PLACEMENT)
-    r.threads[ti.index].in_flight = 0;
+  if (ti >= 0 && type != NT_EV_FINDING && type != NT_EV_CRASH && type != NT_EV_PLACEMENT)
+    fr().threads[ti].in_flight = 0;
   return e;
 }
 
 void publish(nt_fr_event* e, uint64_t seq) {
   __atomic_store_n(&e->seq, seq, __ATOMIC_RELEASE);
-  __atomic_store_n(&fr().counters.events, seq, __ATOMIC_RELAXED);
   if ((seq & 255) == 0) wake_drainer();
 }
 
@@ -403,18 +421,20 @@ NT_EXPORT void numatrace_resolve(int32_t slot, uint32_t file_idx, uint64_t offse
   if (!g.entered) return;
   Recorder& r = fr();
   uint64_t seq;
-  nt_fr_event* e = begin_event(NT_EV_RESOLVE, seq);
+  int ti;
+  nt_fr_event* e = claim_event(NT_EV_RESOLVE, seq, ti);
   e->slot = slot;
   e->file_idx = static_cast<int32_t>(file_idx);
   e->a = offset;
   e->b = size;
   e->c = reinterpret_cast<uint64_t>(address);
+  e->d = 0;
   model::copy_name(e->name, tensor_name);
   // The resolve in flight: what a crash in the next instructions was doing.
-  int ti = t_state.index;
   if (ti >= 0) {
     nt_fr_thread& t = r.threads[ti];
-    t.gen++;
+    uint32_t gen = t.gen;
+    __atomic_store_n(&t.gen, gen + 1, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_RELEASE);
     t.slot = slot;
     t.file_idx = static_cast<int32_t>(file_idx);
@@ -426,7 +446,7 @@ NT_EXPORT void numatrace_resolve(int32_t slot, uint32_t file_idx, uint64_t offse
     t.seq = seq;
     std::memcpy(t.name, e->name, NT_FR_NAME);
     t.in_flight = 1;
-    __atomic_store_n(&t.gen, t.gen + 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&t.gen, gen + 2, __ATOMIC_RELEASE);
   }
   publish(e, seq);
   nt_fr_finding f;

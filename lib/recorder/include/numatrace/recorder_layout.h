@@ -182,7 +182,7 @@ typedef struct nt_fr_crash {
 } nt_fr_crash;
 
 typedef struct nt_fr_counters {
-  uint64_t events;          /* events recorded (= head) */
+  uint64_t events;          /* events recorded: head when last refreshed (drain, model end, exit); head is exact */
   uint64_t dropped_sink;    /* events the drainer lost because the ring lapped it */
   uint64_t dropped_threads; /* events of threads beyond NT_FR_MAX_THREADS (recorded without in-flight state) */
   uint64_t dropped_strings; /* paths not kept: string pool full */

@@ -139,9 +139,11 @@ inline nt_fr_finding make_finding(uint16_t code, uint64_t seq, int32_t slot, int
 }
 
 inline void copy_name(char (&dst)[NT_FR_NAME], const char* src) {
-  size_t i = 0;
-  for (; src && i + 1 < NT_FR_NAME && src[i]; ++i) dst[i] = src[i];
-  dst[i] = 0;
+  // strnlen + memcpy: both vectorized in libc, several times faster than a
+  // byte loop on the resolve path; both async-signal-safe.
+  size_t n = src ? strnlen(src, NT_FR_NAME - 1) : 0;
+  std::memcpy(dst, src ? src : "", n);
+  dst[n] = 0;
 }
 
 // -------------------------------------------------------------- transitions
