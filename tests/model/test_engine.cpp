@@ -295,6 +295,16 @@ TEST(Engine, MlockGrowThroughEmptySlotIsNT014) {
   EXPECT_EQ(s.codes(), Codes{"NT014"});
 }
 
+// Past the mapping table's capacity numa-trace cannot know a slot is
+// empty: it says nothing rather than something false.
+TEST(Engine, FullMappingTableRaisesNoAbsenceFinding) {
+  Scenario s;
+  s.model(3);
+  for (int i = 0; i < NT_FR_MAX_MAPPINGS + 2; ++i) s.per_file(i, 0x10000000 + 0x10000 * static_cast<uint64_t>(i));
+  s.resolve(NT_FR_MAX_MAPPINGS + 1, 0, 0x10, 0x10, 0x1).destroy(NT_FR_MAX_MAPPINGS + 1, 0x777000);
+  EXPECT_EQ(s.codes(), Codes{});
+}
+
 TEST(Engine, EveryCodeHasAnIdAndTitle) {
   for (uint16_t c = 1; c <= kMaxCode; ++c) {
     EXPECT_EQ(std::string(code_info(c).id), "NT0" + std::string(c < 10 ? "0" : "") + std::to_string(c));

@@ -77,8 +77,11 @@ void capture(int sig, siginfo_t* info, void* uc) {
   }
   model::end_write(c.gen);
 
+  // Its own staging event: the signal may have interrupted this thread
+  // while it was building one.
+  static nt_fr_event staging;
   uint64_t seq;
-  nt_fr_event* e = begin_event(NT_EV_CRASH, seq);
+  nt_fr_event* e = begin_event(NT_EV_CRASH, seq, &staging);
   e->a = static_cast<uint64_t>(sig);
   e->b = c.fault_address;
   e->c = static_cast<uint64_t>(static_cast<int64_t>(c.si_code));
@@ -168,6 +171,9 @@ void install_crash_handlers() {
 
 }  // namespace numatrace::rec
 
+// The race test (tests/tsan) compiles these sources under ThreadSanitizer,
+// whose runtime interposes sigaction itself.
+#ifndef NUMATRACE_NO_SIGACTION_INTERPOSER
 using numatrace::rec::g_next;
 using numatrace::rec::g_ours;
 
@@ -194,3 +200,4 @@ extern "C" __attribute__((visibility("default"))) sighandler_t signal(int sig, s
   if (sigaction(sig, &act, &old) != 0) return SIG_ERR;
   return old.sa_handler;
 }
+#endif  // NUMATRACE_NO_SIGACTION_INTERPOSER

@@ -52,10 +52,13 @@ struct Stamp {
 };
 Stamp stamp();
 
-// Takes the next ring entry, fills the common fields, returns it for the
-// caller to complete; publish() makes it visible.
-nt_fr_event* begin_event(uint16_t type, uint64_t& seq);
+// Claims the next seq and returns a staging event (the calling thread's,
+// or `into`) with the common fields filled, for the caller to complete;
+// publish() copies it into the ring. read_event() is the reader's side:
+// false when the entry is not event `want` (`seen` says what it was).
+nt_fr_event* begin_event(uint16_t type, uint64_t& seq, nt_fr_event* into = nullptr);
 void publish(nt_fr_event* e, uint64_t seq);
+bool read_event(const nt_fr_event& slot, uint64_t want, nt_fr_event& out, uint64_t& seen);
 
 // A finding raised at `seq`: stored, recorded as an event, printed, and in
 // strict mode the program is stopped.

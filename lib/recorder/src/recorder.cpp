@@ -100,7 +100,7 @@ uint32_t intern(const char* s) {
     return 0;
   }
   std::memcpy(r.strings + at, s, n);
-  __atomic_thread_fence(__ATOMIC_RELEASE);
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
   return at;
 }
 
@@ -188,9 +188,12 @@ Stamp stamp() {
 
 void refresh_clock() {
   Recorder& r = fr();
-  r.counters.events = __atomic_load_n(&r.head, __ATOMIC_RELAXED);
+  __atomic_store_n(&r.counters.events, __atomic_load_n(&r.head, __ATOMIC_RELAXED), __ATOMIC_RELAXED);
   uint64_t dt = mono_ns() - g_mono0, dtsc = stamp().tsc - r.tsc0;
-  if (dtsc > 0 && dt > 1000000) r.ns_per_tsc = static_cast<double>(dt) / static_cast<double>(dtsc);
+  if (dtsc > 0 && dt > 1000000) {
+    double v = static_cast<double>(dt) / static_cast<double>(dtsc);
+    __atomic_store(&r.ns_per_tsc, &v, __ATOMIC_RELAXED);
+  }
 }
 
 ThreadInfo thread_info() {
@@ -211,18 +214,30 @@ ThreadInfo thread_info() {
   return {t_state.index, t_state.tid};
 }
 
-// Claims the next ring entry and fills the fields every event has; the
-// caller fills the rest (begin_event() sets defaults for them first).
-nt_fr_event* claim_event(uint16_t type, uint64_t& seq, int& thread_index) {
+// Events are built in a per-thread staging copy and published into the
+// ring word by word with release stores between the seq = 0 and seq = n + 1
+// stores; readers use acquire loads. A reader never takes a half-written
+// event for a whole one, and the race is a defined one that
+// ThreadSanitizer understands (it does not model fences). On x86-64 release
+// stores and acquire loads are plain moves.
+namespace {
+__attribute__((tls_model("initial-exec"))) thread_local nt_fr_event t_staging;
+using Word = uint64_t __attribute__((may_alias));
+constexpr int kWords = sizeof(nt_fr_event) / sizeof(uint64_t);
+}  // namespace
+
+// Claims the next seq and fills the fields every event has; the caller
+// fills the rest (begin_event() sets defaults for them first).
+nt_fr_event* claim_event(uint16_t type, uint64_t& seq, int& thread_index, nt_fr_event* into) {
   Recorder& r = fr();
   ThreadInfo ti = thread_info();
   if (ti.index < 0) __atomic_fetch_add(&r.counters.dropped_threads, 1, __ATOMIC_RELAXED);
   Stamp st = stamp();
   uint64_t n = __atomic_fetch_add(&r.head, 1, __ATOMIC_RELAXED);
   seq = n + 1;
-  nt_fr_event* e = &r.ring[n & (NT_FR_RING - 1)];
-  __atomic_store_n(&e->seq, 0, __ATOMIC_RELAXED);
-  __atomic_thread_fence(__ATOMIC_RELEASE);
+  __atomic_store_n(&r.ring[n & (NT_FR_RING - 1)].seq, 0, __ATOMIC_RELAXED);
+  nt_fr_event* e = into ? into : &t_staging;
+  e->seq = seq;
   e->tsc = st.tsc;
   e->type = type;
   e->flags = 0;
@@ -235,9 +250,9 @@ nt_fr_event* claim_event(uint16_t type, uint64_t& seq, int& thread_index) {
   return e;
 }
 
-nt_fr_event* begin_event(uint16_t type, uint64_t& seq) {
+nt_fr_event* begin_event(uint16_t type, uint64_t& seq, nt_fr_event* into) {
   int ti;
-  nt_fr_event* e = claim_event(type, seq, ti);
+  nt_fr_event* e = claim_event(type, seq, ti, into);
   e->slot = -1;
   e->file_idx = -1;
   e->a = e->b = e->c = e->d = 0;
@@ -245,13 +260,28 @@ nt_fr_event* begin_event(uint16_t type, uint64_t& seq) {
   // The loader's next call ends this thread's in-flight resolve; what the
   // recorder adds about that resolve (its finding, a crash) does not.
   if (ti >= 0 && type != NT_EV_FINDING && type != NT_EV_CRASH && type != NT_EV_PLACEMENT)
-    fr().threads[ti].in_flight = 0;
+    __atomic_store_n(&fr().threads[ti].in_flight, 0, __ATOMIC_RELAXED);
   return e;
 }
 
 void publish(nt_fr_event* e, uint64_t seq) {
-  __atomic_store_n(&e->seq, seq, __ATOMIC_RELEASE);
+  nt_fr_event& slot = fr().ring[(seq - 1) & (NT_FR_RING - 1)];
+  const Word* src = reinterpret_cast<const Word*>(e);
+  Word* dst = reinterpret_cast<Word*>(&slot);
+  for (int i = 1; i < kWords; ++i) __atomic_store_n(&dst[i], src[i], __ATOMIC_RELEASE);
+  __atomic_store_n(&slot.seq, seq, __ATOMIC_RELEASE);
   if ((seq & 255) == 0) wake_drainer();
+}
+
+bool read_event(const nt_fr_event& slot, uint64_t want, nt_fr_event& out, uint64_t& seen) {
+  seen = __atomic_load_n(&slot.seq, __ATOMIC_ACQUIRE);
+  if (seen != want) return false;
+  const Word* src = reinterpret_cast<const Word*>(&slot);
+  Word* dst = reinterpret_cast<Word*>(&out);
+  for (int i = 1; i < kWords; ++i) dst[i] = __atomic_load_n(&src[i], __ATOMIC_ACQUIRE);
+  out.seq = want;
+  seen = __atomic_load_n(&slot.seq, __ATOMIC_RELAXED);
+  return seen == want;
 }
 
 void raise_finding(const nt_fr_finding& f) {
@@ -422,7 +452,7 @@ NT_EXPORT void numatrace_resolve(int32_t slot, uint32_t file_idx, uint64_t offse
   Recorder& r = fr();
   uint64_t seq;
   int ti;
-  nt_fr_event* e = claim_event(NT_EV_RESOLVE, seq, ti);
+  nt_fr_event* e = claim_event(NT_EV_RESOLVE, seq, ti, nullptr);
   e->slot = slot;
   e->file_idx = static_cast<int32_t>(file_idx);
   e->a = offset;
@@ -435,7 +465,7 @@ NT_EXPORT void numatrace_resolve(int32_t slot, uint32_t file_idx, uint64_t offse
     nt_fr_thread& t = r.threads[ti];
     uint32_t gen = t.gen;
     __atomic_store_n(&t.gen, gen + 1, __ATOMIC_RELAXED);
-    __atomic_thread_fence(__ATOMIC_RELEASE);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);  // the crash handler sees gen odd first
     t.slot = slot;
     t.file_idx = static_cast<int32_t>(file_idx);
     t.cpu = e->cpu;
@@ -445,7 +475,7 @@ NT_EXPORT void numatrace_resolve(int32_t slot, uint32_t file_idx, uint64_t offse
     t.address = e->c;
     t.seq = seq;
     std::memcpy(t.name, e->name, NT_FR_NAME);
-    t.in_flight = 1;
+    __atomic_store_n(&t.in_flight, 1, __ATOMIC_RELAXED);
     __atomic_store_n(&t.gen, gen + 2, __ATOMIC_RELEASE);
   }
   publish(e, seq);

@@ -161,7 +161,9 @@ const char* path_of(uint64_t string_offset) {
 
 uint64_t ns_of(uint64_t tsc) {
   const Recorder& r = fr();
-  return tsc > r.tsc0 ? static_cast<uint64_t>(static_cast<double>(tsc - r.tsc0) * r.ns_per_tsc) : 0;
+  double scale;
+  __atomic_load(&r.ns_per_tsc, &scale, __ATOMIC_RELAXED);
+  return tsc > r.tsc0 ? static_cast<uint64_t>(static_cast<double>(tsc - r.tsc0) * scale) : 0;
 }
 
 // The finding an NT_EV_FINDING event refers to, if still in the ring.
@@ -500,20 +502,16 @@ bool drain(bool from_signal) {
     int n = 0;
     while (g_cursor < head) {
       uint64_t want = g_cursor + 1;
-      const nt_fr_event& slot = r.ring[(want - 1) & (NT_FR_RING - 1)];
-      uint64_t s1 = __atomic_load_n(&slot.seq, __ATOMIC_ACQUIRE);
-      if (s1 != want) {
+      uint64_t seen;
+      if (!read_event(r.ring[(want - 1) & (NT_FR_RING - 1)], want, batch[n], seen)) {
         // Still being written: wait for it a few rounds (its writer may be
         // preempted), then give it up; a crashed writer never finishes.
-        if (s1 == 0 && !from_signal && ++g_stuck_rounds < 50) break;
+        if (seen == 0 && !from_signal && ++g_stuck_rounds < 50) break;
         g_stuck_rounds = 0;
         emit_dropped(want, 1);
         g_cursor = want;
         continue;
       }
-      batch[n] = slot;
-      __atomic_thread_fence(__ATOMIC_ACQUIRE);
-      if (__atomic_load_n(&slot.seq, __ATOMIC_RELAXED) != want) continue;  // overwritten while copied
       g_stuck_rounds = 0;
       g_cursor = want;
       if (++n == 64) {

@@ -182,14 +182,15 @@ typedef struct nt_fr_crash {
 } nt_fr_crash;
 
 typedef struct nt_fr_counters {
-  uint64_t events;          /* events recorded: head when last refreshed (drain, model end, exit); head is exact */
-  uint64_t dropped_sink;    /* events the drainer lost because the ring lapped it */
-  uint64_t dropped_threads; /* events of threads beyond NT_FR_MAX_THREADS (recorded without in-flight state) */
-  uint64_t dropped_strings; /* paths not kept: string pool full */
-  uint64_t dropped_records; /* mappings, extents or holes not kept: table full */
-  uint64_t findings;        /* findings raised */
-  uint64_t sink_errors;     /* sink write failures (reported once each) */
-  uint64_t reentered;       /* calls ignored by the recursion guard */
+  uint64_t events;           /* events recorded: head when last refreshed (drain, model end, exit); head is exact */
+  uint64_t dropped_sink;     /* events the drainer lost because the ring lapped it */
+  uint64_t dropped_threads;  /* events of threads beyond NT_FR_MAX_THREADS (recorded without in-flight state) */
+  uint64_t dropped_strings;  /* paths not kept: string pool full */
+  uint64_t dropped_records;  /* extents or holes not kept: table full */
+  uint64_t dropped_mappings; /* mappings not kept: table full (absence-based findings are then off) */
+  uint64_t findings;         /* findings raised */
+  uint64_t sink_errors;      /* sink write failures (reported once each) */
+  uint64_t reentered;        /* calls ignored by the recursion guard */
 } nt_fr_counters;
 
 typedef struct nt_flight_recorder {

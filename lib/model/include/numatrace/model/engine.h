@@ -46,8 +46,15 @@ inline const char* kind_name(uint16_t kind) {
 
 // ------------------------------------------------------------------ lookups
 
+// state is read by resolves on any thread while a destroy may change it.
+inline uint16_t state_of(const nt_fr_mapping& m) {
+  return __atomic_load_n(&m.state, __ATOMIC_ACQUIRE);
+}
+inline void set_state(nt_fr_mapping& m, uint16_t s) {
+  __atomic_store_n(&m.state, s, __ATOMIC_RELEASE);
+}
 inline bool live(const nt_fr_mapping& m) {
-  return m.state == NT_STATE_LIVE;
+  return state_of(m) == NT_STATE_LIVE;
 }
 inline bool holds_files(const nt_fr_mapping& m) {
   return m.kind == NT_KIND_UNIFIED || m.kind == NT_KIND_REPLICA;
@@ -56,8 +63,17 @@ inline bool contains(const nt_fr_mapping& m, uint64_t addr) {
   return addr >= m.base && addr - m.base < m.length;
 }
 
+// Records are published by storing the count (release) after the record.
 inline uint32_t mapping_count(const Recorder& r) {
-  return r.n_mappings < NT_FR_MAX_MAPPINGS ? r.n_mappings : NT_FR_MAX_MAPPINGS;
+  uint32_t n = __atomic_load_n(&r.n_mappings, __ATOMIC_ACQUIRE);
+  return n < NT_FR_MAX_MAPPINGS ? n : NT_FR_MAX_MAPPINGS;
+}
+
+// When the mapping table is full, later mappings are not recorded, so "no
+// mapping here" proves nothing: findings that rest on an absence are not
+// raised (counters.dropped_records says why).
+inline bool tables_complete(const Recorder& r) {
+  return __atomic_load_n(&r.counters.dropped_mappings, __ATOMIC_RELAXED) == 0;
 }
 
 // The extent of file_idx inside mapping mi, or null.
@@ -100,7 +116,7 @@ inline int find_by_base(const Recorder& r, int32_t slot, uint64_t base, bool liv
   int found = -1;
   for (uint32_t i = 0, n = mapping_count(r); i < n; ++i) {
     const nt_fr_mapping& m = r.mappings[i];
-    if (m.state == NT_STATE_FREE || m.base != base || (slot >= 0 && m.slot != slot)) continue;
+    if (state_of(m) == NT_STATE_FREE || m.base != base || (slot >= 0 && m.slot != slot)) continue;
     if (live_only && !live(m)) continue;
     found = static_cast<int>(i);
   }
@@ -108,7 +124,8 @@ inline int find_by_base(const Recorder& r, int32_t slot, uint64_t base, bool liv
 }
 
 inline bool in_hole(const Recorder& r, int mi, uint64_t offset, uint64_t size) {
-  uint32_t n = r.n_holes < NT_FR_MAX_HOLES ? r.n_holes : NT_FR_MAX_HOLES;
+  uint32_t n = __atomic_load_n(&r.n_holes, __ATOMIC_ACQUIRE);
+  n = n < NT_FR_MAX_HOLES ? n : NT_FR_MAX_HOLES;
   for (uint32_t h = 0; h < n; ++h) {
     const nt_fr_hole& hole = r.holes[h];
     if (hole.mapping == mi && offset < hole.offset + hole.length && hole.offset < offset + (size ? size : 1))
@@ -188,7 +205,7 @@ inline int apply_create(Recorder& r, const CreateArgs& a, uint64_t seq, nt_fr_fi
   }
   uint32_t mi = r.n_mappings;
   if (mi >= NT_FR_MAX_MAPPINGS) {
-    r.counters.dropped_records++;
+    r.counters.dropped_mappings++;
     index = -1;
     return found;
   }
@@ -221,7 +238,7 @@ inline int apply_create(Recorder& r, const CreateArgs& a, uint64_t seq, nt_fr_fi
     __atomic_store_n(&r.n_extents, r.n_extents + 1, __ATOMIC_RELEASE);
     m.n_extents++;
   }
-  m.state = NT_STATE_LIVE;
+  set_state(m, NT_STATE_LIVE);
   end_write(m.gen);
   // Published last: a concurrent reader sees either no record or a whole one.
   __atomic_store_n(&r.n_mappings, mi + 1, __ATOMIC_RELEASE);
@@ -238,6 +255,7 @@ inline int apply_unmap(Recorder& r, int32_t slot, uint64_t addr, uint64_t length
     if (live(r.mappings[i]) && contains(r.mappings[i], addr) && (slot < 0 || r.mappings[i].slot == slot))
       index = static_cast<int>(i);
   if (index < 0) {
+    if (!tables_complete(r)) return 0;
     out = make_finding(NT006, seq, slot, -1);
     out.address = addr;
     out.size = length;
@@ -270,6 +288,7 @@ inline int apply_unmap(Recorder& r, int32_t slot, uint64_t addr, uint64_t length
 inline int apply_destroy(Recorder& r, int32_t slot, uint64_t base, uint64_t seq, nt_fr_finding& out, int& index) {
   index = find_by_base(r, slot, base, true);
   if (index < 0) {
+    if (!tables_complete(r)) return 0;
     int old = find_by_base(r, slot, base, false);
     out = make_finding(NT006, seq, slot, -1);
     out.address = base;
@@ -279,7 +298,7 @@ inline int apply_destroy(Recorder& r, int32_t slot, uint64_t base, uint64_t seq,
   }
   nt_fr_mapping& m = r.mappings[index];
   begin_write(m.gen);
-  m.state = NT_STATE_DESTROYED;
+  set_state(m, NT_STATE_DESTROYED);
   m.seq_destroyed = seq;
   end_write(m.gen);
   return 0;
@@ -306,12 +325,13 @@ inline int check_resolve(const Recorder& r, const nt_fr_event& ev, nt_fr_finding
     out.name[NT_FR_NAME - 1] = 0;
   };
   if (mi < 0) {
+    if (!tables_complete(r)) return 0;
     // Empty slot. A stale pointer into a destroyed mapping is NT004; else
     // NT001, naming the unified mapping that holds the file if there is one.
     if (address) {
       for (uint32_t i = 0, n = mapping_count(r); i < n; ++i) {
         const nt_fr_mapping& m = r.mappings[i];
-        if (m.state == NT_STATE_DESTROYED && contains(m, address)) {
+        if (state_of(m) == NT_STATE_DESTROYED && contains(m, address)) {
           start(NT004, static_cast<int>(i));
           out.expected = m.base;
           return 1;
