@@ -2,12 +2,18 @@
 # package (find_package(numatrace)) and a pkg-config file.
 include(CMakePackageConfigHelpers)
 
-install(TARGETS numatrace_common numatrace_gguf EXPORT numatraceTargets
+set(_nt_install_targets numatrace_common numatrace_gguf numatrace_model numatrace_hooks)
+set_target_properties(numatrace_common PROPERTIES EXPORT_NAME common)
+if(NUMA_TRACE_BUILD_RECORDER)
+  list(APPEND _nt_install_targets numatrace)
+endif()
+install(TARGETS ${_nt_install_targets} EXPORT numatraceTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 set_target_properties(numatrace_common PROPERTIES EXPORT_NAME common)
-install(DIRECTORY lib/common/include/ lib/gguf/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(DIRECTORY lib/common/include/ lib/gguf/include/ lib/model/include/ lib/recorder/include/
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 
 set(NT_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/numatrace)
 install(EXPORT numatraceTargets NAMESPACE numatrace:: DESTINATION ${NT_CMAKE_DIR})
@@ -18,8 +24,10 @@ write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/numatraceConfigVers
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/numatraceConfig.cmake
   ${CMAKE_CURRENT_BINARY_DIR}/numatraceConfigVersion.cmake DESTINATION ${NT_CMAKE_DIR})
 
-configure_file(cmake/numatrace.pc.in ${CMAKE_CURRENT_BINARY_DIR}/numatrace-gguf.pc @ONLY)
-install(FILES ${CMAKE_CURRENT_BINARY_DIR}/numatrace-gguf.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+configure_file(cmake/numatrace-gguf.pc.in ${CMAKE_CURRENT_BINARY_DIR}/numatrace-gguf.pc @ONLY)
+configure_file(cmake/numatrace.pc.in ${CMAKE_CURRENT_BINARY_DIR}/numatrace.pc @ONLY)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/numatrace-gguf.pc ${CMAKE_CURRENT_BINARY_DIR}/numatrace.pc
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 
 install(FILES README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(DIRECTORY docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR} FILES_MATCHING PATTERN "*.md")

@@ -23,17 +23,20 @@ case $OLD_PATTERN in
     fi ;;
 esac
 
-for i in 1 2 3; do head -c $((8192 * i + 100)) /dev/urandom >"$T/m-0000$i-of-00003.gguf"; done
+# 3 files of 16 MiB: the unified copy (48 MiB) must stay out of the core.
+for i in 1 2 3; do head -c $(((16 << 20) + 100 * i)) /dev/urandom >"$T/m-0000$i-of-00003.gguf"; done
 cd "$T" || exit 1
 ( ulimit -c unlimited; exec env LD_PRELOAD="$LIB" "$C" crash "$T"/m-0000{1,2,3}-of-00003.gguf ) >"$T/out" 2>"$T/err"
 RC=$?
 expect_rc 139 -- "crash program dies of SIGSEGV"
-expect_grep "$T/err" "^numa-trace: NT001 resolve of 'blk.1.ffn_up.weight' \(file 1 of 3, offset 0x2032\) through slot 1, which is empty; the unified mapping covering files 0-2 is in slot 0 \(file 1 at \+0x2064\): resolve through slot 0$" "NT001 printed"
+expect_grep "$T/err" "^numa-trace: NT001 resolve of 'blk.1.ffn_up.weight' \(file 1 of 3, offset 0x800064\) through slot 1, which is empty; the unified mapping covering files 0-2 is in slot 0 \(file 1 at \+0x1000064\): resolve through slot 0$" "NT001 printed"
 expect_grep "$T/err" "^numa-trace: SIGSEGV at fault address 0x0 in thread [0-9]+ while resolving 'blk.1.ffn_up.weight'" "crash line printed"
 core=$(ls "$T"/core* 2>/dev/null | head -1)
 [ -n "$core" ] && pass || { fail "no core written in $T (core_pattern: $(cat $PATTERN_FILE))"; finish; exit; }
 
 # Model memory is MADV_DONTDUMP: the core holds the recorder, not the model.
+size=$(stat -c %s "$core")
+[ "$size" -lt $((24 << 20)) ] && pass || fail "core is $size bytes: the 48 MiB model copy was dumped"
 run gdb -batch -nx -iex "set debuginfod enabled off" -iex "set auto-load off" \
   -ex "set pagination off" \
   -ex "print/x numatrace_flight_recorder.magic" \
