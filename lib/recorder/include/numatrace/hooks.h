@@ -67,16 +67,25 @@ extern void numatrace_sample_placement(void) NUMATRACE_WEAK;
  * the address it is about to use, or NULL when the slot is empty (that is
  * the NT001 crash numa-trace exists to explain).
  */
+#ifdef NUMATRACE_NO_HOOKS
+/* Compiled out: the same program without numa-trace's hooks (to trace it
+ * as an unmodified program through the preload interposer). The arguments
+ * stay in an unevaluated sizeof, so they count as used and are not run. */
+#define NUMATRACE_CALL(fn, ...) ((void)sizeof(((void)(__VA_ARGS__), 0)))
+#define NUMATRACE_CALL0(fn) ((void)0)
+#else
 #define NUMATRACE_CALL(fn, ...) \
   do {                          \
     if (fn) fn(__VA_ARGS__);    \
   } while (0)
+#define NUMATRACE_CALL0(fn) \
+  do {                      \
+    if (fn) fn();           \
+  } while (0)
+#endif
 
 #define NUMATRACE_MODEL_BEGIN(path, n_files) NUMATRACE_CALL(numatrace_model_begin, (path), (n_files))
-#define NUMATRACE_MODEL_END()                       \
-  do {                                              \
-    if (numatrace_model_end) numatrace_model_end(); \
-  } while (0)
+#define NUMATRACE_MODEL_END() NUMATRACE_CALL0(numatrace_model_end)
 #define NUMATRACE_FILE_OPEN(idx, path, size) NUMATRACE_CALL(numatrace_file_open, (idx), (path), (size))
 #define NUMATRACE_MAPPING_CREATE(slot, kind, base, length, node, flags, requested, extents, n_extents)                \
   NUMATRACE_CALL(numatrace_mapping_create, (slot), (kind), (base), (length), (node), (flags), (requested), (extents), \
@@ -88,10 +97,7 @@ extern void numatrace_sample_placement(void) NUMATRACE_WEAK;
 #define NUMATRACE_MAPPING_DESTROY(slot, base) NUMATRACE_CALL(numatrace_mapping_destroy, (slot), (base))
 #define NUMATRACE_MLOCK_GROW(slot, address, size) NUMATRACE_CALL(numatrace_mlock_grow, (slot), (address), (size))
 #define NUMATRACE_UNIFIED_TEST(answer) NUMATRACE_CALL(numatrace_unified_test, (answer))
-#define NUMATRACE_SAMPLE_PLACEMENT()                              \
-  do {                                                            \
-    if (numatrace_sample_placement) numatrace_sample_placement(); \
-  } while (0)
+#define NUMATRACE_SAMPLE_PLACEMENT() NUMATRACE_CALL0(numatrace_sample_placement)
 
 #ifdef __cplusplus
 }
