@@ -27,6 +27,15 @@ struct Command {
 };
 Command add_gen_model(CLI::App& app);
 Command add_inspect(CLI::App& app);
+Command add_report(CLI::App& app);
+Command add_demo(CLI::App& app);
+
+struct ReportOptions {
+  std::string trace;
+  bool json = false;
+};
+// numa-trace report, also used by the demo.
+int print_report(const ReportOptions& o);
 
 // Prints "numa-trace: <error>" on stderr and returns the exit code for it.
 int report(const Error& e);

@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
   const Command commands[] = {
       add_gen_model(app),
       add_inspect(app),
+      add_report(app),
+      add_demo(app),
   };
 
   try {

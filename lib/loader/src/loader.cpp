@@ -173,7 +173,7 @@ class Loader {
   std::vector<size_t> packed_, aligned_;  // per-file offsets in a unified region
   int n_nodes_ = 1;
   std::atomic<uint64_t> bytes_{0}, checksum_{0}, bad_tensors_{0};
-  std::mutex report_mutex_;
+  std::mutex report_mutex_, mlock_mutex_;
   std::vector<std::pair<size_t, size_t>> used_;  // per slot: lowest and highest byte resolved
 };
 
@@ -448,6 +448,7 @@ void Loader::resolve(const llama_model_loader::llama_tensor_weight& w, int node)
   if (o_.mlock) {
     const int lslot = o_.fault == Fault::mlock_null_slot ? w.idx : slot;
     auto& lmlock = ml_.mlocks.at(static_cast<size_t>(lslot));
+    std::lock_guard<std::mutex> lock(mlock_mutex_);  // grow_to is not thread-safe (upstream grows on one thread)
     NUMATRACE_MLOCK_GROW(lslot, lmlock ? lmlock->pimpl->addr : nullptr, offset_in_region + n);
     lmlock->grow_to(offset_in_region + n);  // null mlock slot: crashes here
   }

@@ -67,18 +67,28 @@ void sample_placement(int mi) {
   }
   model::end_write(m.gen);
 
-  uint64_t seq;
-  nt_fr_event* ev = begin_event(NT_EV_PLACEMENT, seq);
-  ev->slot = m.slot;
-  ev->mapping = static_cast<int16_t>(mi);
-  ev->node = static_cast<int16_t>(m.node);
-  ev->a = m.placement_sampled;
-  ev->b = m.placement_absent;
-  for (int k = 0; k < NT_FR_MAX_NODES; ++k) {
-    uint64_t c = m.placement[k] > 0xffff ? 0xffff : m.placement[k];
-    (k < 4 ? ev->c : ev->d) |= c << (16 * (k % 4));
+  // One event for the mapping (file_idx -1), one per file extent.
+  auto emit = [&](int32_t file_idx, const uint32_t(&hist)[NT_FR_MAX_NODES], uint32_t sampled, uint32_t absent) {
+    uint64_t seq;
+    nt_fr_event* ev = begin_event(NT_EV_PLACEMENT, seq);
+    ev->slot = m.slot;
+    ev->file_idx = file_idx;
+    ev->mapping = static_cast<int16_t>(mi);
+    ev->node = static_cast<int16_t>(m.node);
+    ev->a = sampled;
+    ev->b = absent;
+    for (int k = 0; k < NT_FR_MAX_NODES; ++k) {
+      uint64_t c = hist[k] > 0xffff ? 0xffff : hist[k];
+      (k < 4 ? ev->c : ev->d) |= c << (16 * (k % 4));
+    }
+    publish(ev, seq);
+    return seq;
+  };
+  uint64_t seq = emit(-1, m.placement, m.placement_sampled, m.placement_absent);
+  for (uint32_t k = 0; k < m.n_extents; ++k) {
+    const nt_fr_extent& e = r.extents[m.first_extent + k];
+    emit(e.file_idx, e.placement, e.placement_sampled, e.placement_absent);
   }
-  publish(ev, seq);
   nt_fr_finding f;
   if (model::check_placement(r, mi, seq, f)) raise_finding(f);
 }

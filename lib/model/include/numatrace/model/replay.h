@@ -70,11 +70,20 @@ class Replayer {
       case NT_EV_PLACEMENT:
         if (e.mapping >= 0 && static_cast<uint32_t>(e.mapping) < mapping_count(r_)) {
           nt_fr_mapping& m = r_.mappings[e.mapping];
-          m.placement_sampled = static_cast<uint32_t>(e.a);
-          m.placement_absent = static_cast<uint32_t>(e.b);
+          uint32_t* hist = m.placement;
+          uint32_t *sampled = &m.placement_sampled, *absent = &m.placement_absent;
+          if (e.file_idx >= 0) {  // one file's extent inside the mapping
+            nt_fr_extent* x = const_cast<nt_fr_extent*>(find_extent(r_, e.mapping, e.file_idx));
+            if (!x) break;
+            hist = x->placement;
+            sampled = &x->placement_sampled;
+            absent = &x->placement_absent;
+          }
+          *sampled = static_cast<uint32_t>(e.a);
+          *absent = static_cast<uint32_t>(e.b);
           for (int k = 0; k < NT_FR_MAX_NODES; ++k)
-            m.placement[k] = static_cast<uint32_t>(((k < 4 ? e.c : e.d) >> (16 * (k % 4))) & 0xffff);
-          if (check_placement(r_, e.mapping, e.seq, f)) on_finding(f);
+            hist[k] = static_cast<uint32_t>(((k < 4 ? e.c : e.d) >> (16 * (k % 4))) & 0xffff);
+          if (e.file_idx < 0 && check_placement(r_, e.mapping, e.seq, f)) on_finding(f);
         }
         break;
       default: break;

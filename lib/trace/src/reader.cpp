@@ -1,0 +1,153 @@
+#include "numatrace/trace/reader.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace numatrace::trace {
+
+namespace {
+
+Error err(ErrorKind kind, const char* code, const std::string& path, std::string field, std::string message) {
+  return Error{kind, code, path, std::move(field), std::move(message)};
+}
+
+std::string hex(uint64_t v) {
+  char b[24];
+  std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
+  return b;
+}
+
+}  // namespace
+
+double Trace::ns_per_tsc() const {
+  if (summary && summary->ns_per_tsc > 0) return summary->ns_per_tsc;
+  return 1.0 / 2.5;  // no summary: assume a 2.5 GHz counter (shown as estimated)
+}
+
+uint64_t Trace::ns(uint64_t tsc) const {
+  return tsc > header.tsc0 ? static_cast<uint64_t>(static_cast<double>(tsc - header.tsc0) * ns_per_tsc()) : 0;
+}
+
+Result<Trace> read_trace(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return err(ErrorKind::io, "TR001", path, "", std::string("open: ") + std::strerror(errno));
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return err(ErrorKind::io, "TR001", path, "", "not a regular file");
+  }
+  std::vector<char> bytes(static_cast<size_t>(st.st_size));
+  size_t got = 0;
+  while (got < bytes.size()) {
+    ssize_t r = read(fd, bytes.data() + got, bytes.size() - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    got += static_cast<size_t>(r);
+  }
+  close(fd);
+  bytes.resize(got);
+
+  Trace t;
+  t.path = path;
+  if (bytes.size() < sizeof(nt_trace_header))
+    return err(ErrorKind::invalid, "TR002", path, "header",
+               "the file has " + std::to_string(bytes.size()) + " bytes, less than a trace header (64)");
+  std::memcpy(&t.header, bytes.data(), sizeof t.header);
+  if (std::memcmp(t.header.magic, NT_TRACE_MAGIC, sizeof NT_TRACE_MAGIC) != 0)
+    return err(ErrorKind::invalid, "TR002", path, "header.magic", "not a numa-trace binary trace");
+  if (t.header.version != NT_TRACE_VERSION)
+    return err(ErrorKind::invalid, "TR003", path, "header.version",
+               "version " + std::to_string(t.header.version) + " is not known to this numa-trace (it reads version " +
+                   std::to_string(NT_TRACE_VERSION) + ")");
+  if (t.header.header_size < sizeof(nt_trace_header) || t.header.header_size > bytes.size() ||
+      t.header.event_size != sizeof(nt_fr_event))
+    return err(ErrorKind::invalid, "TR004", path, "header",
+               "header size " + std::to_string(t.header.header_size) + " or event size " +
+                   std::to_string(t.header.event_size) + " disagrees with this numa-trace's layout");
+
+  size_t at = t.header.header_size;
+  auto stop = [&](const char* code, std::string message) {
+    t.stopped = err(ErrorKind::invalid, code, path, "record at " + hex(at), std::move(message));
+  };
+  while (at < bytes.size()) {
+    if (bytes.size() - at < sizeof(nt_trace_record_header)) {
+      stop("TR005", "cut inside a record header (the trace was cut short)");
+      break;
+    }
+    nt_trace_record_header rh;
+    std::memcpy(&rh, bytes.data() + at, sizeof rh);
+    const size_t payload = at + sizeof rh;
+    const size_t padded = (static_cast<size_t>(rh.length) + 7) / 8 * 8;
+    if (rh.length > bytes.size() - payload) {
+      stop("TR005", "record of " + std::to_string(rh.length) + " bytes runs past the end (the trace was cut short)");
+      break;
+    }
+    const char* p = bytes.data() + payload;
+    auto need = [&](size_t n, bool exact) {
+      if (exact ? rh.length == n : rh.length >= n) return true;
+      stop("TR006", "record type " + std::to_string(rh.type) + " has " + std::to_string(rh.length) +
+                        " bytes, expected " + (exact ? "" : "at least ") + std::to_string(n));
+      return false;
+    };
+    bool ok = true;
+    switch (rh.type) {
+      case NT_REC_EVENT:
+        if ((ok = need(sizeof(nt_fr_event), true))) {
+          nt_fr_event e;
+          std::memcpy(&e, p, sizeof e);
+          e.name[NT_FR_NAME - 1] = 0;
+          t.events.push_back(e);
+        }
+        break;
+      case NT_REC_STRING:
+        if ((ok = need(8, false))) {
+          uint64_t seq;
+          std::memcpy(&seq, p, 8);
+          t.strings[seq] = std::string(p + 8, rh.length - 8);
+        }
+        break;
+      case NT_REC_CRASH:
+        if ((ok = need(sizeof(nt_fr_crash), true))) {
+          nt_fr_crash c;
+          std::memcpy(&c, p, sizeof c);
+          if (c.n_pcs > NT_FR_MAX_PCS) c.n_pcs = NT_FR_MAX_PCS;
+          t.crash = c;
+        }
+        break;
+      case NT_REC_SUMMARY:
+        if ((ok = need(sizeof(nt_trace_summary), true))) {
+          nt_trace_summary s;
+          std::memcpy(&s, p, sizeof s);
+          t.summary = s;
+          t.complete = true;
+        }
+        break;
+      case NT_REC_FINDING:
+        if ((ok = need(sizeof(nt_fr_finding), false))) {
+          RecordedFinding f;
+          std::memcpy(&f.finding, p, sizeof f.finding);
+          f.finding.name[NT_FR_NAME - 1] = 0;
+          f.text.assign(p + sizeof f.finding, rh.length - sizeof f.finding);
+          t.findings.push_back(std::move(f));
+        }
+        break;
+      case NT_REC_DROPPED:
+        if ((ok = need(16, true))) {
+          Dropped d;
+          std::memcpy(&d, p, sizeof d);
+          t.dropped.push_back(d);
+        }
+        break;
+      default: break;  // a newer record type: skipped by its length
+    }
+    if (!ok) break;
+    at = payload + std::min(padded, bytes.size() - payload);
+  }
+  return t;
+}
+
+}  // namespace numatrace::trace
