@@ -5,7 +5,7 @@ include(CMakePackageConfigHelpers)
 set(_nt_install_targets numatrace_common numatrace_gguf numatrace_model numatrace_hooks)
 set_target_properties(numatrace_common PROPERTIES EXPORT_NAME common)
 if(NUMA_TRACE_BUILD_RECORDER)
-  list(APPEND _nt_install_targets numatrace)
+  list(APPEND _nt_install_targets numatrace numatrace_preload)
 endif()
 install(TARGETS ${_nt_install_targets} EXPORT numatraceTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}

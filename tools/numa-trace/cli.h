@@ -29,10 +29,12 @@ Command add_gen_model(CLI::App& app);
 Command add_inspect(CLI::App& app);
 Command add_report(CLI::App& app);
 Command add_demo(CLI::App& app);
+Command add_run(CLI::App& app);
 
 struct ReportOptions {
   std::string trace;
   bool json = false;
+  std::string chrome_trace;  // also write the Chrome trace event format here
 };
 // numa-trace report, also used by the demo.
 int print_report(const ReportOptions& o);

@@ -23,10 +23,7 @@
 #include "cli.h"
 #include "numatrace/gguf/model.h"
 #include "numatrace/gguf/synth.h"
-
-#ifndef NUMA_TRACE_INSTALL_LIBDIR
-#error "NUMA_TRACE_INSTALL_LIBDIR must be defined by the build"
-#endif
+#include "process.h"
 
 namespace numatrace::cli {
 
@@ -40,70 +37,6 @@ struct DemoOptions {
   uint64_t size = 24ull << 20;
 };
 
-struct Child {
-  int status = 0;
-  std::string out, err;
-};
-
-std::string exe_dir() {
-  char buf[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return ".";
-  buf[n] = 0;
-  return fs::path(buf).parent_path().string();
-}
-
-std::string find_file(const char* env, const std::vector<std::string>& candidates) {
-  if (const char* e = std::getenv(env)) return e;
-  for (const auto& c : candidates)
-    if (access(c.c_str(), R_OK) == 0) return c;
-  return {};
-}
-
-std::string slurp(int fd) {
-  std::string s;
-  char buf[4096];
-  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) s.append(buf, static_cast<size_t>(n));
-  return s;
-}
-
-// Runs argv in `cwd` with `env` added, core dumps allowed, output captured.
-Child run(const std::vector<std::string>& argv, const std::vector<std::string>& env, const std::string& cwd) {
-  int out[2], err[2];
-  Child c;
-  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
-    c.status = -1;
-    c.err = std::string("pipe: ") + std::strerror(errno);
-    return c;
-  }
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(out[1], 1);
-    dup2(err[1], 2);
-    if (chdir(cwd.c_str()) != 0) _exit(127);
-    rlimit core{};
-    getrlimit(RLIMIT_CORE, &core);
-    core.rlim_cur = core.rlim_max;
-    setrlimit(RLIMIT_CORE, &core);
-    for (const auto& e : env) putenv(const_cast<char*>(e.c_str()));
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    std::fprintf(stderr, "exec %s: %s\n", args[0], std::strerror(errno));
-    _exit(127);
-  }
-  close(out[1]);
-  close(err[1]);
-  // Small outputs: read stderr after stdout (the loader writes little).
-  c.out = slurp(out[0]);
-  c.err = slurp(err[0]);
-  close(out[0]);
-  close(err[0]);
-  waitpid(pid, &c.status, 0);
-  return c;
-}
-
 void quote(const std::string& text, const char* prefix = "      | ") {
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) std::printf("%s%s\n", prefix, line.c_str());
@@ -115,11 +48,8 @@ void say(const char* step, const std::string& text) {
 }
 
 int run_demo(const DemoOptions& o) {
-  const std::string here = exe_dir();
-  const std::string loader = find_file("NUMA_TRACE_LOADER", {here + "/numa-trace-loader"});
-  const std::string lib =
-      find_file("NUMA_TRACE_LIBRARY",
-                {here + "/../lib/libnumatrace.so", std::string(NUMA_TRACE_INSTALL_LIBDIR) + "/libnumatrace.so.0"});
+  const std::string loader = find_loader();
+  const std::string lib = find_library(false);
   if (loader.empty() || lib.empty()) {
     std::fprintf(stderr, "numa-trace demo: cannot find %s (set %s)\n",
                  loader.empty() ? "numa-trace-loader" : "libnumatrace.so",
@@ -165,8 +95,9 @@ int run_demo(const DemoOptions& o) {
       "Load it as the NUMA-mirror loader does: all 6 files copied into one region kept in mapping slot 0, slots 1-5\n"
       "      left empty. Its bug: each tensor is still resolved through mappings[file idx]. numa-trace is preloaded.");
   const std::string crash_trace = dir + "/crash.nttrace";
-  Child bad = run({loader, paths->front(), "--strategy", "unified", "--fault", "null-slot", "--threads", "1"},
-                  {"LD_PRELOAD=" + lib, "NUMA_TRACE=file:" + crash_trace}, dir);
+  Captured bad =
+      run_captured({loader, paths->front(), "--strategy", "unified", "--fault", "null-slot", "--threads", "1"},
+                   {"LD_PRELOAD=" + lib, "NUMA_TRACE=file:" + crash_trace}, dir);
   quote(bad.err);
   bool segv = WIFSIGNALED(bad.status) && WTERMSIG(bad.status) == SIGSEGV;
   bool named = bad.err.find("NT001 resolve of 'blk.") != std::string::npos &&
@@ -200,7 +131,7 @@ int run_demo(const DemoOptions& o) {
 
   say("3/5", "What the trace of that run says (numa-trace report " + fs::path(crash_trace).filename().string() + "):");
   std::fflush(stdout);
-  ReportOptions ro{crash_trace, false};
+  ReportOptions ro{crash_trace, false, ""};
   int rc = print_report(ro);
   as_expected &= rc == kProblems;
 
@@ -208,8 +139,8 @@ int run_demo(const DemoOptions& o) {
       "Load it again with the fix: resolve every tensor through slot 0, at its file's offset inside the region;\n"
       "      --verify compares every byte read with the generated contents.");
   const std::string ok_trace = dir + "/fixed.nttrace";
-  Child good = run({loader, paths->front(), "--strategy", "unified", "--verify"},
-                   {"LD_PRELOAD=" + lib, "NUMA_TRACE=file:" + ok_trace}, dir);
+  Captured good = run_captured({loader, paths->front(), "--strategy", "unified", "--verify"},
+                               {"LD_PRELOAD=" + lib, "NUMA_TRACE=file:" + ok_trace}, dir);
   quote(good.out + good.err);
   bool clean = WIFEXITED(good.status) && WEXITSTATUS(good.status) == 0 && good.err.empty();
   if (!clean) {

@@ -2,7 +2,9 @@
 // mappings (slot, kind, base, size, intended node, observed placement),
 // placement per file and per node, resolves, findings, the crash.
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <set>
@@ -12,6 +14,7 @@
 #include "cli.h"
 #include "numatrace/model/replay.h"
 #include "numatrace/trace/reader.h"
+#include "process.h"
 
 namespace numatrace::cli {
 
@@ -19,17 +22,6 @@ namespace {
 
 const char* state_name(uint16_t s) {
   return s == NT_STATE_LIVE ? "live" : s == NT_STATE_DESTROYED ? "destroyed" : "free";
-}
-
-const char* signal_name(int s) {
-  switch (s) {
-    case 11: return "SIGSEGV";
-    case 7: return "SIGBUS";
-    case 8: return "SIGFPE";
-    case 4: return "SIGILL";
-    case 6: return "SIGABRT";
-  }
-  return "signal";
 }
 
 // "node0 100% node1 0%" of a histogram, or "not sampled".
@@ -51,6 +43,113 @@ nlohmann::ordered_json hist_json(const uint32_t (&hist)[NT_FR_MAX_NODES], uint32
   return {{"sampled_pages", sampled},
           {"absent_pages", absent},
           {"pages_per_node", std::vector<uint32_t>(hist, hist + nodes)}};
+}
+
+const char* event_name(uint16_t type) {
+  switch (type) {
+    case NT_EV_MODEL_BEGIN: return "model begin";
+    case NT_EV_MODEL_END: return "model end";
+    case NT_EV_FILE_OPEN: return "file open";
+    case NT_EV_CREATE: return "create";
+    case NT_EV_EXTENT: return "extent";
+    case NT_EV_RESOLVE: return "resolve";
+    case NT_EV_UNMAP: return "unmap";
+    case NT_EV_DESTROY: return "destroy";
+    case NT_EV_MLOCK_GROW: return "mlock grow";
+    case NT_EV_PLACEMENT: return "placement";
+    case NT_EV_FINDING: return "finding";
+    case NT_EV_CRASH: return "crash";
+    case NT_EV_UNIFIED_TEST: return "unified test";
+  }
+  return "event";
+}
+
+// Chrome trace event format: a resolve is a complete event ("X") lasting
+// until the same thread's next event (the time the loader spent on that
+// tensor); everything else is an instant ("i") on the thread's track.
+bool write_chrome_trace(const trace::Trace& t, const std::string& path) {
+  nlohmann::ordered_json events = nlohmann::ordered_json::array();
+  const auto pid = t.header.pid;
+  std::map<uint32_t, size_t> open_resolve;  // tid -> index of its last resolve in `events`
+  std::set<uint32_t> tids;
+  for (const auto& e : t.events) {
+    const double ts = static_cast<double>(t.ns(e.tsc)) / 1000.0;
+    tids.insert(e.tid);
+    if (auto it = open_resolve.find(e.tid); it != open_resolve.end()) {
+      auto& prev = events[it->second];
+      prev["dur"] = std::max(0.0, ts - prev["ts"].get<double>());
+      open_resolve.erase(it);
+    }
+    if (e.type == NT_EV_EXTENT) continue;
+    nlohmann::ordered_json ev = {{"name", e.type == NT_EV_RESOLVE ? std::string(e.name) : event_name(e.type)},
+                                 {"cat", event_name(e.type)},
+                                 {"ph", e.type == NT_EV_RESOLVE ? "X" : "i"},
+                                 {"ts", ts},
+                                 {"pid", pid},
+                                 {"tid", e.tid}};
+    if (e.type != NT_EV_RESOLVE) ev["s"] = "t";
+    nlohmann::ordered_json args;
+    if (e.slot >= 0) args["slot"] = e.slot;
+    if (e.file_idx >= 0) args["file_idx"] = e.file_idx;
+    switch (e.type) {
+      case NT_EV_RESOLVE:
+        args["offset"] = e.a;
+        args["size"] = e.b;
+        args["address"] = cli::hex(e.c);
+        args["node"] = e.node;
+        ev["dur"] = 0.0;
+        break;
+      case NT_EV_CREATE:
+        args["kind"] = model::kind_name(static_cast<uint16_t>(e.d & 0xff));
+        args["base"] = cli::hex(e.a);
+        args["length"] = e.b;
+        args["node"] = e.node;
+        break;
+      case NT_EV_UNMAP:
+        args["address"] = cli::hex(e.a);
+        args["length"] = e.b;
+        break;
+      case NT_EV_DESTROY: args["base"] = cli::hex(e.a); break;
+      case NT_EV_FINDING:
+        ev["name"] = model::code_info(e.flags).id;
+        args["title"] = model::code_info(e.flags).title;
+        break;
+      case NT_EV_CRASH:
+        ev["name"] = signal_name(static_cast<int>(e.a));
+        args["fault_address"] = cli::hex(e.b);
+        break;
+      default: break;
+    }
+    ev["args"] = args;
+    events.push_back(ev);
+    if (e.type == NT_EV_RESOLVE) open_resolve[e.tid] = events.size() - 1;
+  }
+  for (uint32_t tid : tids)
+    events.push_back({{"name", "thread_name"},
+                      {"ph", "M"},
+                      {"ts", 0},
+                      {"pid", pid},
+                      {"tid", tid},
+                      {"args", {{"name", "thread " + std::to_string(tid)}}}});
+  events.push_back({{"name", "process_name"},
+                    {"ph", "M"},
+                    {"ts", 0},
+                    {"pid", pid},
+                    {"tid", 0},
+                    {"args", {{"name", "traced loader (pid " + std::to_string(pid) + ")"}}}});
+  nlohmann::ordered_json doc = {{"traceEvents", events}, {"displayTimeUnit", "ms"}};
+  FILE* f = std::fopen(path.c_str(), "wxe");  // never overwrite
+  if (!f) {
+    std::fprintf(stderr, "numa-trace report: --chrome-trace %s: %s\n", path.c_str(), std::strerror(errno));
+    return false;
+  }
+  std::string text = doc.dump();
+  bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  ok = std::fclose(f) == 0 && ok;
+  if (!ok)
+    std::fprintf(stderr, "numa-trace report: --chrome-trace %s: write failed: %s\n", path.c_str(),
+                 std::strerror(errno));
+  return ok;
 }
 
 }  // namespace
@@ -86,6 +185,37 @@ int print_report(const ReportOptions& o) {
   }
   replay.flush_create(on);
   const model::Recorder& r = replay.tables();
+  // Load timeline: when each phase happened, from the start of the trace.
+  struct Phase {
+    uint64_t first = UINT64_MAX, last = 0, count = 0;
+    void add(uint64_t ns) {
+      first = std::min(first, ns);
+      last = std::max(last, ns);
+      ++count;
+    }
+  };
+  std::map<std::string, Phase> phases;
+  uint64_t resolved_bytes = 0;
+  for (const auto& e : t.events) {
+    const uint64_t ns = t.ns(e.tsc);
+    switch (e.type) {
+      case NT_EV_MODEL_BEGIN: phases["model begin"].add(ns); break;
+      case NT_EV_CREATE: phases["mappings created"].add(ns); break;
+      case NT_EV_RESOLVE:
+        phases["tensors resolved"].add(ns);
+        resolved_bytes += e.b;
+        break;
+      case NT_EV_UNMAP: phases["fragments unmapped"].add(ns); break;
+      case NT_EV_MODEL_END: phases["model end"].add(ns); break;
+      case NT_EV_DESTROY: phases["mappings destroyed"].add(ns); break;
+      case NT_EV_CRASH: phases["crash"].add(ns); break;
+      default: break;
+    }
+  }
+  static const char* kPhaseOrder[] = {
+      "model begin", "mappings created", "tensors resolved", "fragments unmapped", "model end", "mappings destroyed",
+      "crash"};
+  if (!o.chrome_trace.empty() && !write_chrome_trace(t, o.chrome_trace)) return kUsage;
   int nodes = 1;
   for (uint32_t i = 0; i < model::mapping_count(r); ++i) {
     nodes = std::max(nodes, r.mappings[i].node + 1);
@@ -139,6 +269,13 @@ int print_report(const ReportOptions& o) {
     j["resolves_by_thread_node"] = nlohmann::ordered_json::object();
     for (const auto& [node, count] : resolves_per_node) j["resolves_by_thread_node"][std::to_string(node)] = count;
     j["threads"] = threads.size();
+    j["timeline"] = nlohmann::ordered_json::array();
+    for (const char* name : kPhaseOrder)
+      if (phases.count(name))
+        j["timeline"].push_back({{"phase", name},
+                                 {"count", phases[name].count},
+                                 {"first_ns", phases[name].first},
+                                 {"last_ns", phases[name].last}});
     j["findings"] = nlohmann::ordered_json::array();
     for (const auto& [code, v] : by_code)
       j["findings"].push_back(
@@ -194,6 +331,21 @@ int print_report(const ReportOptions& o) {
         std::printf(" node%d %llu", node, static_cast<unsigned long long>(count));
       std::printf("\n");
     }
+    if (!phases.empty()) {
+      std::printf("\ntimeline (ms from the start of the trace)\n");
+      for (const char* name : kPhaseOrder) {
+        if (!phases.count(name)) continue;
+        const Phase& p = phases[name];
+        std::printf("  %-20s %9.3f", name, static_cast<double>(p.first) / 1e6);
+        if (p.count > 1)
+          std::printf(" .. %9.3f  (%llu)", static_cast<double>(p.last) / 1e6, static_cast<unsigned long long>(p.count));
+        if (std::string(name) == "tensors resolved" && p.last > p.first)
+          std::printf("  %s at %.0f MiB/s", human_bytes(resolved_bytes).c_str(),
+                      static_cast<double>(resolved_bytes) / (1 << 20) / (static_cast<double>(p.last - p.first) / 1e9));
+        std::printf("\n");
+      }
+      if (!t.summary) std::printf("  (no summary record: times assume a 2.5 GHz counter)\n");
+    }
     uint64_t dropped = 0;
     for (const auto& d : t.dropped) dropped += d.count;
     if (dropped)
@@ -209,7 +361,8 @@ int print_report(const ReportOptions& o) {
     }
     if (t.crash)
       std::printf("\ncrash: %s at fault address %s in thread %u (%u frames captured; the core has the rest)\n",
-                  signal_name(t.crash->signal), cli::hex(t.crash->fault_address).c_str(), t.crash->tid, t.crash->n_pcs);
+                  signal_name(t.crash->signal).c_str(), cli::hex(t.crash->fault_address).c_str(), t.crash->tid,
+                  t.crash->n_pcs);
   }
   return problems ? kProblems : kOk;
 }
@@ -224,6 +377,9 @@ Command add_report(CLI::App& app) {
       "crash, 2 the trace cannot be read.");
   sub->add_option("trace", o->trace, "The binary trace file")->required();
   sub->add_flag("--json", o->json, "Print JSON instead of tables");
+  sub->add_option("--chrome-trace", o->chrome_trace,
+                  "Also write the Chrome trace event format to this file (Perfetto, chrome://tracing): one track per "
+                  "thread with its resolves, creates, unmaps, destroys and findings");
   return {sub, [o] { return print_report(*o); }};
 }
 

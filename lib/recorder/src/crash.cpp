@@ -152,8 +152,20 @@ void ensure_altstack() {
   pthread_setspecific(g_stack_key, p);
 }
 
+// libc's own sigaction, whatever the load order: RTLD_NEXT finds nothing
+// when libnumatrace was loaded after libc (as a dependency of a preloaded
+// library), and RTLD_DEFAULT may find our own wrapper.
+SigactionFn libc_sigaction() {
+  if (void* libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD)) {
+    auto fn = reinterpret_cast<SigactionFn>(dlsym(libc, "sigaction"));
+    dlclose(libc);
+    if (fn) return fn;
+  }
+  return reinterpret_cast<SigactionFn>(dlsym(RTLD_NEXT, "sigaction"));
+}
+
 void install_crash_handlers() {
-  g_real_sigaction = reinterpret_cast<SigactionFn>(dlsym(RTLD_NEXT, "sigaction"));
+  g_real_sigaction = libc_sigaction();
   if (!g_real_sigaction) return;
   pthread_key_create(&g_stack_key, free_altstack);
   // Warm up libunwind here, not in the handler: its first use initializes
@@ -186,8 +198,7 @@ extern "C" __attribute__((visibility("default"))) int sigaction(int sig, const s
     if (act) g_next[sig] = *act;
     return 0;
   }
-  if (!numatrace::rec::g_real_sigaction)
-    numatrace::rec::g_real_sigaction = reinterpret_cast<numatrace::rec::SigactionFn>(dlsym(RTLD_NEXT, "sigaction"));
+  if (!numatrace::rec::g_real_sigaction) numatrace::rec::g_real_sigaction = numatrace::rec::libc_sigaction();
   return numatrace::rec::real_sigaction(sig, act, old);
 }
 

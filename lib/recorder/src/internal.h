@@ -29,6 +29,7 @@ struct Settings {
   bool quiet = false;      // no finding lines on stderr
   bool keep_dump = false;  // do not mark model mappings MADV_DONTDUMP
   bool verify = true;      // NT011: compare unified/replica data with the files at model end
+  bool progress = false;   // a progress line on stderr while resolving (numa-trace run sets it on a terminal)
   int n_sinks = 0;
   SinkSpec sinks[kMaxSinks];
 };

@@ -279,6 +279,52 @@ void emit_text(int i, const nt_fr_event& e) {
   put(i, line, n);
 }
 
+// Progress: bytes resolved of the model's total, per node of the
+// resolving thread, redrawn at most every 200 ms on one stderr line.
+struct ProgressState {
+  uint64_t total = 0, done = 0, per_node[NT_FR_MAX_NODES] = {};
+  uint64_t last_draw_ns = 0;
+  bool drawn = false, finished = false;
+};
+ProgressState g_progress;
+
+void draw_progress(bool final) {
+  ProgressState& p = g_progress;
+  char line[256];
+  model::Buf b(line, sizeof line - 2);
+  b.s("\rnuma-trace: resolved ").u(p.done >> 20).s(" of ").u(p.total >> 20).s(" MiB");
+  if (p.total) b.s(" (").u(p.done * 100 / p.total).s("%)");
+  for (int n = 0; n < NT_FR_MAX_NODES; ++n)
+    if (p.per_node[n]) b.s("  node").i(n).c(' ').u(p.per_node[n] >> 20).s(" MiB");
+  b.s("\033[K");
+  size_t n = b.size();
+  if (final) line[n++] = '\n';
+  write_stderr(line, n);
+  p.drawn = !final;
+}
+
+void track_progress(const nt_fr_event& e, bool from_signal) {
+  ProgressState& p = g_progress;
+  if (p.finished) return;
+  if (e.type == NT_EV_FILE_OPEN) p.total += e.a;
+  if (e.type == NT_EV_RESOLVE) {
+    p.done += e.b;
+    if (e.node >= 0 && e.node < NT_FR_MAX_NODES) p.per_node[e.node] += e.b;
+  }
+  if (e.type == NT_EV_MODEL_END || e.type == NT_EV_CRASH) {
+    if (p.drawn || e.type == NT_EV_MODEL_END) draw_progress(true);
+    p.finished = true;
+    return;
+  }
+  if (e.type == NT_EV_RESOLVE && !from_signal) {
+    uint64_t now = ns_of(e.tsc);
+    if (now - p.last_draw_ns > 200 * 1000 * 1000ull) {
+      p.last_draw_ns = now;
+      draw_progress(false);
+    }
+  }
+}
+
 void emit(const nt_fr_event& e) {
   for (int i = 0; i < g_n_open; ++i) {
     if (g_sinks[i].failed) continue;
@@ -409,6 +455,8 @@ int parse_settings(const char* spec, Settings& out) {
       out.keep_dump = true;
     } else if (is("no-verify")) {
       out.verify = false;
+    } else if (is("progress")) {
+      out.progress = true;
     } else if (is("stderr") || is("stderr:all")) {
       if (!add(SinkKind::text, "", 0, n > 6)) return -1;
     } else if (prefix("file:")) {
@@ -471,7 +519,8 @@ void start_sinks() {
   // A sink gets the events from now on (with NUMA_TRACE, from the start);
   // earlier ones stay in the flight recorder.
   g_cursor = __atomic_load_n(&r.head, __ATOMIC_ACQUIRE);
-  if (g_n_open == 0 || g_running.load()) return;
+  g_progress = ProgressState{};
+  if ((g_n_open == 0 && !g_settings.progress) || g_running.load()) return;
   g_stop.store(false);
   // The drainer is created with every signal blocked so none is ever
   // delivered to it, even before it runs.
@@ -492,7 +541,7 @@ bool drain(bool from_signal) {
   if (g_owner.exchange(true, std::memory_order_acquire)) return false;
   Recorder& r = fr();
   const uint64_t head = __atomic_load_n(&r.head, __ATOMIC_ACQUIRE);
-  if (g_n_open > 0) {
+  if (g_n_open > 0 || g_settings.progress) {
     if (head > g_cursor + NT_FR_RING) {
       uint64_t lost_to = head - NT_FR_RING;
       emit_dropped(g_cursor + 1, lost_to - g_cursor);
@@ -516,12 +565,18 @@ bool drain(bool from_signal) {
       g_cursor = want;
       if (++n == 64) {
         if (!from_signal) fill_page_nodes(batch, n);
-        for (int i = 0; i < n; ++i) emit(batch[i]);
+        for (int i = 0; i < n; ++i) {
+          emit(batch[i]);
+          if (g_settings.progress) track_progress(batch[i], from_signal);
+        }
         n = 0;
       }
     }
     if (!from_signal) fill_page_nodes(batch, n);
-    for (int i = 0; i < n; ++i) emit(batch[i]);
+    for (int i = 0; i < n; ++i) {
+      emit(batch[i]);
+      if (g_settings.progress) track_progress(batch[i], from_signal);
+    }
     for (int i = 0; i < g_n_open; ++i) flush(i);
   } else {
     g_cursor = head;

@@ -1,0 +1,434 @@
+// libnumatrace-preload.so: the interposer for programs that were not patched
+// with numatrace/hooks.h. Preloaded (numa-trace run does it), it watches
+// open/openat/fopen/close/dup/fcntl to learn which descriptors are GGUF splits
+// (by magic and split name) or hugetlbfs files, turns their MAP_SHARED mmaps
+// and their munmaps into create / unmap / destroy events for libnumatrace, and
+// where the program exports ggml_backend_tensor_alloc / ggml_backend_tensor_set
+// (llama.cpp built with shared libraries), turns those into resolves.
+//
+// The in-process rules of recorder.cpp apply. Here in particular: every
+// wrapper calls the real function first and only then looks; a descriptor
+// or mapping that is not a model file costs one branch (mmap with fd < 0) or
+// a table lookup; nothing here allocates; a program with AT_SECURE (setuid,
+// setgid, capabilities) is passed through untouched. A program patched with
+// the hooks (it calls NUMATRACE_MODEL_BEGIN before mapping) is left to its
+// hooks: the interposer then records nothing, so nothing is counted twice.
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+
+#include "numatrace/recorder.h"
+
+namespace {
+
+constexpr long kHugetlbfsMagic = 0x958458f6;
+constexpr int kMaxFds = 4096;
+constexpr int kMaxMappings = 128;
+
+enum FdKind : uint8_t { kNone = 0, kGguf = 1, kHugetlbfs = 2 };
+
+struct FdInfo {
+  std::atomic<uint8_t> kind;
+  int32_t file_idx;  // GGUF: from the split name, else split order
+  int32_t node;      // hugetlbfs: from "node<N>" in the name, else -1
+  uint32_t split_count;
+  uint64_t size;
+  char path[256];
+};
+
+struct Mapping {
+  uint64_t base, length, remaining;
+  int32_t slot;
+  bool used;
+};
+
+FdInfo g_fds[kMaxFds];
+Mapping g_maps[kMaxMappings];
+std::atomic_flag g_maps_lock = ATOMIC_FLAG_INIT;
+std::atomic<int32_t> g_next_order{0};
+bool g_secure = false;
+bool g_began = false;  // the interposer called model_begin itself
+__attribute__((tls_model("initial-exec"))) thread_local bool t_busy = false;
+
+template <class F>
+F real(const char* name) {
+  return reinterpret_cast<F>(dlsym(RTLD_NEXT, name));
+}
+
+using open_t = int (*)(const char*, int, ...);
+using openat_t = int (*)(int, const char*, int, ...);
+using fopen_t = FILE* (*)(const char*, const char*);
+using close_t = int (*)(int);
+using fclose_t = int (*)(FILE*);
+using dup_t = int (*)(int);
+using dup2_t = int (*)(int, int);
+using dup3_t = int (*)(int, int, int);
+using fcntl_t = int (*)(int, int, ...);
+using mmap_t = void* (*)(void*, size_t, int, int, int, off_t);
+using munmap_t = int (*)(void*, size_t);
+
+// Each real function is looked up on first use (a wrapper can run before
+// our constructor, while another library initializes).
+#define REAL(type, name)                             \
+  static type real_##name = nullptr;                 \
+  if (!real_##name) real_##name = real<type>(#name); \
+  (void)0
+
+bool hooked_program() {
+  // A patched loader calls NUMATRACE_MODEL_BEGIN before it maps anything.
+  return numatrace_flight_recorder.n_files != 0 && !g_began;
+}
+
+bool ends_with(const char* s, const char* suffix) {
+  size_t n = std::strlen(s), m = std::strlen(suffix);
+  return n >= m && std::memcmp(s + n - m, suffix, m) == 0;
+}
+
+// "<prefix>-NNNNN-of-MMMMM.gguf": 0-based file idx and count, or -1.
+int32_t split_number(const char* path, uint32_t& count) {
+  size_t n = std::strlen(path);
+  static const char shape[] = "-00000-of-00000.gguf";
+  const size_t m = sizeof shape - 1;
+  if (n <= m) return -1;
+  const char* t = path + n - m;
+  uint32_t no = 0, of = 0;
+  for (size_t i = 0; i < m; ++i) {
+    bool digit = shape[i] == '0';
+    if (digit != (t[i] >= '0' && t[i] <= '9') || (!digit && t[i] != shape[i])) return -1;
+    if (digit) (i < 6 ? no : of) = (i < 6 ? no : of) * 10 + static_cast<uint32_t>(t[i] - '0');
+  }
+  if (no == 0 || no > of) return -1;
+  count = of;
+  return static_cast<int32_t>(no - 1);
+}
+
+int32_t node_in_name(const char* path) {
+  const char* p = std::strstr(path, "node");
+  if (!p || p[4] < '0' || p[4] > '9') return -1;
+  return static_cast<int32_t>(std::strtol(p + 4, nullptr, 10));
+}
+
+// Looks at a freshly opened descriptor: a GGUF split (by magic and name) or
+// a file on hugetlbfs.
+void classify(int fd, const char* path) {
+  if (g_secure || fd < 0 || fd >= kMaxFds || !path || t_busy) return;
+  FdInfo& info = g_fds[fd];
+  info.kind.store(kNone, std::memory_order_relaxed);
+  const bool gguf_name = ends_with(path, ".gguf");
+  if (!gguf_name && !std::strstr(path, "huge")) return;  // the cheap test every other open pays
+  t_busy = true;
+  struct statfs sfs {};
+  uint8_t kind = kNone;
+  if (gguf_name) {
+    uint32_t magic = 0;
+    if (pread(fd, &magic, sizeof magic, 0) == sizeof magic && magic == 0x46554747) kind = kGguf;
+  } else if (fstatfs(fd, &sfs) == 0 && sfs.f_type == kHugetlbfsMagic) {
+    kind = kHugetlbfs;
+  }
+  if (kind != kNone) {
+    uint32_t count = 0;
+    int32_t idx = split_number(path, count);
+    if (kind == kGguf && idx < 0) idx = g_next_order.fetch_add(1);
+    info.file_idx = idx;
+    info.split_count = count;
+    info.node = node_in_name(path);
+    off_t end = lseek(fd, 0, SEEK_END);
+    info.size = end > 0 ? static_cast<uint64_t>(end) : 0;
+    std::strncpy(info.path, path, sizeof info.path - 1);
+    info.path[sizeof info.path - 1] = 0;
+    info.kind.store(kind, std::memory_order_release);
+  }
+  t_busy = false;
+}
+
+void forget(int fd) {
+  if (fd >= 0 && fd < kMaxFds) g_fds[fd].kind.store(kNone, std::memory_order_relaxed);
+}
+
+void copy_fd(int from, int to) {
+  if (from < 0 || from >= kMaxFds || to < 0 || to >= kMaxFds) return;
+  FdInfo& a = g_fds[from];
+  FdInfo& b = g_fds[to];
+  uint8_t kind = a.kind.load(std::memory_order_acquire);
+  b.kind.store(kNone, std::memory_order_relaxed);
+  if (kind == kNone) return;
+  b.file_idx = a.file_idx;
+  b.node = a.node;
+  b.split_count = a.split_count;
+  b.size = a.size;
+  std::memcpy(b.path, a.path, sizeof b.path);
+  b.kind.store(kind, std::memory_order_release);
+}
+
+void lock() {
+  while (g_maps_lock.test_and_set(std::memory_order_acquire)) {
+  }
+}
+void unlock() {
+  g_maps_lock.clear(std::memory_order_release);
+}
+
+void on_mmap(void* addr, size_t length, int flags, int fd, off_t offset) {
+  if (g_secure || t_busy || addr == MAP_FAILED || fd < 0 || fd >= kMaxFds || !(flags & MAP_SHARED)) return;
+  FdInfo& info = g_fds[fd];
+  uint8_t kind = info.kind.load(std::memory_order_acquire);
+  if (kind == kNone || hooked_program()) return;
+  t_busy = true;
+  int32_t slot = kind == kGguf ? info.file_idx : 0;
+  if (!g_began && numatrace_model_begin) {
+    g_began = true;
+    numatrace_model_begin(info.path, kind == kGguf ? info.split_count : 0);
+  }
+  if (kind == kGguf && numatrace_file_open)
+    numatrace_file_open(static_cast<uint32_t>(info.file_idx), info.path, info.size);
+  uint32_t fl = (flags & MAP_POPULATE ? NUMATRACE_MAP_POPULATE : 0u) | (flags & MAP_FIXED ? NUMATRACE_MAP_FIXED : 0u) |
+                (kind == kHugetlbfs ? NUMATRACE_MAP_HUGETLB : 0u);
+  if (offset != 0) fl |= 0;  // a mapping of part of a file is still recorded from its start address
+  if (numatrace_mapping_create)
+    numatrace_mapping_create(slot, kind == kGguf ? NUMATRACE_KIND_PER_FILE : NUMATRACE_KIND_UNIFIED, addr, length,
+                             kind == kGguf ? -1 : info.node, fl, (flags & MAP_FIXED) ? addr : nullptr, nullptr, 0);
+  lock();
+  for (auto& m : g_maps)
+    if (!m.used) {
+      m = {reinterpret_cast<uint64_t>(addr), length, length, slot, true};
+      break;
+    }
+  unlock();
+  t_busy = false;
+}
+
+void on_munmap(void* addr, size_t length) {
+  if (g_secure || t_busy) return;
+  const uint64_t lo = reinterpret_cast<uint64_t>(addr), hi = lo + length;
+  lock();
+  for (auto& m : g_maps) {
+    if (!m.used || hi <= m.base || lo >= m.base + m.length) continue;
+    uint64_t a = lo > m.base ? lo : m.base, b = hi < m.base + m.length ? hi : m.base + m.length;
+    m.remaining -= (b - a) <= m.remaining ? (b - a) : m.remaining;
+    bool whole = a == m.base && b == m.base + m.length;
+    bool gone = m.remaining == 0;
+    int32_t slot = m.slot;
+    uint64_t base = m.base;
+    if (gone) m.used = false;
+    unlock();
+    t_busy = true;
+    if (!whole && numatrace_unmap_fragment) numatrace_unmap_fragment(slot, reinterpret_cast<void*>(a), b - a);
+    if (gone && numatrace_mapping_destroy) numatrace_mapping_destroy(slot, reinterpret_cast<void*>(base));
+    t_busy = false;
+    return;
+  }
+  unlock();
+}
+
+// The recorded mapping holding `addr`: its slot, and its file idx and the
+// offset in the file for per-file mappings (-1 for regions whose file
+// layout the interposer cannot see).
+bool locate(uint64_t addr, int32_t& slot, int32_t& file, uint64_t& offset) {
+  bool found = false;
+  lock();
+  for (const auto& m : g_maps)
+    if (m.used && addr >= m.base && addr < m.base + m.length) {
+      slot = m.slot;
+      file = m.slot;
+      offset = addr - m.base;
+      found = true;
+      break;
+    }
+  unlock();
+  return found;
+}
+
+void on_tensor(void* tensor, const void* data, uint64_t size_hint) {
+  if (g_secure || t_busy || !tensor || !data || hooked_program() || !numatrace_resolve) return;
+  int32_t slot, file;
+  uint64_t offset;
+  if (!locate(reinterpret_cast<uint64_t>(data), slot, file, offset)) return;
+  t_busy = true;
+  using name_t = const char* (*)(const void*);
+  using nbytes_t = size_t (*)(const void*);
+  static name_t get_name = reinterpret_cast<name_t>(dlsym(RTLD_DEFAULT, "ggml_get_name"));
+  static nbytes_t nbytes = reinterpret_cast<nbytes_t>(dlsym(RTLD_DEFAULT, "ggml_nbytes"));
+  uint64_t size = size_hint ? size_hint : nbytes ? nbytes(tensor) : 0;
+  numatrace_resolve(slot, static_cast<uint32_t>(file), offset, size, data, get_name ? get_name(tensor) : "?");
+  t_busy = false;
+}
+
+__attribute__((constructor)) void init() {
+  g_secure = getauxval(AT_SECURE) != 0;
+}
+
+}  // namespace
+
+#define NT_EXPORT extern "C" __attribute__((visibility("default")))
+
+NT_EXPORT int open(const char* path, int flags, ...) {
+  REAL(open_t, open);
+  mode_t mode = 0;
+  if (flags & (O_CREAT | O_TMPFILE)) {
+    va_list ap;
+    va_start(ap, flags);
+    mode = va_arg(ap, mode_t);
+    va_end(ap);
+  }
+  int fd = real_open(path, flags, mode);
+  classify(fd, path);
+  return fd;
+}
+
+NT_EXPORT int open64(const char* path, int flags, ...) {
+  REAL(open_t, open64);
+  mode_t mode = 0;
+  if (flags & (O_CREAT | O_TMPFILE)) {
+    va_list ap;
+    va_start(ap, flags);
+    mode = va_arg(ap, mode_t);
+    va_end(ap);
+  }
+  int fd = real_open64(path, flags, mode);
+  classify(fd, path);
+  return fd;
+}
+
+NT_EXPORT int openat(int dirfd, const char* path, int flags, ...) {
+  REAL(openat_t, openat);
+  mode_t mode = 0;
+  if (flags & (O_CREAT | O_TMPFILE)) {
+    va_list ap;
+    va_start(ap, flags);
+    mode = va_arg(ap, mode_t);
+    va_end(ap);
+  }
+  int fd = real_openat(dirfd, path, flags, mode);
+  classify(fd, path);
+  return fd;
+}
+
+NT_EXPORT int openat64(int dirfd, const char* path, int flags, ...) {
+  REAL(openat_t, openat64);
+  mode_t mode = 0;
+  if (flags & (O_CREAT | O_TMPFILE)) {
+    va_list ap;
+    va_start(ap, flags);
+    mode = va_arg(ap, mode_t);
+    va_end(ap);
+  }
+  int fd = real_openat64(dirfd, path, flags, mode);
+  classify(fd, path);
+  return fd;
+}
+
+// fopen opens inside libc, past the PLT: it needs its own wrapper.
+NT_EXPORT FILE* fopen(const char* path, const char* mode) {
+  REAL(fopen_t, fopen);
+  FILE* f = real_fopen(path, mode);
+  if (f) classify(fileno(f), path);
+  return f;
+}
+
+NT_EXPORT FILE* fopen64(const char* path, const char* mode) {
+  REAL(fopen_t, fopen64);
+  FILE* f = real_fopen64(path, mode);
+  if (f) classify(fileno(f), path);
+  return f;
+}
+
+NT_EXPORT int fclose(FILE* f) {
+  REAL(fclose_t, fclose);
+  if (f) forget(fileno(f));
+  return real_fclose(f);
+}
+
+NT_EXPORT int close(int fd) {
+  REAL(close_t, close);
+  forget(fd);
+  return real_close(fd);
+}
+
+NT_EXPORT int dup(int fd) {
+  REAL(dup_t, dup);
+  int r = real_dup(fd);
+  copy_fd(fd, r);
+  return r;
+}
+
+NT_EXPORT int dup2(int fd, int to) {
+  REAL(dup2_t, dup2);
+  int r = real_dup2(fd, to);
+  if (r >= 0) copy_fd(fd, r);
+  return r;
+}
+
+NT_EXPORT int dup3(int fd, int to, int flags) {
+  REAL(dup3_t, dup3);
+  int r = real_dup3(fd, to, flags);
+  if (r >= 0) copy_fd(fd, r);
+  return r;
+}
+
+NT_EXPORT int fcntl(int fd, int cmd, ...) {
+  REAL(fcntl_t, fcntl);
+  va_list ap;
+  va_start(ap, cmd);
+  void* arg = va_arg(ap, void*);
+  va_end(ap);
+  int r = real_fcntl(fd, cmd, arg);
+  if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)) copy_fd(fd, r);
+  return r;
+}
+
+NT_EXPORT int fcntl64(int fd, int cmd, ...) {
+  REAL(fcntl_t, fcntl64);
+  va_list ap;
+  va_start(ap, cmd);
+  void* arg = va_arg(ap, void*);
+  va_end(ap);
+  int r = real_fcntl64(fd, cmd, arg);
+  if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)) copy_fd(fd, r);
+  return r;
+}
+
+NT_EXPORT void* mmap(void* addr, size_t length, int prot, int flags, int fd, off_t offset) {
+  REAL(mmap_t, mmap);
+  void* p = real_mmap(addr, length, prot, flags, fd, offset);
+  if (fd >= 0) on_mmap(p, length, flags, fd, offset);
+  return p;
+}
+
+NT_EXPORT void* mmap64(void* addr, size_t length, int prot, int flags, int fd, off_t offset) {
+  REAL(mmap_t, mmap64);
+  void* p = real_mmap64(addr, length, prot, flags, fd, offset);
+  if (fd >= 0) on_mmap(p, length, flags, fd, offset);
+  return p;
+}
+
+NT_EXPORT int munmap(void* addr, size_t length) {
+  REAL(munmap_t, munmap);
+  // Recorded before the pages go: placement is sampled while they exist.
+  on_munmap(addr, length);
+  return real_munmap(addr, length);
+}
+
+// ggml (shared-library builds of llama.cpp): a tensor placed in a buffer
+// made from a mapping, or copied out of one.
+NT_EXPORT int ggml_backend_tensor_alloc(void* buffer, void* tensor, void* addr) {
+  using alloc_t = int (*)(void*, void*, void*);
+  static alloc_t real_alloc = real<alloc_t>("ggml_backend_tensor_alloc");
+  on_tensor(tensor, addr, 0);
+  return real_alloc ? real_alloc(buffer, tensor, addr) : 1;  // GGML_STATUS_FAILED
+}
+
+NT_EXPORT void ggml_backend_tensor_set(void* tensor, const void* data, size_t offset, size_t size) {
+  using set_t = void (*)(void*, const void*, size_t, size_t);
+  static set_t real_set = real<set_t>("ggml_backend_tensor_set");
+  if (offset == 0) on_tensor(tensor, data, size);
+  if (real_set) real_set(tensor, data, offset, size);
+}

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# numa-trace run: unmodified and patched loaders, exit statuses, signals,
+# ggml's functions interposed, reports and Chrome traces of the traces.
+NT=$1 LOADER=$2 GGML_USER=$3
+. "$(dirname "$0")/lib.sh"
+cd "$T" || exit 1
+"$NT" gen-model "$T/m" --splits 6 --size 12M >/dev/null
+
+# Unmodified (unhooked) loader: one create and one destroy per split, with
+# its file idx as slot.
+run "$NT" run -o "$T/plain.nttrace" -- "${LOADER}-unhooked" "$T/m" --verify
+expect_rc 0 -- "run the unhooked loader"
+run "$NT" report --json "$T/plain.nttrace"
+expect_rc 0 -- "report of the unhooked run"
+python3 - "$T/out" <<'PY' && pass || fail "unhooked run: a create and a destroy per split"
+import json, sys
+j = json.load(open(sys.argv[1]))
+m = j["mappings"]
+assert sorted(x["slot"] for x in m) == list(range(6)), m
+assert all(x["kind"] == "per-file" and x["state"] == "destroyed" for x in m), m
+assert j["files"] == 6 and j["resolves"] == [], j
+PY
+
+# Patched loader: resolves for every tensor, and no duplicate creates.
+run "$NT" run -o "$T/hooked.nttrace" -- "$LOADER" "$T/m" --strategy unified --verify
+expect_rc 0 -- "run the hooked loader"
+run "$NT" report --json "$T/hooked.nttrace"
+tensors=$("$NT" inspect "$T/m" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["tensor_count"])')
+python3 - "$T/out" "$tensors" <<'PY' && pass || fail "hooked run: a resolve per tensor"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert sum(r["count"] for r in j["resolves"]) == int(sys.argv[2]), j["resolves"]
+assert len(j["mappings"]) == 1 and j["mappings"][0]["kind"] == "unified", j["mappings"]
+PY
+
+# Exit statuses: 0, 3, and death by SIGSEGV (128 + 11, said on stderr).
+run "$NT" run --no-output -- sh -c 'exit 3'; expect_rc 3 -- "exit status 3 preserved"
+run "$NT" run --no-output -- true; expect_rc 0 -- "exit status 0 preserved"
+(ulimit -c 0; "$NT" run -o "$T/crash.nttrace" -- "$LOADER" "$T/m" --strategy unified --fault null-slot) >"$T/out" 2>"$T/err"
+RC=$?
+expect_rc 139 -- "death by SIGSEGV is 139"
+expect_grep "$T/err" "numa-trace: .*numa-trace-loader died of SIGSEGV" "death is said"
+expect_grep "$T/err" "NT001 .*through slot 1, which is empty" "NT001 printed under run"
+run "$NT" report "$T/crash.nttrace"; expect_rc 1 -- "report of the crash"
+expect_grep "$T/out" "^crash: SIGSEGV at fault address 0x0" "crash in the report"
+run "$NT" run --no-output -- /no/such/program; expect_rc 127 -- "missing program"
+run "$NT" run; expect_rc 2 -- "run without a program"
+
+# Signals sent to numa-trace reach the program.
+"$NT" run --no-output -- sleep 30 &
+pid=$!
+sleep 0.5
+kill -TERM $pid
+wait $pid
+RC=$?
+expect_rc 143 -- "SIGTERM forwarded (128 + 15)"
+
+# A program using ggml's shared library: its tensor placements become resolves.
+run "$NT" run -o "$T/ggml.nttrace" -- "$GGML_USER" "$T"/m-0000{1,2,3}-of-00006.gguf
+expect_rc 0 -- "run the ggml user"
+run "$NT" report --json "$T/ggml.nttrace"
+python3 - "$T/out" <<'PY' && pass || fail "ggml resolves through the recorded mappings"
+import json, sys
+j = json.load(open(sys.argv[1]))
+r = {x["file_idx"]: x["count"] for x in j["resolves"]}
+assert r == {0: 2, 1: 2, 2: 2}, j["resolves"]
+PY
+
+# The Chrome trace: every event has name, ph, ts, pid, tid.
+run "$NT" report "$T/hooked.nttrace" --chrome-trace "$T/chrome.json"
+expect_rc 0 -- "report --chrome-trace"
+python3 - "$T/chrome.json" "$tensors" <<'PY' && pass || fail "chrome trace keys"
+import json, sys
+d = json.load(open(sys.argv[1]))
+ev = d["traceEvents"]
+assert ev and all(all(k in e for k in ("name", "ph", "ts", "pid", "tid")) for e in ev)
+assert sum(1 for e in ev if e["ph"] == "X" and e["cat"] == "resolve") == int(sys.argv[2])
+assert any(e["cat"] == "create" for e in ev) and any(e["cat"] == "destroy" for e in ev)
+PY
+run "$NT" report "$T/hooked.nttrace" --chrome-trace "$T/chrome.json"
+expect_rc 2 -- "--chrome-trace never overwrites"
+finish

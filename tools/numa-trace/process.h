@@ -1,0 +1,26 @@
+// Finding numa-trace's own files and running programs (demo, run).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace numatrace::cli {
+
+std::string self_dir();
+// libnumatrace.so (preload = false) or libnumatrace-preload.so, from the
+// environment (NUMA_TRACE_LIBRARY / NUMA_TRACE_PRELOAD), the build tree or
+// the install libdir; empty when not found.
+std::string find_library(bool preload);
+std::string find_loader();  // numa-trace-loader next to numa-trace, or NUMA_TRACE_LOADER
+
+struct Captured {
+  int status = 0;  // as from waitpid; -1 when it could not start
+  std::string out, err;
+};
+// Runs argv in `cwd` with `env` added, core dumps allowed, output captured.
+Captured run_captured(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                      const std::string& cwd);
+
+std::string signal_name(int sig);  // "SIGSEGV"
+
+}  // namespace numatrace::cli
