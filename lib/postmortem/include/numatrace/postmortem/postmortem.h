@@ -1,0 +1,95 @@
+// Post-mortem of a core dump: which mapping slot was null, for which tensor
+// and file, and why. Cores are walked the way systemd's elf-util does it
+// (libdwfl: core_file_report, report_end, core_file_attach, getthreads,
+// thread_getframes), with every count and length from the core checked
+// before it is used. The verdict comes from the same rule engine as the
+// online checks (numatrace/model/engine.h).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "numatrace/recorder_layout.h"
+#include "numatrace/result.h"
+
+namespace numatrace::postmortem {
+
+struct Options {
+  std::string core;        // a core file, plain or zstd-compressed (.zst)
+  std::string executable;  // --exe: the program's file, when the core's path is not right
+  bool force = false;      // use modules whose build-id does not match (said in the output)
+  unsigned max_threads = 64, max_frames = 64, events = 16;
+};
+
+struct Frame {
+  uint64_t pc = 0;
+  std::string function;  // demangled where possible, "" when unknown
+  std::string module;    // file name of the module
+  uint64_t module_offset = 0;
+  std::string file;  // source file:line where debug info exists
+  int line = 0;
+  bool inlined = false;  // an inlined call inside the frame that follows
+};
+
+struct Thread {
+  int tid = 0;
+  bool crashed = false;
+  std::vector<Frame> frames;
+  bool truncated = false;  // more frames than max_frames
+  std::string error;       // why unwinding stopped, if it did early
+};
+
+// A file mapped at the crash (NT_FILE).
+struct MappedFile {
+  uint64_t start = 0, end = 0, file_offset = 0;
+  std::string path;
+  int file_idx = -1;  // GGUF split number - 1, from its name
+  int split_count = 0;
+  bool hugetlbfs = false;  // a unified region's backing file
+};
+
+struct ModuleCheck {
+  std::string name, path;
+  std::string core_build_id, file_build_id;  // hex
+  bool mismatch = false;
+};
+
+enum class FaultClass { none, null_page, live_mapping, destroyed_mapping, past_mapping_end, unmapped };
+const char* fault_class_name(FaultClass c);
+
+struct Report {
+  std::string core_path;
+  std::string executable;
+  int signal = 0, si_code = 0;
+  uint64_t fault_address = 0;
+  bool have_siginfo = false;
+  int crashed_tid = 0;
+  std::vector<Thread> threads;  // crashing thread first
+  bool threads_truncated = false;
+  std::vector<MappedFile> files;  // GGUF splits and hugetlbfs files from NT_FILE
+  std::vector<int> splits_without_mapping;
+  std::vector<ModuleCheck> modules;
+  std::vector<std::string> warnings;  // what could not be read, and why (the core is still reported)
+
+  // The flight recorder, when the program ran under numa-trace.
+  std::shared_ptr<nt_flight_recorder> recorder;
+  std::string recorder_found_by;  // "symbol" or "magic scan"
+  std::string recorder_error;     // present but unusable (bad magic, unknown version)
+  uint64_t recorder_address = 0;
+  FaultClass fault_class = FaultClass::none;
+  std::vector<nt_fr_finding> findings;  // from the rule engine at the crash, then the recorder's own
+  std::vector<std::string> finding_text;
+  std::vector<nt_fr_event> last_events;
+  std::string verdict;           // one paragraph
+  bool interposer_only = false;  // recorder present but fed by the preload interposer (no resolves)
+};
+
+// Error codes (docs/postmortem.md): PM001 cannot read, PM002 not an ELF
+// core, PM003 truncated, PM004 wrong architecture, PM005 corrupt notes,
+// PM006 bad zstd stream, PM007 build-id mismatch.
+Result<Report> analyze(const Options& options);
+
+}  // namespace numatrace::postmortem

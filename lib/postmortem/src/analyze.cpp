@@ -1,0 +1,455 @@
+#include <cxxabi.h>
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwelf.h>
+#include <elfutils/libdwfl.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <cstring>
+
+#include "core.h"
+#include "numatrace/model/engine.h"
+
+namespace numatrace::postmortem {
+
+const char* fault_class_name(FaultClass c) {
+  switch (c) {
+    case FaultClass::none: return "none";
+    case FaultClass::null_page: return "null page";
+    case FaultClass::live_mapping: return "inside a live mapping";
+    case FaultClass::destroyed_mapping: return "inside a destroyed or unmapped mapping";
+    case FaultClass::past_mapping_end: return "past a mapping's end";
+    case FaultClass::unmapped: return "unmapped";
+  }
+  return "?";
+}
+
+namespace {
+
+std::string hex(uint64_t v) {
+  char b[24];
+  std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
+  return b;
+}
+
+std::string to_hex(const unsigned char* p, size_t n) {
+  static const char d[] = "0123456789abcdef";
+  std::string s;
+  for (size_t i = 0; i < n; ++i) {
+    s += d[p[i] >> 4];
+    s += d[p[i] & 15];
+  }
+  return s;
+}
+
+std::string demangle(const char* name) {
+  if (!name) return {};
+  int status = 0;
+  char* d = abi::__cxa_demangle(name, nullptr, nullptr, &status);
+  std::string out = status == 0 && d ? d : name;
+  std::free(d);
+  return out;
+}
+
+std::string base_name(const std::string& p) {
+  auto s = p.rfind('/');
+  return s == std::string::npos ? p : p.substr(s + 1);
+}
+
+// ------------------------------------------------------------ dwfl stacks
+
+struct Walk {
+  Dwfl* dwfl;
+  const Options* o;
+  Report* r;
+  Thread* cur;
+};
+
+void symbolize(Dwfl* dwfl, uint64_t pc, std::vector<Frame>& out) {
+  Frame f;
+  f.pc = pc;
+  Dwfl_Module* mod = dwfl_addrmodule(dwfl, pc);
+  if (mod) {
+    Dwarf_Addr start = 0;
+    const char* mainfile = nullptr;
+    const char* name = dwfl_module_info(mod, nullptr, &start, nullptr, nullptr, nullptr, &mainfile, nullptr);
+    f.module = base_name(mainfile ? mainfile : name ? name : "");
+    f.module_offset = pc - start;
+    GElf_Off off;
+    GElf_Sym sym;
+    const char* fn = dwfl_module_addrinfo(mod, pc, &off, &sym, nullptr, nullptr, nullptr);
+    f.function = demangle(fn);
+    if (Dwfl_Line* line = dwfl_module_getsrc(mod, pc)) {
+      int lineno = 0;
+      if (const char* src = dwfl_lineinfo(line, nullptr, &lineno, nullptr, nullptr, nullptr)) {
+        f.file = src;
+        f.line = lineno;
+      }
+    }
+    // Inlined calls at this pc, innermost first.
+    Dwarf_Addr bias = 0;
+    if (Dwarf_Die* cu = dwfl_module_addrdie(mod, pc, &bias)) {
+      Dwarf_Die* scopes = nullptr;
+      int n = dwarf_getscopes(cu, pc - bias, &scopes);
+      for (int i = 0; i < n; ++i) {
+        if (dwarf_tag(&scopes[i]) != DW_TAG_inlined_subroutine) continue;
+        Dwarf_Die origin;
+        Dwarf_Attribute attr;
+        const char* iname = nullptr;
+        if (dwarf_attr_integrate(&scopes[i], DW_AT_abstract_origin, &attr) && dwarf_formref_die(&attr, &origin))
+          iname = dwarf_diename(&origin);
+        Frame in;
+        in.pc = pc;
+        in.inlined = true;
+        in.function = iname ? demangle(iname) : "<inlined>";
+        in.module = f.module;
+        in.module_offset = f.module_offset;
+        out.push_back(in);
+        if (out.size() > 256) break;
+      }
+      free(scopes);
+    }
+  }
+  out.push_back(f);
+}
+
+int frame_cb(Dwfl_Frame* frame, void* arg) {
+  auto* w = static_cast<Walk*>(arg);
+  Dwarf_Addr pc = 0;
+  bool activation = false;
+  if (!dwfl_frame_pc(frame, &pc, &activation)) {
+    w->cur->error = std::string("dwfl_frame_pc: ") + dwfl_errmsg(-1);
+    return DWARF_CB_ABORT;
+  }
+  if (w->cur->frames.size() >= w->o->max_frames) {
+    w->cur->truncated = true;
+    return DWARF_CB_ABORT;
+  }
+  // A return address points after the call: pc - 1 is inside it.
+  symbolize(w->dwfl, activation ? pc : pc - 1, w->cur->frames);
+  return DWARF_CB_OK;
+}
+
+int thread_cb(Dwfl_Thread* thread, void* arg) {
+  auto* w = static_cast<Walk*>(arg);
+  if (w->r->threads.size() >= w->o->max_threads) {
+    w->r->threads_truncated = true;
+    return DWARF_CB_ABORT;
+  }
+  Thread t;
+  t.tid = static_cast<int>(dwfl_thread_tid(thread));
+  w->r->threads.push_back(t);
+  w->cur = &w->r->threads.back();
+  if (dwfl_thread_getframes(thread, frame_cb, w) != 0 && w->cur->error.empty() && !w->cur->truncated &&
+      w->cur->frames.empty())
+    w->cur->error = std::string("dwfl_thread_getframes: ") + dwfl_errmsg(-1);
+  return DWARF_CB_OK;
+}
+
+struct DwflCloser {
+  void operator()(Dwfl* d) const { dwfl_end(d); }
+};
+
+// Module build-ids: the one the core records against the file dwfl used.
+int module_cb(Dwfl_Module* mod, void**, const char* name, Dwarf_Addr, void* arg) {
+  auto* r = static_cast<Report*>(arg);
+  ModuleCheck m;
+  m.name = name ? name : "";
+  const unsigned char* id = nullptr;
+  GElf_Addr vaddr;
+  int n = dwfl_module_build_id(mod, &id, &vaddr);
+  if (n > 0) m.core_build_id = to_hex(id, static_cast<size_t>(n));
+  GElf_Addr bias;
+  if (Elf* e = dwfl_module_getelf(mod, &bias)) {
+    const void* fid = nullptr;
+    ssize_t fn = dwelf_elf_gnu_build_id(e, &fid);
+    if (fn > 0) m.file_build_id = to_hex(static_cast<const unsigned char*>(fid), static_cast<size_t>(fn));
+    const char* mainfile = nullptr;
+    dwfl_module_info(mod, nullptr, nullptr, nullptr, nullptr, nullptr, &mainfile, nullptr);
+    m.path = mainfile ? mainfile : "";
+  }
+  m.mismatch = !m.core_build_id.empty() && !m.file_build_id.empty() && m.core_build_id != m.file_build_id;
+  r->modules.push_back(std::move(m));
+  return DWARF_CB_OK;
+}
+
+// --------------------------------------------------------- the recorder
+
+// Through the symbol in libnumatrace; else a scan of writable segments.
+bool find_recorder(Dwfl* dwfl, const Core& core, Report& r) {
+  auto take = [&](uint64_t addr, const char* how) {
+    uint64_t magic = 0;
+    uint32_t version = 0, size = 0;
+    if (!core.read(addr, &magic, 8) || magic != NT_FR_MAGIC) {
+      r.recorder_error = std::string("the flight recorder at ") + hex(addr) + " (found by " + how +
+                         ") has no valid magic: it was not dumped, or is corrupt";
+      return false;
+    }
+    core.read(addr + 8, &version, 4);
+    core.read(addr + 12, &size, 4);
+    if (version != NT_FR_VERSION || size != sizeof(nt_flight_recorder)) {
+      r.recorder_error = "the flight recorder has version " + std::to_string(version) + " and size " +
+                         std::to_string(size) + "; this numa-trace reads version " + std::to_string(NT_FR_VERSION) +
+                         " (" + std::to_string(sizeof(nt_flight_recorder)) +
+                         " bytes): use the numa-trace that traced it";
+      return false;
+    }
+    auto rec = std::make_shared<nt_flight_recorder>();
+    if (!core.read(addr, rec.get(), sizeof *rec)) {
+      r.recorder_error = "the flight recorder at " + hex(addr) + " is not wholly in the core (truncated?)";
+      return false;
+    }
+    r.recorder = rec;
+    r.recorder_address = addr;
+    r.recorder_found_by = how;
+    return true;
+  };
+  struct Find {
+    uint64_t addr = 0;
+  } found;
+  dwfl_getmodules(
+      dwfl,
+      [](Dwfl_Module* mod, void**, const char* name, Dwarf_Addr, void* arg) -> int {
+        if (!name || !std::strstr(name, "libnumatrace")) return DWARF_CB_OK;
+        int n = dwfl_module_getsymtab(mod);
+        for (int i = 0; i < n && i < (1 << 20); ++i) {
+          GElf_Sym sym;
+          GElf_Addr addr;
+          const char* s = dwfl_module_getsym_info(mod, i, &sym, &addr, nullptr, nullptr, nullptr);
+          if (s && std::strcmp(s, "numatrace_flight_recorder") == 0) {
+            static_cast<Find*>(arg)->addr = addr;
+            return DWARF_CB_ABORT;
+          }
+        }
+        return DWARF_CB_OK;
+      },
+      &found, 0);
+  if (found.addr) return take(found.addr, "symbol");
+  // Fallback: the magic at an 8-byte boundary in a writable segment.
+  for (const auto& s : core.loads()) {
+    if (!(s.flags & PF_W) || s.filesz < sizeof(nt_flight_recorder)) continue;
+    const unsigned char* p = core.view(s.vaddr, std::min<uint64_t>(s.filesz, core.file_size()));
+    if (!p) continue;
+    for (uint64_t off = 0; off + sizeof(nt_flight_recorder) <= s.filesz; off += 8) {
+      uint64_t m;
+      std::memcpy(&m, p + off, 8);
+      if (m == NT_FR_MAGIC) return take(s.vaddr + off, "magic scan");
+    }
+  }
+  return false;
+}
+
+std::string signal_text(int sig) {
+  const char* a = sigabbrev_np(sig);
+  return a ? std::string("SIG") + a : "signal " + std::to_string(sig);
+}
+
+}  // namespace
+
+Result<Report> analyze(const Options& o) {
+  // No network lookups of debug info from a post-mortem tool.
+  unsetenv("DEBUGINFOD_URLS");
+  auto opened = Core::open(o.core);
+  if (!opened) return opened.error();
+  const Core& core = **opened;
+  Report r;
+  r.core_path = o.core;
+  r.signal = core.signal;
+  r.si_code = core.si_code;
+  r.fault_address = core.fault_address;
+  r.have_siginfo = core.have_siginfo;
+  r.crashed_tid = core.first_tid;
+  r.warnings = core.warnings;
+  r.executable = !o.executable.empty() ? o.executable : core.execfn;
+
+  // GGUF splits and hugetlbfs files mapped at the crash (NT_FILE).
+  int split_count = 0;
+  std::vector<bool> mapped_split;
+  for (const auto& f : core.nt_file) {
+    MappedFile m = f;
+    const std::string name = base_name(f.path);
+    static const std::string shape = "-00000-of-00000.gguf";
+    if (name.size() > shape.size() && name.compare(name.size() - 5, 5, ".gguf") == 0) {
+      const std::string tail = name.substr(name.size() - shape.size());
+      int no = std::atoi(tail.substr(1, 5).c_str()), of = std::atoi(tail.substr(10, 5).c_str());
+      if (no >= 1 && no <= of && of < 100000) {
+        m.file_idx = no - 1;
+        m.split_count = of;
+        split_count = std::max(split_count, of);
+      }
+      r.files.push_back(m);
+    } else if (f.path.find("/dev/hugepages") == 0 || name.find("llama-unified") != std::string::npos) {
+      m.hugetlbfs = true;
+      r.files.push_back(m);
+    }
+  }
+  mapped_split.assign(static_cast<size_t>(split_count), false);
+  for (const auto& f : r.files)
+    if (f.file_idx >= 0 && f.file_idx < split_count) mapped_split[static_cast<size_t>(f.file_idx)] = true;
+  for (int i = 0; i < split_count; ++i)
+    if (!mapped_split[static_cast<size_t>(i)]) r.splits_without_mapping.push_back(i);
+
+  // Threads and frames.
+  static const Dwfl_Callbacks callbacks = {dwfl_build_id_find_elf, dwfl_standard_find_debuginfo,
+                                           dwfl_offline_section_address, nullptr};
+  std::unique_ptr<Dwfl, DwflCloser> dwfl(dwfl_begin(&callbacks));
+  if (!dwfl) return Error{ErrorKind::io, "PM001", o.core, "", std::string("dwfl_begin: ") + dwfl_errmsg(-1)};
+  dwfl_report_begin(dwfl.get());
+  if (dwfl_core_file_report(dwfl.get(), core.elf(), r.executable.empty() ? nullptr : r.executable.c_str()) < 0)
+    r.warnings.push_back(std::string("dwfl_core_file_report: ") + dwfl_errmsg(-1) +
+                         " (modules unknown: frames unsymbolized)");
+  if (dwfl_report_end(dwfl.get(), nullptr, nullptr) != 0)
+    r.warnings.push_back(std::string("dwfl_report_end: ") + dwfl_errmsg(-1));
+  dwfl_getmodules(dwfl.get(), module_cb, &r, 0);
+  for (const auto& m : r.modules)
+    if (m.mismatch && !o.force)
+      return Error{ErrorKind::invalid, "PM007", o.core, "module " + m.name,
+                   "build-id " + m.core_build_id + " in the core, " + m.file_build_id + " in " + m.path +
+                       ": not the file the process ran (pass --exe, or --force to use it anyway)"};
+  if (dwfl_core_file_attach(dwfl.get(), core.elf()) < 0) {
+    r.warnings.push_back(std::string("dwfl_core_file_attach: ") + dwfl_errmsg(-1) + " (no stacks)");
+  } else {
+    Walk w{dwfl.get(), &o, &r, nullptr};
+    if (dwfl_getthreads(dwfl.get(), thread_cb, &w) != 0 && r.threads.empty())
+      r.warnings.push_back(std::string("dwfl_getthreads: ") + dwfl_errmsg(-1));
+  }
+  // The crashing thread (the first NT_PRSTATUS) first.
+  std::stable_sort(r.threads.begin(), r.threads.end(), [&](const Thread& a, const Thread& b) {
+    return a.tid == core.first_tid && b.tid != core.first_tid;
+  });
+  for (auto& t : r.threads) t.crashed = t.tid == core.first_tid;
+
+  // The flight recorder and the verdict.
+  find_recorder(dwfl.get(), core, r);
+  const std::string where = [&] {
+    for (const auto& t : r.threads)
+      if (t.crashed)
+        for (const auto& f : t.frames)
+          // The first frame of the program's own code: not numa-trace's,
+          // not the standard library's internals.
+          if (!f.function.empty() && f.module.find("libnumatrace") == std::string::npos &&
+              f.function.rfind("std::", 0) != 0 && f.function.rfind("__", 0) != 0 &&
+              f.function.find("numatrace::rec") == std::string::npos)
+            return " in " + f.function;
+    return std::string();
+  }();
+  const std::string sig = r.signal ? signal_text(r.signal) : "no signal";
+  if (r.recorder) {
+    const nt_flight_recorder& fr = *r.recorder;
+    // Class of the fault address against the recorded mappings.
+    if (r.signal == SIGSEGV || r.signal == SIGBUS) {
+      r.fault_class = r.fault_address < 4096 ? FaultClass::null_page : FaultClass::unmapped;
+      for (uint32_t i = 0; i < model::mapping_count(fr) && r.fault_address >= 4096; ++i) {
+        const auto& m = fr.mappings[i];
+        if (model::contains(m, r.fault_address)) {
+          r.fault_class = model::live(m) && !model::in_hole(fr, static_cast<int>(i), r.fault_address - m.base, 1)
+                              ? FaultClass::live_mapping
+                              : FaultClass::destroyed_mapping;
+          break;
+        }
+        if (r.fault_address >= m.base + m.length && r.fault_address < m.base + m.length + (1u << 20))
+          r.fault_class = FaultClass::past_mapping_end;
+      }
+    }
+    // The crashing thread's resolve in flight, judged by the rule engine
+    // against the tables as they were at the crash.
+    const nt_fr_thread* inflight = nullptr;
+    for (const auto& t : fr.threads)
+      if (t.tid == static_cast<uint32_t>(core.first_tid) && t.in_flight && (t.gen & 1) == 0) inflight = &t;
+    bool any_resolve = false;
+    for (uint64_t s = fr.head; s > 0 && s + NT_FR_RING > fr.head; --s) {
+      const nt_fr_event& e = fr.ring[(s - 1) % NT_FR_RING];
+      if (e.seq != s) continue;
+      any_resolve |= e.type == NT_EV_RESOLVE;
+      if (r.last_events.size() < o.events) r.last_events.push_back(e);
+    }
+    std::reverse(r.last_events.begin(), r.last_events.end());
+    r.interposer_only = !any_resolve && fr.n_mappings > 0;
+    if (inflight) {
+      nt_fr_event ev{};
+      ev.seq = inflight->seq;
+      ev.type = NT_EV_RESOLVE;
+      ev.tid = inflight->tid;
+      ev.slot = inflight->slot;
+      ev.file_idx = inflight->file_idx;
+      ev.node = inflight->node;
+      ev.cpu = inflight->cpu;
+      ev.a = inflight->offset;
+      ev.b = inflight->size;
+      ev.c = inflight->address;
+      std::memcpy(ev.name, inflight->name, NT_FR_NAME);
+      ev.name[NT_FR_NAME - 1] = 0;
+      nt_fr_finding f;
+      if (model::check_resolve(fr, ev, f)) r.findings.push_back(f);
+    }
+    // The recorder's own findings (most recent last), without repeating the one above.
+    uint32_t total = fr.n_findings_total, first = total > NT_FR_MAX_FINDINGS ? total - NT_FR_MAX_FINDINGS : 0;
+    for (uint32_t k = first; k < total; ++k) {
+      const nt_fr_finding& f = fr.findings[k % NT_FR_MAX_FINDINGS];
+      if (!f.seq) continue;
+      bool dup = false;
+      for (const auto& g : r.findings)
+        dup |= g.code == f.code && g.slot == f.slot && g.file_idx == f.file_idx && g.offset == f.offset;
+      if (!dup) r.findings.push_back(f);
+    }
+    for (const auto& f : r.findings) {
+      char buf[768];
+      model::format_finding(fr, f, buf, sizeof buf);
+      r.finding_text.emplace_back(buf);
+    }
+    // One paragraph: what happened, where, why, what to do.
+    std::string v = sig + " at " + hex(r.fault_address) + " (" + fault_class_name(r.fault_class) + ")" + where;
+    if (inflight) {
+      char fo[64];
+      model::Buf b(fo, sizeof fo);
+      model::file_of(fr, b, inflight->file_idx);
+      v += " while resolving '" + std::string(inflight->name) + "' (" + fo + ", offset " + hex(inflight->offset) + ")";
+    }
+    v += ".";
+    if (!r.findings.empty() && r.findings.front().code == model::NT001 && inflight) {
+      const nt_fr_finding& f = r.findings.front();
+      v += " Mapping slot " + std::to_string(f.slot) + " is empty.";
+      if (f.mapping >= 0) {
+        const auto& h = fr.mappings[f.mapping];
+        char cov[64];
+        model::Buf cb(cov, sizeof cov);
+        model::covered(fr, cb, f.mapping);
+        const nt_fr_extent* e = model::find_extent(fr, f.mapping, f.file_idx);
+        v += " The " + std::string(model::kind_name(h.kind)) + " mapping for " + cov + " lives in slot " +
+             std::to_string(h.slot) + " (base " + hex(h.base) + ", file " + std::to_string(f.file_idx) + " at +" +
+             hex(e ? e->offset : 0) + "). Resolve through slot " + std::to_string(h.slot) + " at that offset.";
+      } else {
+        v += " No mapping holds file " + std::to_string(f.file_idx) + ": create it before resolving its tensors.";
+      }
+    } else if (!r.finding_text.empty()) {
+      v += " " + r.finding_text.front();
+    } else if (r.fault_class == FaultClass::null_page) {
+      v += " No recorded mapping explains it: a null pointer outside the mapping slots numa-trace watches.";
+    }
+    r.verdict = v;
+  } else {
+    std::string v = sig + " at " + hex(r.fault_address) + where + ".";
+    if (!r.recorder_error.empty()) {
+      std::string e = r.recorder_error;
+      e[0] = static_cast<char>(std::toupper(e[0]));
+      v += " " + e + ".";
+    }
+    v += " The program did not run under numa-trace (no flight recorder): the mappings below come from the core's "
+         "NT_FILE note; which slot a tensor was resolved through, its name and the loader's offsets cannot be known "
+         "without the recorder (or the loader's debug info).";
+    if (!r.splits_without_mapping.empty()) {
+      v += " Splits with no mapping at the crash:";
+      for (int i : r.splits_without_mapping) v += " " + std::to_string(i);
+      v += ".";
+    }
+    r.verdict = v;
+  }
+  return r;
+}
+
+}  // namespace numatrace::postmortem
