@@ -24,3 +24,26 @@ finish() {
   echo "$PASSED passed, $FAILED failed"
   [ "$FAILED" = 0 ]
 }
+
+# file_cores: make the kernel write cores as files in the current
+# directory for this test. If core_pattern pipes to a handler
+# (systemd-coredump, apport) or names another directory, root switches it
+# to 'core.%p' and the EXIT trap puts it back, also on failure; without root
+# that cannot be done and the test skips (77) saying why.
+CORE_PATTERN_FILE=/proc/sys/kernel/core_pattern
+file_cores() {
+  OLD_CORE_PATTERN=$(cat "$CORE_PATTERN_FILE")
+  case $OLD_CORE_PATTERN in
+    "|"*|/*)
+      if [ -w "$CORE_PATTERN_FILE" ]; then
+        echo "core_pattern is '$OLD_CORE_PATTERN'; using 'core.%p' for this test"
+        printf 'core.%%p' >"$CORE_PATTERN_FILE" || exit 1
+        trap 'printf "%s" "$OLD_CORE_PATTERN" >"$CORE_PATTERN_FILE"; rm -rf "$T"' EXIT
+      else
+        echo "SKIP: core_pattern '$OLD_CORE_PATTERN' sends cores elsewhere and is not writable (not root)"
+        exit 77
+      fi ;;
+  esac
+}
+# newest_core DIR: the most recent core file written in DIR.
+newest_core() { ls -t "$1"/core* 2>/dev/null | head -1; }

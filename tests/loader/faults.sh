@@ -27,7 +27,7 @@ fault mlock-null-slot 139 NT014 --strategy unified
 fault offset-drift 1 NT002 --strategy unified --verify
 expect_grep "$T/fault.err" "verify: tensor .* differs" "offset-drift: --verify catches the wrong bytes"
 fault offset-drift 1 NT002 --strategy unified --page-aligned --verify
-fault partial-unmap 0 NT005 --strategy unified
+fault partial-unmap 139 NT005 --strategy unified
 fault stale-copy 1 NT011 --strategy unified --verify
 fault fixed-collision 1 NT012 --strategy unified
 expect_grep "$T/fault.err" "asked at 0x200000000000 but landed at" "fixed-collision: the loader refuses"

@@ -6,22 +6,7 @@ C=$1 LIB=$2
 . "$(dirname "$0")/../cli/lib.sh"
 command -v gdb >/dev/null || { echo "SKIP: gdb not installed"; exit 77; }
 
-# Cores must land in a file here: if core_pattern pipes to a handler
-# (systemd-coredump, apport), point it at a file for this test and put it
-# back afterwards, also on failure. Without root that cannot be done.
-PATTERN_FILE=/proc/sys/kernel/core_pattern
-OLD_PATTERN=$(cat "$PATTERN_FILE")
-restore() { [ -n "${CHANGED:-}" ] && printf '%s' "$OLD_PATTERN" >"$PATTERN_FILE"; rm -rf "$T"; }
-trap restore EXIT
-case $OLD_PATTERN in
-  "|"*|/*)
-    if [ -w "$PATTERN_FILE" ]; then
-      echo "core_pattern is '$OLD_PATTERN'; using 'core.%p' for this test"
-      printf 'core.%%p' >"$PATTERN_FILE" && CHANGED=1
-    else
-      echo "SKIP: core_pattern '$OLD_PATTERN' sends cores elsewhere and is not writable (not root)"; exit 77
-    fi ;;
-esac
+file_cores
 
 # 3 files of 16 MiB: the unified copy (48 MiB) must stay out of the core.
 for i in 1 2 3; do head -c $(((16 << 20) + 100 * i)) /dev/urandom >"$T/m-0000$i-of-00003.gguf"; done
@@ -31,8 +16,8 @@ RC=$?
 expect_rc 139 -- "crash program dies of SIGSEGV"
 expect_grep "$T/err" "^numa-trace: NT001 resolve of 'blk.1.ffn_up.weight' \(file 1 of 3, offset 0x800064\) through slot 1, which is empty; the unified mapping covering files 0-2 is in slot 0 \(file 1 at \+0x1000064\): resolve through slot 0$" "NT001 printed"
 expect_grep "$T/err" "^numa-trace: SIGSEGV at fault address 0x0 in thread [0-9]+ while resolving 'blk.1.ffn_up.weight'" "crash line printed"
-core=$(ls "$T"/core* 2>/dev/null | head -1)
-[ -n "$core" ] && pass || { fail "no core written in $T (core_pattern: $(cat $PATTERN_FILE))"; finish; exit; }
+core=$(newest_core "$T")
+[ -n "$core" ] && pass || { fail "no core written in $T (core_pattern: $(cat $CORE_PATTERN_FILE))"; finish; exit; }
 
 # Model memory is MADV_DONTDUMP: the core holds the recorder, not the model.
 size=$(stat -c %s "$core")

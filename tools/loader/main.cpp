@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
       ->default_val("per-file");
   app.add_option("--fault", fault,
                  "Inject one of the real loader's failure modes: null-slot, offset-drift, mlock-null-slot, "
-                 "same-object, partial-unmap, stale-copy, fixed-collision, wrong-replica, misbind, leak")
+                 "same-object, partial-unmap, stale-copy, fixed-collision, wrong-replica, misbind, leak, worker-crash")
       ->default_val("none");
   app.add_option("--threads", o.threads, "Loading threads (spread over the nodes in mirror mode)")->default_val(4);
   app.add_option("--hugetlbfs", o.hugetlbfs, "Back unified/mirror regions with files in this hugetlbfs mount");

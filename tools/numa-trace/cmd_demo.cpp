@@ -23,6 +23,7 @@
 #include "cli.h"
 #include "numatrace/gguf/model.h"
 #include "numatrace/gguf/synth.h"
+#include "numatrace/postmortem/postmortem.h"
 #include "process.h"
 
 namespace numatrace::cli {
@@ -78,7 +79,7 @@ int run_demo(const DemoOptions& o) {
       "then the corrected loader runs clean. Working directory: %s\n",
       dir.c_str());
 
-  say("1/5", "Generate a llama-shaped model split into 6 GGUF files (" + human_bytes(o.size) + ").");
+  say("1/6", "Generate a llama-shaped model split into 6 GGUF files (" + human_bytes(o.size) + ").");
   gguf::SynthOptions so;
   so.target_bytes = o.size;
   so.splits = 6;
@@ -91,7 +92,7 @@ int run_demo(const DemoOptions& o) {
   std::printf("      %zu files, %llu tensors, e.g. %s\n", m->files.size(),
               static_cast<unsigned long long>(m->tensor_count()), fs::path(paths->at(1)).filename().c_str());
 
-  say("2/5",
+  say("2/6",
       "Load it as the NUMA-mirror loader does: all 6 files copied into one region kept in mapping slot 0, slots 1-5\n"
       "      left empty. Its bug: each tensor is still resolved through mappings[file idx]. numa-trace is preloaded.");
   const std::string crash_trace = dir + "/crash.nttrace";
@@ -129,13 +130,32 @@ int run_demo(const DemoOptions& o) {
                 pattern.c_str());
   }
 
-  say("3/5", "What the trace of that run says (numa-trace report " + fs::path(crash_trace).filename().string() + "):");
+  say("3/6", "What the core says (numa-trace postmortem " +
+                 (core.empty() ? std::string("<no core>") : fs::path(core).filename().string()) + "):");
+  if (!core.empty()) {
+    postmortem::Options po;
+    po.core = core;
+    po.executable = loader;
+    auto pm = postmortem::analyze(po);
+    if (pm) {
+      quote(pm->verdict, "      ");
+      as_expected &= pm->verdict.find("Mapping slot 1 is empty") != std::string::npos;
+    } else {
+      std::printf("      %s\n", pm.error().str().c_str());
+      as_expected = false;
+    }
+  } else {
+    std::printf(
+        "      (no core here to decode: see kernel.core_pattern above; `numa-trace postmortem CORE` does this)\n");
+  }
+
+  say("4/6", "What the trace of that run says (numa-trace report " + fs::path(crash_trace).filename().string() + "):");
   std::fflush(stdout);
   ReportOptions ro{crash_trace, false, ""};
   int rc = print_report(ro);
   as_expected &= rc == kProblems;
 
-  say("4/5",
+  say("5/6",
       "Load it again with the fix: resolve every tensor through slot 0, at its file's offset inside the region;\n"
       "      --verify compares every byte read with the generated contents.");
   const std::string ok_trace = dir + "/fixed.nttrace";
@@ -148,7 +168,7 @@ int run_demo(const DemoOptions& o) {
     as_expected = false;
   }
 
-  say("5/5", "The clean report: every mapping, and which node holds each file's pages:");
+  say("6/6", "The clean report: every mapping, and which node holds each file's pages:");
   std::fflush(stdout);
   ro.trace = ok_trace;
   rc = print_report(ro);

@@ -44,6 +44,9 @@ int run_postmortem(const PostmortemOptions& o) {
   }
   const postmortem::Report& r = *analyzed;
   const bool problems = !r.findings.empty() || r.signal != 0;
+  // A truncated or corrupt core is reported as far as it could be read,
+  // and still exits 2.
+  const int rc = r.damaged ? kUsage : problems ? kProblems : kOk;
 
   if (o.json) {
     nlohmann::ordered_json j;
@@ -109,8 +112,9 @@ int run_postmortem(const PostmortemOptions& o) {
       j["threads"].push_back(jt);
     }
     j["warnings"] = r.warnings;
+    j["damaged"] = r.damaged;
     std::printf("%s\n", j.dump(2).c_str());
-    return problems ? kProblems : kOk;
+    return rc;
   }
 
   std::printf("core %s%s%s\n", r.core_path.c_str(), r.executable.empty() ? "" : " of ", r.executable.c_str());
@@ -175,7 +179,10 @@ int run_postmortem(const PostmortemOptions& o) {
   }
   if (r.threads_truncated) std::printf("\n... more threads (--max-threads)\n");
   for (const auto& w : r.warnings) std::fprintf(stderr, "numa-trace postmortem: warning: %s\n", w.c_str());
-  return problems ? kProblems : kOk;
+  if (r.damaged)
+    std::fprintf(stderr, "numa-trace postmortem: %s is truncated or corrupt; the above is what could be read\n",
+                 r.core_path.c_str());
+  return rc;
 }
 
 }  // namespace

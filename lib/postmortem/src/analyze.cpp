@@ -31,6 +31,12 @@ const char* fault_class_name(FaultClass c) {
 
 namespace {
 
+// dwfl_errmsg may return null: never pass that to a string.
+std::string dwfl_error() {
+  const char* m = dwfl_errmsg(-1);
+  return m ? m : "unknown error";
+}
+
 std::string hex(uint64_t v) {
   char b[24];
   std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
@@ -123,7 +129,7 @@ int frame_cb(Dwfl_Frame* frame, void* arg) {
   Dwarf_Addr pc = 0;
   bool activation = false;
   if (!dwfl_frame_pc(frame, &pc, &activation)) {
-    w->cur->error = std::string("dwfl_frame_pc: ") + dwfl_errmsg(-1);
+    w->cur->error = std::string("dwfl_frame_pc: ") + dwfl_error();
     return DWARF_CB_ABORT;
   }
   if (w->cur->frames.size() >= w->o->max_frames) {
@@ -147,7 +153,7 @@ int thread_cb(Dwfl_Thread* thread, void* arg) {
   w->cur = &w->r->threads.back();
   if (dwfl_thread_getframes(thread, frame_cb, w) != 0 && w->cur->error.empty() && !w->cur->truncated &&
       w->cur->frames.empty())
-    w->cur->error = std::string("dwfl_thread_getframes: ") + dwfl_errmsg(-1);
+    w->cur->error = std::string("dwfl_thread_getframes: ") + dwfl_error();
   return DWARF_CB_OK;
 }
 
@@ -265,6 +271,7 @@ Result<Report> analyze(const Options& o) {
   r.have_siginfo = core.have_siginfo;
   r.crashed_tid = core.first_tid;
   r.warnings = core.warnings;
+  for (const auto& w : r.warnings) r.damaged |= w.rfind("PM003", 0) == 0 || w.rfind("PM005", 0) == 0;
   r.executable = !o.executable.empty() ? o.executable : core.execfn;
 
   // GGUF splits and hugetlbfs files mapped at the crash (NT_FILE).
@@ -298,13 +305,13 @@ Result<Report> analyze(const Options& o) {
   static const Dwfl_Callbacks callbacks = {dwfl_build_id_find_elf, dwfl_standard_find_debuginfo,
                                            dwfl_offline_section_address, nullptr};
   std::unique_ptr<Dwfl, DwflCloser> dwfl(dwfl_begin(&callbacks));
-  if (!dwfl) return Error{ErrorKind::io, "PM001", o.core, "", std::string("dwfl_begin: ") + dwfl_errmsg(-1)};
+  if (!dwfl) return Error{ErrorKind::io, "PM001", o.core, "", std::string("dwfl_begin: ") + dwfl_error()};
   dwfl_report_begin(dwfl.get());
   if (dwfl_core_file_report(dwfl.get(), core.elf(), r.executable.empty() ? nullptr : r.executable.c_str()) < 0)
-    r.warnings.push_back(std::string("dwfl_core_file_report: ") + dwfl_errmsg(-1) +
+    r.warnings.push_back(std::string("dwfl_core_file_report: ") + dwfl_error() +
                          " (modules unknown: frames unsymbolized)");
   if (dwfl_report_end(dwfl.get(), nullptr, nullptr) != 0)
-    r.warnings.push_back(std::string("dwfl_report_end: ") + dwfl_errmsg(-1));
+    r.warnings.push_back(std::string("dwfl_report_end: ") + dwfl_error());
   dwfl_getmodules(dwfl.get(), module_cb, &r, 0);
   for (const auto& m : r.modules)
     if (m.mismatch && !o.force)
@@ -312,11 +319,11 @@ Result<Report> analyze(const Options& o) {
                    "build-id " + m.core_build_id + " in the core, " + m.file_build_id + " in " + m.path +
                        ": not the file the process ran (pass --exe, or --force to use it anyway)"};
   if (dwfl_core_file_attach(dwfl.get(), core.elf()) < 0) {
-    r.warnings.push_back(std::string("dwfl_core_file_attach: ") + dwfl_errmsg(-1) + " (no stacks)");
+    r.warnings.push_back(std::string("dwfl_core_file_attach: ") + dwfl_error() + " (no stacks)");
   } else {
     Walk w{dwfl.get(), &o, &r, nullptr};
     if (dwfl_getthreads(dwfl.get(), thread_cb, &w) != 0 && r.threads.empty())
-      r.warnings.push_back(std::string("dwfl_getthreads: ") + dwfl_errmsg(-1));
+      r.warnings.push_back(std::string("dwfl_getthreads: ") + dwfl_error());
   }
   // The crashing thread (the first NT_PRSTATUS) first.
   std::stable_sort(r.threads.begin(), r.threads.end(), [&](const Thread& a, const Thread& b) {

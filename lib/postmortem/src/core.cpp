@@ -21,6 +21,17 @@ Error fail(ErrorKind kind, const char* code, const std::string& path, std::strin
   return Error{kind, code, path, std::move(field), std::move(message)};
 }
 
+std::string hex_addr(uint64_t v) {
+  char b[24];
+  std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
+  return b;
+}
+
+std::string elf_error() {
+  const char* m = elf_errmsg(-1);
+  return m ? m : "unknown error";
+}
+
 bool is_zstd(int fd) {
   uint32_t magic = 0;
   return pread(fd, &magic, 4, 0) == 4 && magic == 0xFD2FB528u;
@@ -115,7 +126,7 @@ Status Core::parse(const std::string& path) {
   elf_ = elf_memory(reinterpret_cast<char*>(const_cast<unsigned char*>(map_)), size_);
   if (!elf_ || elf_kind(elf_) != ELF_K_ELF) return fail(ErrorKind::invalid, "PM002", path, "header", "not an ELF file");
   GElf_Ehdr eh;
-  if (!gelf_getehdr(elf_, &eh)) return fail(ErrorKind::invalid, "PM002", path, "header", elf_errmsg(-1));
+  if (!gelf_getehdr(elf_, &eh)) return fail(ErrorKind::invalid, "PM002", path, "header", elf_error());
   if (eh.e_type != ET_CORE)
     return fail(ErrorKind::invalid, "PM002", path, "e_type",
                 "is " + std::to_string(eh.e_type) + ", not a core (ET_CORE)");
@@ -124,19 +135,20 @@ Status Core::parse(const std::string& path) {
                 "machine " + std::to_string(eh.e_machine) + " (class " + std::to_string(gelf_getclass(elf_)) +
                     "): this numa-trace reads x86-64 cores");
   size_t phnum = 0;
-  if (elf_getphdrnum(elf_, &phnum) != 0) return fail(ErrorKind::invalid, "PM002", path, "e_phnum", elf_errmsg(-1));
+  if (elf_getphdrnum(elf_, &phnum) != 0) return fail(ErrorKind::invalid, "PM002", path, "e_phnum", elf_error());
   if (phnum > 1u << 20)
     return fail(ErrorKind::invalid, "PM002", path, "e_phnum", "implausible: " + std::to_string(phnum));
   for (size_t i = 0; i < phnum; ++i) {
     GElf_Phdr ph;
     if (!gelf_getphdr(elf_, static_cast<int>(i), &ph)) {
-      warnings.push_back("program header " + std::to_string(i) + " unreadable: " + elf_errmsg(-1));
+      warnings.push_back("PM003 program header " + std::to_string(i) + " unreadable (" + elf_error() +
+                         "): the core is truncated or corrupt");
       break;
     }
     if (ph.p_type == PT_LOAD) {
       loads_.push_back({ph.p_vaddr, ph.p_memsz, ph.p_offset, ph.p_filesz, ph.p_flags});
       if (ph.p_filesz && (ph.p_offset > size_ || ph.p_filesz > size_ - ph.p_offset) && warnings.size() < 4)
-        warnings.push_back("PM003 the core is truncated: segment at " + std::to_string(ph.p_vaddr) +
+        warnings.push_back("PM003 the core is truncated: the segment at " + hex_addr(ph.p_vaddr) +
                            " ends past the end of the file (the process was killed while dumping?)");
     } else if (ph.p_type == PT_NOTE) {
       if (ph.p_offset > size_ || ph.p_filesz > size_ - ph.p_offset) {

@@ -22,12 +22,13 @@ enum class Fault {
   offset_drift,     // packed offsets over a page-aligned region, or the reverse (NT002)
   mlock_null_slot,  // unified + --mlock: grow mlocks[weight.idx] (NT014, SIGSEGV)
   same_object,      // "all mappings the same object?" false, falls through to at(idx) (NT010, NT001, SIGSEGV)
-  partial_unmap,    // unmap_fragment on the unified region (NT005)
+  partial_unmap,    // unmap_fragment on the unified region, then a read there (NT005, SIGSEGV)
   stale_copy,       // a stale hugepage file (or region) reused without copying (NT011)
   fixed_collision,  // the fixed address is taken (NT012)
   wrong_replica,    // mirror: threads read another node's replica (NT008; needs 2 nodes)
   misbind,          // mirror: every replica bound to node 0 (NT009; needs 2 nodes)
   leak,             // mappings never destroyed (NT007 at exit)
+  worker_crash,     // a loading thread dereferences a null pointer mid-load (SIGSEGV, no finding)
 };
 
 struct Options {
