@@ -31,3 +31,15 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/numatrace-gguf.pc ${CMAKE_CURRENT_BINA
 
 install(FILES README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(DIRECTORY docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR} FILES_MATCHING PATTERN "*.md")
+
+# gdb: the extension, and libnumatrace's objfile script in gdb's auto-load
+# directory (<datadir>/gdb/auto-load/<libdir>/libnumatrace.so.<version>-gdb.py).
+if(NUMA_TRACE_BUILD_RECORDER)
+  install(DIRECTORY gdb/numatrace DESTINATION ${CMAKE_INSTALL_DATADIR}/numa-trace/gdb
+    FILES_MATCHING PATTERN "*.py" PATTERN "__pycache__" EXCLUDE)
+  install(FILES gdb/numatrace-gdb.py DESTINATION ${CMAKE_INSTALL_DATADIR}/numa-trace/gdb)
+  configure_file(gdb/objfile-gdb.py.in ${CMAKE_CURRENT_BINARY_DIR}/libnumatrace-gdb.py @ONLY)
+  install(FILES ${CMAKE_CURRENT_BINARY_DIR}/libnumatrace-gdb.py
+    DESTINATION ${CMAKE_INSTALL_DATADIR}/gdb/auto-load${CMAKE_INSTALL_FULL_LIBDIR}
+    RENAME libnumatrace.so.${PROJECT_VERSION}-gdb.py)
+endif()

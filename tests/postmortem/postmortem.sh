@@ -31,7 +31,7 @@ tensor=$(grep -o "NT001 resolve of '[^']*'" "$T/null.err" | head -1 | sed "s/.*'
 expect_grep "$T/out" "^SIGSEGV at 0x0 \(null page\) in llama_mmap::addr\(\) const while resolving '$tensor' \(file 1 of 6, offset 0x[0-9a-f]+\)\. Mapping slot 1 is empty\. The unified mapping for files 0-5 lives in slot 0 \(base 0x[0-9a-f]+, file 1 at \+0x[0-9a-f]+\)\. Resolve through slot 0 at that offset\.$" "verdict names slot, file, tensor and slot 0"
 expect_grep "$T/out" "^ +1  <empty>" "slot table shows slot 1 empty"
 expect_grep "$T/out" "^thread [0-9]+ \(crashed\)" "crashing thread first"
-expect_grep "$T/out" "llama_model_loader|Loader::resolve" "frames symbolized"
+expect_grep "$T/out" "^  #[0-9]+ +0x[0-9a-f]+  (\(inlined\) )?llama_mmap::addr\(\) const" "frames symbolized, inlined calls named"
 zstd -q "$T/null.core" -o "$T/null.core.zst"
 run "$NT" postmortem "$T/null.core.zst"
 expect_rc 1 -- "postmortem of the .zst core"

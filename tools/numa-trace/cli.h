@@ -31,6 +31,7 @@ Command add_report(CLI::App& app);
 Command add_demo(CLI::App& app);
 Command add_run(CLI::App& app);
 Command add_postmortem(CLI::App& app);
+Command add_diagnose(CLI::App& app);
 
 struct ReportOptions {
   std::string trace;

@@ -107,8 +107,15 @@ void symbolize(Dwfl* dwfl, uint64_t pc, std::vector<Frame>& out) {
         Dwarf_Die origin;
         Dwarf_Attribute attr;
         const char* iname = nullptr;
-        if (dwarf_attr_integrate(&scopes[i], DW_AT_abstract_origin, &attr) && dwarf_formref_die(&attr, &origin))
-          iname = dwarf_diename(&origin);
+        if (dwarf_attr_integrate(&scopes[i], DW_AT_abstract_origin, &attr) && dwarf_formref_die(&attr, &origin)) {
+          // The qualified, demangled name (linkage name, through
+          // DW_AT_specification), else the plain one.
+          Dwarf_Attribute link;
+          if (dwarf_attr_integrate(&origin, DW_AT_linkage_name, &link) ||
+              dwarf_attr_integrate(&origin, DW_AT_MIPS_linkage_name, &link))
+            iname = dwarf_formstring(&link);
+          if (!iname) iname = dwarf_diename(&origin);
+        }
         Frame in;
         in.pc = pc;
         in.inlined = true;
@@ -250,12 +257,104 @@ bool find_recorder(Dwfl* dwfl, const Core& core, Report& r) {
   return false;
 }
 
+}  // namespace
+
 std::string signal_text(int sig) {
   const char* a = sigabbrev_np(sig);
   return a ? std::string("SIG") + a : "signal " + std::to_string(sig);
 }
 
-}  // namespace
+Judgement judge(const nt_flight_recorder& fr, int tid, int signal, uint64_t fault_address, const std::string& where) {
+  Judgement j;
+  // Class of the fault address against the recorded mappings.
+  if (signal == SIGSEGV || signal == SIGBUS) {
+    j.fault_class = fault_address < 4096 ? FaultClass::null_page : FaultClass::unmapped;
+    for (uint32_t i = 0; i < model::mapping_count(fr) && fault_address >= 4096; ++i) {
+      const auto& m = fr.mappings[i];
+      if (model::contains(m, fault_address)) {
+        j.fault_class = model::live(m) && !model::in_hole(fr, static_cast<int>(i), fault_address - m.base, 1)
+                            ? FaultClass::live_mapping
+                            : FaultClass::destroyed_mapping;
+        break;
+      }
+      if (fault_address >= m.base + m.length && fault_address < m.base + m.length + (1u << 20))
+        j.fault_class = FaultClass::past_mapping_end;
+    }
+  }
+  // The thread's resolve in flight, judged by the rule engine against the
+  // tables as they were at the crash.
+  const nt_fr_thread* inflight = nullptr;
+  for (const auto& t : fr.threads)
+    if (t.tid == static_cast<uint32_t>(tid) && t.in_flight && (t.gen & 1) == 0) inflight = &t;
+  if (inflight) {
+    nt_fr_event ev{};
+    ev.seq = inflight->seq;
+    ev.type = NT_EV_RESOLVE;
+    ev.tid = inflight->tid;
+    ev.slot = inflight->slot;
+    ev.file_idx = inflight->file_idx;
+    ev.node = inflight->node;
+    ev.cpu = inflight->cpu;
+    ev.a = inflight->offset;
+    ev.b = inflight->size;
+    ev.c = inflight->address;
+    std::memcpy(ev.name, inflight->name, NT_FR_NAME);
+    ev.name[NT_FR_NAME - 1] = 0;
+    nt_fr_finding f;
+    if (model::check_resolve(fr, ev, f)) j.findings.push_back(f);
+  }
+  // The recorder's own findings (most recent last), without repeating the one above.
+  uint32_t total = fr.n_findings_total, first = total > NT_FR_MAX_FINDINGS ? total - NT_FR_MAX_FINDINGS : 0;
+  for (uint32_t k = first; k < total; ++k) {
+    const nt_fr_finding& f = fr.findings[k % NT_FR_MAX_FINDINGS];
+    if (!f.seq) continue;
+    bool dup = false;
+    for (const auto& g : j.findings)
+      dup |= g.code == f.code && g.slot == f.slot && g.file_idx == f.file_idx && g.offset == f.offset;
+    if (!dup) j.findings.push_back(f);
+  }
+  for (const auto& f : j.findings) {
+    char buf[768];
+    model::format_finding(fr, f, buf, sizeof buf);
+    j.finding_text.emplace_back(buf);
+  }
+  // One paragraph: what happened, where, why, what to do.
+  std::string v = signal
+                      ? signal_text(signal) + " at " + hex(fault_address) + " (" + fault_class_name(j.fault_class) + ")"
+                      : std::string("Stopped");
+  v += where;
+  if (inflight) {
+    char fo[64];
+    model::Buf b(fo, sizeof fo);
+    model::file_of(fr, b, inflight->file_idx);
+    v += " while resolving '" + std::string(inflight->name) + "' (" + fo + ", offset " + hex(inflight->offset) + ")";
+  }
+  v += ".";
+  if (!j.findings.empty() && j.findings.front().code == model::NT001 && inflight) {
+    const nt_fr_finding& f = j.findings.front();
+    v += " Mapping slot " + std::to_string(f.slot) + " is empty.";
+    if (f.mapping >= 0) {
+      const auto& h = fr.mappings[f.mapping];
+      char cov[64];
+      model::Buf cb(cov, sizeof cov);
+      model::covered(fr, cb, f.mapping);
+      const nt_fr_extent* e = model::find_extent(fr, f.mapping, f.file_idx);
+      v += " The " + std::string(model::kind_name(h.kind)) + " mapping for " + cov + " lives in slot " +
+           std::to_string(h.slot) + " (base " + hex(h.base) + ", file " + std::to_string(f.file_idx) + " at +" +
+           hex(e ? e->offset : 0) + "). Resolve through slot " + std::to_string(h.slot) + " at that offset.";
+    } else {
+      v += " No mapping holds file " + std::to_string(f.file_idx) + ": create it before resolving its tensors.";
+    }
+  } else if (!j.finding_text.empty()) {
+    v += " " + j.finding_text.front();
+  } else if (j.fault_class == FaultClass::null_page) {
+    v += " No recorded mapping explains it: a null pointer outside the mapping slots numa-trace watches.";
+  } else if (!signal) {
+    v += " No finding: the mapping slots are consistent with what is being resolved.";
+  }
+  j.verdict = v;
+  return j;
+}
 
 Result<Report> analyze(const Options& o) {
   // No network lookups of debug info from a post-mortem tool.
@@ -339,35 +438,18 @@ Result<Report> analyze(const Options& o) {
         for (const auto& f : t.frames)
           // The first frame of the program's own code: not numa-trace's,
           // not the standard library's internals.
+          // (A std:: frame that runs one of the program's lambdas counts:
+          // it is the program's code, inlined into the thread's entry.)
           if (!f.function.empty() && f.module.find("libnumatrace") == std::string::npos &&
-              f.function.rfind("std::", 0) != 0 && f.function.rfind("__", 0) != 0 &&
-              f.function.find("numatrace::rec") == std::string::npos)
+              (f.function.rfind("std::", 0) != 0 || f.function.find("{lambda") != std::string::npos) &&
+              f.function.rfind("__", 0) != 0 && f.function.find("numatrace::rec") == std::string::npos &&
+              f.function != "operator()")  // an inlined lambda body: its caller names it
             return " in " + f.function;
     return std::string();
   }();
   const std::string sig = r.signal ? signal_text(r.signal) : "no signal";
   if (r.recorder) {
     const nt_flight_recorder& fr = *r.recorder;
-    // Class of the fault address against the recorded mappings.
-    if (r.signal == SIGSEGV || r.signal == SIGBUS) {
-      r.fault_class = r.fault_address < 4096 ? FaultClass::null_page : FaultClass::unmapped;
-      for (uint32_t i = 0; i < model::mapping_count(fr) && r.fault_address >= 4096; ++i) {
-        const auto& m = fr.mappings[i];
-        if (model::contains(m, r.fault_address)) {
-          r.fault_class = model::live(m) && !model::in_hole(fr, static_cast<int>(i), r.fault_address - m.base, 1)
-                              ? FaultClass::live_mapping
-                              : FaultClass::destroyed_mapping;
-          break;
-        }
-        if (r.fault_address >= m.base + m.length && r.fault_address < m.base + m.length + (1u << 20))
-          r.fault_class = FaultClass::past_mapping_end;
-      }
-    }
-    // The crashing thread's resolve in flight, judged by the rule engine
-    // against the tables as they were at the crash.
-    const nt_fr_thread* inflight = nullptr;
-    for (const auto& t : fr.threads)
-      if (t.tid == static_cast<uint32_t>(core.first_tid) && t.in_flight && (t.gen & 1) == 0) inflight = &t;
     bool any_resolve = false;
     for (uint64_t s = fr.head; s > 0 && s + NT_FR_RING > fr.head; --s) {
       const nt_fr_event& e = fr.ring[(s - 1) % NT_FR_RING];
@@ -377,68 +459,11 @@ Result<Report> analyze(const Options& o) {
     }
     std::reverse(r.last_events.begin(), r.last_events.end());
     r.interposer_only = !any_resolve && fr.n_mappings > 0;
-    if (inflight) {
-      nt_fr_event ev{};
-      ev.seq = inflight->seq;
-      ev.type = NT_EV_RESOLVE;
-      ev.tid = inflight->tid;
-      ev.slot = inflight->slot;
-      ev.file_idx = inflight->file_idx;
-      ev.node = inflight->node;
-      ev.cpu = inflight->cpu;
-      ev.a = inflight->offset;
-      ev.b = inflight->size;
-      ev.c = inflight->address;
-      std::memcpy(ev.name, inflight->name, NT_FR_NAME);
-      ev.name[NT_FR_NAME - 1] = 0;
-      nt_fr_finding f;
-      if (model::check_resolve(fr, ev, f)) r.findings.push_back(f);
-    }
-    // The recorder's own findings (most recent last), without repeating the one above.
-    uint32_t total = fr.n_findings_total, first = total > NT_FR_MAX_FINDINGS ? total - NT_FR_MAX_FINDINGS : 0;
-    for (uint32_t k = first; k < total; ++k) {
-      const nt_fr_finding& f = fr.findings[k % NT_FR_MAX_FINDINGS];
-      if (!f.seq) continue;
-      bool dup = false;
-      for (const auto& g : r.findings)
-        dup |= g.code == f.code && g.slot == f.slot && g.file_idx == f.file_idx && g.offset == f.offset;
-      if (!dup) r.findings.push_back(f);
-    }
-    for (const auto& f : r.findings) {
-      char buf[768];
-      model::format_finding(fr, f, buf, sizeof buf);
-      r.finding_text.emplace_back(buf);
-    }
-    // One paragraph: what happened, where, why, what to do.
-    std::string v = sig + " at " + hex(r.fault_address) + " (" + fault_class_name(r.fault_class) + ")" + where;
-    if (inflight) {
-      char fo[64];
-      model::Buf b(fo, sizeof fo);
-      model::file_of(fr, b, inflight->file_idx);
-      v += " while resolving '" + std::string(inflight->name) + "' (" + fo + ", offset " + hex(inflight->offset) + ")";
-    }
-    v += ".";
-    if (!r.findings.empty() && r.findings.front().code == model::NT001 && inflight) {
-      const nt_fr_finding& f = r.findings.front();
-      v += " Mapping slot " + std::to_string(f.slot) + " is empty.";
-      if (f.mapping >= 0) {
-        const auto& h = fr.mappings[f.mapping];
-        char cov[64];
-        model::Buf cb(cov, sizeof cov);
-        model::covered(fr, cb, f.mapping);
-        const nt_fr_extent* e = model::find_extent(fr, f.mapping, f.file_idx);
-        v += " The " + std::string(model::kind_name(h.kind)) + " mapping for " + cov + " lives in slot " +
-             std::to_string(h.slot) + " (base " + hex(h.base) + ", file " + std::to_string(f.file_idx) + " at +" +
-             hex(e ? e->offset : 0) + "). Resolve through slot " + std::to_string(h.slot) + " at that offset.";
-      } else {
-        v += " No mapping holds file " + std::to_string(f.file_idx) + ": create it before resolving its tensors.";
-      }
-    } else if (!r.finding_text.empty()) {
-      v += " " + r.finding_text.front();
-    } else if (r.fault_class == FaultClass::null_page) {
-      v += " No recorded mapping explains it: a null pointer outside the mapping slots numa-trace watches.";
-    }
-    r.verdict = v;
+    Judgement j = judge(fr, core.first_tid, r.signal, r.fault_address, where);
+    r.fault_class = j.fault_class;
+    r.findings = std::move(j.findings);
+    r.finding_text = std::move(j.finding_text);
+    r.verdict = std::move(j.verdict);
   } else {
     std::string v = sig + " at " + hex(r.fault_address) + where + ".";
     if (!r.recorder_error.empty()) {

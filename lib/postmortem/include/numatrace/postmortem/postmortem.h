@@ -88,6 +88,21 @@ struct Report {
   bool interposer_only = false;  // recorder present but fed by the preload interposer (no resolves)
 };
 
+// The verdict on a flight recorder for thread `tid`: the thread's resolve
+// in flight judged by the rule engine, the recorder's findings, and one
+// paragraph. Shared by analyze() and `numa-trace diagnose` (gdb), so both
+// use the same words. `where` is " in FUNCTION" or empty; signal 0 means
+// the process is stopped, not crashed.
+struct Judgement {
+  FaultClass fault_class = FaultClass::none;
+  std::vector<nt_fr_finding> findings;
+  std::vector<std::string> finding_text;
+  std::string verdict;
+};
+Judgement judge(const nt_flight_recorder& recorder, int tid, int signal, uint64_t fault_address,
+                const std::string& where);
+std::string signal_text(int sig);  // "SIGSEGV"
+
 // Error codes (docs/postmortem.md): PM001 cannot read, PM002 not an ELF
 // core, PM003 truncated, PM004 wrong architecture, PM005 corrupt notes,
 // PM006 bad zstd stream, PM007 build-id mismatch.

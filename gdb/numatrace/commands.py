@@ -1,0 +1,254 @@
+"""`numa-trace slots`, `numa-trace events [N]`, `numa-trace diagnose`.
+
+The slot table and events come from the flight recorder when the program
+has libnumatrace loaded, else from the loader's `mappings` in the selected
+frame. `diagnose` hands the facts (the recorder's bytes, or the loader's
+state as JSON) to the numa-trace binary, whose rule engine gives the verdict
+in the same words as `numa-trace postmortem`."""
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+
+import gdb
+
+from .memory import field, hexa, std_string, unique_ptr_get, vector_items
+from .printers import EMPTY, EVENTS, KINDS, STATES, mmap_text, selected_loader
+
+RING = 4096
+
+
+def recorder():
+    try:
+        v = gdb.parse_and_eval("numatrace_flight_recorder")
+    except gdb.error:
+        return None
+    try:
+        if int(v["magic"]) != 0x5243454C46544E23:
+            return None
+    except gdb.error:
+        return None
+    return v
+
+
+def numa_trace_binary():
+    exe = os.environ.get("NUMA_TRACE_BIN") or shutil.which("numa-trace")
+    if not exe:
+        raise gdb.GdbError("numa-trace: the numa-trace command is not on PATH (or set NUMA_TRACE_BIN)")
+    return exe
+
+
+class Prefix(gdb.Command):
+    """numa-trace: mapping slots, recorded events and the verdict on the selected thread.
+Subcommands: slots, events [N], diagnose."""
+
+    def __init__(self):
+        super().__init__("numa-trace", gdb.COMMAND_DATA, gdb.COMPLETE_NONE, True)
+
+
+class Slots(gdb.Command):
+    """Print the mapping slots: from the flight recorder when libnumatrace is
+loaded, else from the llama_model_loader of the selected frame (`this`)."""
+
+    def __init__(self):
+        super().__init__("numa-trace slots", gdb.COMMAND_DATA)
+
+    def invoke(self, arg, from_tty):
+        rec = recorder()
+        if rec is not None:
+            n = min(int(rec["n_mappings"]), 128)
+            n_files = int(rec["n_files"])
+            gdb.write("mapping slots (flight recorder, %d mappings, %d files)\n" % (n, n_files))
+            seen = set()
+            for i in range(n):
+                m = rec["mappings"][i]
+                seen.add(int(m["slot"]))
+                node = int(m["node"])
+                gdb.write("  slot %d: %s %s [%s, +%s)%s, %d extents\n" % (
+                    int(m["slot"]), KINDS.get(int(m["kind"]), "?"), STATES.get(int(m["state"]), "?"),
+                    hexa(m["base"]), hexa(m["length"]), " node %d" % node if node >= 0 else "", int(m["n_extents"])))
+            for s in range(n_files):
+                if s not in seen:
+                    gdb.write("  slot %d: %s\n" % (s, EMPTY))
+            return
+        loader = selected_loader()
+        if loader is None:
+            raise gdb.GdbError("numa-trace slots: no flight recorder in this program and no llama_model_loader "
+                               "(`this` or `ml`) in the selected frame; select a loader frame with `frame N`")
+        items = vector_items(field(loader, "mappings"))
+        gdb.write("mapping slots (llama_model_loader.mappings, %d slots)\n" % len(items))
+        for i, up in enumerate(items):
+            ptr = unique_ptr_get(up)
+            gdb.write("  slot %d: %s\n" % (i, EMPTY if int(ptr) == 0 else mmap_text(ptr.dereference())))
+
+
+class Events(gdb.Command):
+    """Print the last N events of the flight recorder (default 20)."""
+
+    def __init__(self):
+        super().__init__("numa-trace events", gdb.COMMAND_DATA)
+
+    def invoke(self, arg, from_tty):
+        rec = recorder()
+        if rec is None:
+            raise gdb.GdbError("numa-trace events: no flight recorder (the program does not have libnumatrace loaded)")
+        count = int(arg) if arg.strip() else 20
+        head = int(rec["head"])
+        first = max(1, head - min(count, RING) + 1)
+        for seq in range(first, head + 1):
+            e = rec["ring"][(seq - 1) % RING]
+            if int(e["seq"]) != seq:
+                gdb.write("  #%d <overwritten or torn>\n" % seq)
+                continue
+            t = int(e["type"])
+            line = "  #%d %s tid %d" % (seq, EVENTS[t] if t < len(EVENTS) else "?", int(e["tid"]))
+            if int(e["slot"]) >= 0:
+                line += " slot %d" % int(e["slot"])
+            if int(e["file_idx"]) >= 0:
+                line += " file %d" % int(e["file_idx"])
+            if t == 6:
+                line += " '%s' offset %s at %s" % (e["name"].string(), hexa(e["a"]), hexa(e["c"]))
+            if t == 4:
+                line += " %s base %s length %s" % (KINDS.get(int(e["d"]) & 0xFF, "?"), hexa(e["a"]), hexa(e["b"]))
+            if t == 11:
+                line += " NT%03d" % int(e["flags"])
+            gdb.write(line + "\n")
+
+
+def stop_facts():
+    """Signal, fault address and where, for the selected thread."""
+    signal, fault = 0, 0
+    try:
+        si = gdb.parse_and_eval("$_siginfo")
+        signal = int(si["si_signo"])
+        try:
+            fault = int(si["_sifields"]["_sigfault"]["si_addr"])
+        except gdb.error:
+            fault = 0
+    except gdb.error:
+        pass
+    # The innermost frame of the program's own code, named as
+    # `numa-trace postmortem` names it (demangled, with parameters).
+    where = ""
+    try:
+        frame = gdb.newest_frame()
+        while frame is not None:
+            fn = frame.function()
+            name = fn.print_name if fn is not None else (frame.name() or "")
+            if name and not name.startswith("std::") and not name.startswith("__") and "numatrace::rec" not in name:
+                where = " in " + name
+                break
+            frame = frame.older()
+    except gdb.error:
+        pass
+    return signal, fault, where
+
+
+def loader_facts(loader):
+    """The loader's state as numa-trace diagnose --facts wants it."""
+    frame = gdb.selected_frame()
+    weight = None
+    for name in ("weight", "w"):
+        try:
+            weight = frame.read_var(name)
+            break
+        except (ValueError, gdb.error):
+            continue
+    if weight is None:
+        raise gdb.GdbError("numa-trace diagnose: no `weight` (llama_tensor_weight) in the selected frame; select "
+                           "the frame of load_all_data (or the resolve) with `frame N`")
+    if weight.type.strip_typedefs().code in (gdb.TYPE_CODE_PTR, gdb.TYPE_CODE_REF):
+        weight = weight.referenced_value() if weight.type.strip_typedefs().code == gdb.TYPE_CODE_REF else weight.dereference()
+    files = []
+    for up in vector_items(field(loader, "files")):
+        ptr = unique_ptr_get(up)
+        impl = None
+        if int(ptr):
+            f = ptr.dereference()
+            p = field(f, "pimpl")
+            impl = unique_ptr_get(p).dereference() if p is not None and int(unique_ptr_get(p)) else f
+        files.append(int(field(impl, "size")) if impl is not None and field(impl, "size") is not None else 0)
+    mappings = []
+    items = vector_items(field(loader, "mappings"))
+    unified = len(items) > 1 and int(unique_ptr_get(items[0])) != 0 and int(unique_ptr_get(items[1])) == 0
+    for i, up in enumerate(items):
+        ptr = unique_ptr_get(up)
+        if int(ptr) == 0:
+            continue
+        m = ptr.dereference()
+        p = field(m, "pimpl")
+        impl = unique_ptr_get(p).dereference() if p is not None else m
+        entry = {"slot": i, "base": int(impl["addr"].cast(gdb.lookup_type("unsigned long"))), "length": int(impl["size"])}
+        if unified and i == 0:
+            # The loader's own layout: file k at the sum of the sizes before it.
+            entry["kind"] = "unified"
+            at, ext = 0, []
+            for k, size in enumerate(files):
+                ext.append([k, at, size])
+                at += size
+            entry["extents"] = ext
+        mappings.append(entry)
+    idx = int(weight["idx"])
+    tensor = field(weight, "tensor")
+    name = "?"
+    if tensor is not None and int(tensor):
+        n = field(tensor.dereference(), "name")
+        name = n.string() if n is not None else "?"
+    size = 0
+    if tensor is not None and int(tensor):
+        nb = field(tensor.dereference(), "nbytes")
+        size = int(nb) if nb is not None else 0
+    slot_ptr = int(unique_ptr_get(items[idx])) if idx < len(items) else 0
+    base = next((m["base"] for m in mappings if m["slot"] == idx), 0)
+    return {"files": files, "mappings": mappings, "tid": gdb.selected_thread().ptid[1],
+            "resolve": {"slot": idx, "file_idx": idx, "offset": int(weight["offs"]), "size": size,
+                        "address": base + int(weight["offs"]) if slot_ptr else 0, "tensor": name}}
+
+
+class Diagnose(gdb.Command):
+    """The verdict for the selected thread and frame: which slot the current
+weight resolves through and why it is empty, from numa-trace's rule engine
+(the same words as `numa-trace postmortem`). Uses the flight recorder when
+libnumatrace is loaded, else the loader's `mappings`, `files` and `weight`
+from the selected frame's debug info."""
+
+    def __init__(self):
+        super().__init__("numa-trace diagnose", gdb.COMMAND_DATA)
+
+    def invoke(self, arg, from_tty):
+        exe = numa_trace_binary()
+        signal, fault, where = stop_facts()
+        tid = gdb.selected_thread().ptid[1]
+        with tempfile.TemporaryDirectory(prefix="numa-trace-gdb-") as d:
+            rec = recorder()
+            if rec is not None:
+                path = os.path.join(d, "recorder.bin")
+                size = int(gdb.parse_and_eval("sizeof(numatrace_flight_recorder)"))
+                addr = int(rec.address)
+                data = gdb.selected_inferior().read_memory(addr, size)
+                with open(path, "wb") as f:
+                    f.write(bytes(data))
+                cmd = [exe, "diagnose", "--recorder", path, "--tid", str(tid)]
+            else:
+                loader = selected_loader()
+                if loader is None:
+                    raise gdb.GdbError("numa-trace diagnose: no flight recorder and no llama_model_loader in the "
+                                       "selected frame; select the loader's frame with `frame N`")
+                path = os.path.join(d, "facts.json")
+                with open(path, "w") as f:
+                    json.dump(loader_facts(loader), f)
+                cmd = [exe, "diagnose", "--facts", path]
+            cmd += ["--signal", str(signal), "--fault-address", str(fault), "--where", where]
+            out = subprocess.run(cmd, capture_output=True, text=True)
+            gdb.write(out.stdout)
+            if out.returncode == 2:
+                raise gdb.GdbError(out.stderr.strip())
+
+
+def register():
+    Prefix()
+    Slots()
+    Events()
+    Diagnose()

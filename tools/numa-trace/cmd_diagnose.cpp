@@ -1,0 +1,170 @@
+// numa-trace diagnose: the verdict for a stopped or crashed thread from the
+// facts a debugger gathered: the flight recorder's bytes (dumped by gdb), or,
+// for a loader that ran without numa-trace, the loader's own state read from
+// its debug info (as JSON). The gdb extension calls it, so gdb shows the same
+// words as numa-trace postmortem: one rule engine.
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli.h"
+#include "numatrace/model/replay.h"
+#include "numatrace/postmortem/postmortem.h"
+
+namespace numatrace::cli {
+
+namespace {
+
+struct DiagnoseOptions {
+  std::string recorder, facts, where;
+  int tid = 0, signal = 0;
+  uint64_t fault_address = 0;
+  bool json = false;
+};
+
+uint16_t kind_of(const std::string& k) {
+  return k == "unified" ? NT_KIND_UNIFIED : k == "replica" ? NT_KIND_REPLICA : NT_KIND_PER_FILE;
+}
+
+// Builds recorder tables from the facts: files, mappings with extents, and
+// the resolve the thread is doing, as its in-flight record.
+Result<std::shared_ptr<nt_flight_recorder>> from_facts(const std::string& path, int& tid) {
+  std::ifstream in(path);
+  if (!in) return Error{ErrorKind::io, "DG001", path, "", "cannot open"};
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    return Error{ErrorKind::invalid, "DG002", path, "", std::string("not JSON: ") + e.what()};
+  }
+  auto rec = std::make_shared<nt_flight_recorder>();
+  model::Replayer replay(*rec);
+  std::vector<nt_fr_finding> ignored;
+  auto on = [&](const nt_fr_finding& f) { ignored.push_back(f); };
+  uint64_t seq = 0;
+  auto event = [&](uint16_t type) {
+    nt_fr_event e{};
+    e.seq = ++seq;
+    e.type = type;
+    e.slot = -1;
+    e.file_idx = -1;
+    e.node = -1;
+    e.mapping = -1;
+    return e;
+  };
+  try {
+    const auto files = j.value("files", nlohmann::json::array());
+    auto b = event(NT_EV_MODEL_BEGIN);
+    b.a = files.size();
+    replay.feed(b, on);
+    for (size_t i = 0; i < files.size(); ++i) {
+      auto f = event(NT_EV_FILE_OPEN);
+      f.file_idx = static_cast<int32_t>(i);
+      f.a = files[i].get<uint64_t>();
+      replay.feed(f, on);
+    }
+    for (const auto& m : j.value("mappings", nlohmann::json::array())) {
+      auto c = event(NT_EV_CREATE);
+      c.slot = m.at("slot").get<int32_t>();
+      c.a = m.at("base").get<uint64_t>();
+      c.b = m.at("length").get<uint64_t>();
+      c.node = static_cast<int16_t>(m.value("node", -1));
+      c.d = kind_of(m.value("kind", "per-file"));
+      replay.feed(c, on);
+      for (const auto& x : m.value("extents", nlohmann::json::array())) {
+        auto e = event(NT_EV_EXTENT);
+        e.slot = c.slot;
+        e.file_idx = x.at(0).get<int32_t>();
+        e.a = x.at(1).get<uint64_t>();
+        e.b = x.at(2).get<uint64_t>();
+        replay.feed(e, on);
+      }
+    }
+    replay.flush_create(on);
+    const auto& r = j.at("resolve");
+    tid = j.value("tid", 1);
+    nt_fr_thread& t = rec->threads[0];
+    t.tid = static_cast<uint32_t>(tid);
+    t.in_flight = 1;
+    t.slot = r.at("slot").get<int32_t>();
+    t.file_idx = r.at("file_idx").get<int32_t>();
+    t.offset = r.at("offset").get<uint64_t>();
+    t.size = r.value("size", uint64_t{0});
+    t.address = r.value("address", uint64_t{0});
+    t.node = -1;
+    t.seq = ++seq;
+    model::copy_name(t.name, r.value("tensor", std::string("?")).c_str());
+  } catch (const std::exception& e) {
+    return Error{ErrorKind::invalid, "DG003", path, "", std::string("facts incomplete: ") + e.what()};
+  }
+  return rec;
+}
+
+int run_diagnose(const DiagnoseOptions& o) {
+  std::shared_ptr<nt_flight_recorder> rec;
+  int tid = o.tid;
+  if (!o.recorder.empty()) {
+    std::ifstream in(o.recorder, std::ios::binary);
+    if (!in) return report(Error{ErrorKind::io, "DG001", o.recorder, "", "cannot open"});
+    rec = std::make_shared<nt_flight_recorder>();
+    in.read(reinterpret_cast<char*>(rec.get()), sizeof *rec);
+    if (in.gcount() != static_cast<std::streamsize>(sizeof *rec) || rec->magic != NT_FR_MAGIC ||
+        rec->version != NT_FR_VERSION || rec->size != sizeof *rec) {
+      report(Error{ErrorKind::invalid, "DG004", o.recorder, "",
+                   "not a flight recorder of version " + std::to_string(NT_FR_VERSION) + " (" +
+                       std::to_string(sizeof *rec) + " bytes)"});
+      return kUsage;
+    }
+  } else if (!o.facts.empty()) {
+    auto f = from_facts(o.facts, tid);
+    if (!f) {
+      report(f.error());
+      return kUsage;
+    }
+    rec = *f;
+  } else {
+    std::fprintf(stderr, "numa-trace diagnose: give --recorder FILE or --facts FILE\n");
+    return kUsage;
+  }
+  auto j = postmortem::judge(*rec, tid, o.signal, o.fault_address, o.where);
+  if (o.json) {
+    nlohmann::ordered_json out;
+    out["verdict"] = j.verdict;
+    out["findings"] = nlohmann::ordered_json::array();
+    for (size_t i = 0; i < j.findings.size(); ++i)
+      out["findings"].push_back({{"code", model::code_info(j.findings[i].code).id},
+                                 {"slot", j.findings[i].slot},
+                                 {"file_idx", j.findings[i].file_idx},
+                                 {"message", j.finding_text[i]}});
+    std::printf("%s\n", out.dump(2).c_str());
+  } else {
+    std::printf("%s\n", j.verdict.c_str());
+    for (const auto& t : j.finding_text) std::printf("  %s\n", t.c_str());
+  }
+  return j.findings.empty() ? kOk : kProblems;
+}
+
+}  // namespace
+
+Command add_diagnose(CLI::App& app) {
+  auto o = std::make_shared<DiagnoseOptions>();
+  auto* sub = app.add_subcommand(
+      "diagnose",
+      "The verdict for one thread from facts a debugger gathered (the gdb extension's `numa-trace diagnose` runs "
+      "this): a flight recorder dumped from memory (--recorder, with --tid), or the loader's state as JSON "
+      "(--facts; docs/gdb.md gives the shape). Same rule engine and words as numa-trace postmortem. Exit 0 no "
+      "finding, 1 findings, 2 unreadable input.");
+  sub->add_option("--recorder", o->recorder, "A dump of numatrace_flight_recorder");
+  sub->add_option("--facts", o->facts, "The loader's state as JSON");
+  sub->add_option("--tid", o->tid, "The thread to judge (with --recorder)");
+  sub->add_option("--signal", o->signal, "The signal the thread got, 0 when merely stopped")->default_val(0);
+  sub->add_option("--fault-address", o->fault_address, "The fault address, with --signal");
+  sub->add_option("--where", o->where, "Where it stopped, e.g. \" in load_all_data\"");
+  sub->add_flag("--json", o->json, "Print JSON");
+  return {sub, [o] { return run_diagnose(*o); }};
+}
+
+}  // namespace numatrace::cli
