@@ -14,7 +14,7 @@ import tempfile
 
 import gdb
 
-from .memory import field, hexa, std_string, unique_ptr_get, vector_items
+from .memory import deref, field, hexa, unique_ptr_get, vector_items
 from .printers import EMPTY, EVENTS, KINDS, STATES, mmap_text, selected_loader
 
 RING = 4096
@@ -129,11 +129,15 @@ def stop_facts():
             fault = 0
     except gdb.error:
         pass
-    # The innermost frame of the program's own code, named as
-    # `numa-trace postmortem` names it (demangled, with parameters).
+    # A breakpoint or a step is a stop, not a crash.
+    if signal == 5:  # SIGTRAP
+        signal, fault = 0, 0
+    # Where: for a crash the innermost frame of the program's own code, named
+    # as `numa-trace postmortem` names it (demangled, with parameters); for a
+    # stop, the frame the user selected.
     where = ""
     try:
-        frame = gdb.newest_frame()
+        frame = gdb.newest_frame() if signal else gdb.selected_frame()
         while frame is not None:
             fn = frame.function()
             name = fn.print_name if fn is not None else (frame.name() or "")
@@ -159,8 +163,9 @@ def loader_facts(loader):
     if weight is None:
         raise gdb.GdbError("numa-trace diagnose: no `weight` (llama_tensor_weight) in the selected frame; select "
                            "the frame of load_all_data (or the resolve) with `frame N`")
-    if weight.type.strip_typedefs().code in (gdb.TYPE_CODE_PTR, gdb.TYPE_CODE_REF):
-        weight = weight.referenced_value() if weight.type.strip_typedefs().code == gdb.TYPE_CODE_REF else weight.dereference()
+    weight = deref(weight)
+    if weight.type.strip_typedefs().code == gdb.TYPE_CODE_PTR:
+        weight = weight.dereference()
     files = []
     for up in vector_items(field(loader, "files")):
         ptr = unique_ptr_get(up)

@@ -140,6 +140,7 @@ def selected_loader():
                 v = frame.read_var(name)
             except (ValueError, gdb.error):
                 continue
+            v = deref(v)
             t = v.type.strip_typedefs()
             if t.code == gdb.TYPE_CODE_PTR:
                 if int(v) == 0:
@@ -148,6 +149,12 @@ def selected_loader():
                 t = v.type.strip_typedefs()
             if t.tag and t.tag.endswith("llama_model_loader"):
                 return v
+            # A wrapper that holds the loader (a member of its type).
+            if t.code == gdb.TYPE_CODE_STRUCT:
+                for f in t.fields():
+                    ft = f.type.strip_typedefs()
+                    if ft.tag and ft.tag.endswith("llama_model_loader") and f.name:
+                        return v[f.name]
     except gdb.error:
         pass
     return None

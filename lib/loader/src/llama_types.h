@@ -24,6 +24,13 @@ struct ggml_tensor {
 };
 
 struct llama_file {
+#ifdef NUMATRACE_OLD_FILE_LAYOUT
+  // The July 2025 layout the NUMA-mirror work started from: no fd or name.
+  struct impl {
+    FILE* fp = nullptr;
+    size_t size = 0;
+  };
+#else
   struct impl {
     int fd = -1;  // -1 at run time upstream too: files are read through fp
     std::string fname;
@@ -35,11 +42,20 @@ struct llama_file {
       if (fp && owns_fp) std::fclose(fp);
     }
   };
+#endif
   std::unique_ptr<impl> pimpl;
 
-  size_t size() const { return pimpl->size; }
-  int fileno() const { return ::fileno(pimpl->fp); }
-  const std::string& path() const { return pimpl->fname; }
+  size_t size() const {
+    return pimpl->size;
+  }
+  int fileno() const {
+    return ::fileno(pimpl->fp);
+  }
+#ifndef NUMATRACE_OLD_FILE_LAYOUT
+  const std::string& path() const {
+    return pimpl->fname;
+  }
+#endif
 };
 
 enum class backing_kind { file, anonymous, hugetlbfs, numa };
