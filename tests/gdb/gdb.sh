@@ -13,16 +13,16 @@ SOURCE=(-iex "source $GDBDIR/numatrace-gdb.py")
 
 # Stopped at a breakpoint in the loader's frame.
 run "${GDB[@]}" "${SOURCE[@]}" -ex "break stop_here" -ex "run stop" -ex "up" \
-  -ex "print ml.mappings" -ex "print weight" -ex "print ml.files" -ex "print *ml.mappings[0]" -ex "print ml" \
+  -ex "print ml.mappings" -ex "print *weight" -ex "print ml.files" -ex "print *ml.mappings[0]" -ex "print ml" \
   -ex "numa-trace slots" -ex "numa-trace diagnose" --args "$PROG" stop
 expect_rc 0 -- "gdb on the stopped program"
 expect_grep "$T/out" '^\$1 = 6 slots \{\[0\] = llama_mmap \[0x[0-9a-f]+, \+0x15000\) fragments \(0x0, 0x15000\), \[1\] = <empty slot>, \[2\] = <empty slot>, \[3\] = <empty slot>, \[4\] = <empty slot>, \[5\] = <empty slot>\}' "print ml.mappings"
-expect_grep "$T/out" "^\\\$2 = file idx 1, offs 0x1a40, tensor 'blk.0.attn_k.weight', size 512 \(its slot 1 is empty\)" "print weight"
+expect_grep "$T/out" "^\\\$2 = file idx 1, offs 0x1a40, tensor 'blk.0.attn_k.weight', size 512 \(its slot 1 is empty\)" "print *weight"
 expect_grep "$T/out" '^\$3 = \{\[0\] = llama_file "/models/m-00001-of-00006.gguf", size 20480, fd -1, .*\[5\] = llama_file "/models/m-00006-of-00006.gguf", size 4096, fd -1\}' "print ml.files"
 expect_grep "$T/out" '^\$4 = llama_mmap \[0x[0-9a-f]+, \+0x15000\)' "print *ml.mappings[0]"
 expect_grep "$T/out" '^\$5 = llama_model_loader \{n_kv=0, n_tensors=1, .*mappings=\{\[0\] = llama_mmap .*\[1\] = <empty slot>' "print ml"
 expect_grep "$T/out" "^  slot 1: <empty slot>" "numa-trace slots from the loader"
-expect_grep "$T/out" "^Stopped in load_all_data\(llama_model_loader&, llama_model_loader::llama_tensor_weight const&, bool\) while resolving 'blk.0.attn_k.weight' \(file 1 of 6, offset 0x1a40\)\. Mapping slot 1 is empty\. The unified mapping for files 0-5 lives in slot 0 \(base 0x[0-9a-f]+, file 1 at \+0x5000\)\. Resolve through slot 0 at that offset\." "numa-trace diagnose at the breakpoint"
+expect_grep "$T/out" "^Stopped in load_all_data\(llama_model_loader&, llama_model_loader::llama_tensor_weight const\*, bool\) while resolving 'blk.0.attn_k.weight' \(file 1 of 6, offset 0x1a40\)\. Mapping slot 1 is empty\. The unified mapping for files 0-5 lives in slot 0 \(base 0x[0-9a-f]+, file 1 at \+0x5000\)\. Resolve through slot 0 at that offset\." "numa-trace diagnose at the breakpoint"
 
 # From a core of the crash.
 file_cores

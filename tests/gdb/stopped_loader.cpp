@@ -19,12 +19,13 @@ extern "C" __attribute__((noinline)) void stop_here() {
   asm volatile("");
 }
 
+// As upstream: `weight` is a pointer into weights_map.
 __attribute__((noinline)) unsigned load_all_data(llama_model_loader& ml,
-                                                 const llama_model_loader::llama_tensor_weight& weight, bool crash) {
+                                                 const llama_model_loader::llama_tensor_weight* weight, bool crash) {
   stop_here();
   if (!crash) return 0;
-  const auto& mapping = ml.mappings.at(weight.idx);
-  const unsigned char* data = static_cast<const unsigned char*>(mapping->addr()) + weight.offs;  // null slot
+  const auto& mapping = ml.mappings.at(weight->idx);
+  const unsigned char* data = static_cast<const unsigned char*>(mapping->addr()) + weight->offs;  // null slot
   return data[0];
 }
 
@@ -60,7 +61,7 @@ int main(int argc, char** argv) {
   t.nbytes = 0x200;
   ml.weights_map[t.name] = {1, 0x1a40, &t};
   ml.n_tensors = 1;
-  unsigned r = load_all_data(ml, ml.weights_map.begin()->second, crash);
+  unsigned r = load_all_data(ml, &ml.weights_map.begin()->second, crash);
   std::printf("done %u\n", r);
   return 0;
 }
