@@ -82,6 +82,7 @@ void write_crash_record();  // binary sinks, from the crash handler
 
 // Placement and data checks (placement.cpp).
 void sample_placement(int mapping);  // caller holds the table lock
+void sample_all_live();              // every live mapping; caller holds the table lock
 void verify_data();                  // caller holds the table lock
 void refresh_clock();
 

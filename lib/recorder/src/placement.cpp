@@ -93,6 +93,12 @@ void sample_placement(int mi) {
   if (model::check_placement(r, mi, seq, f)) raise_finding(f);
 }
 
+void sample_all_live() {
+  Recorder& r = fr();
+  for (uint32_t i = 0, n = model::mapping_count(r); i < n; ++i)
+    if (model::live(r.mappings[i])) sample_placement(static_cast<int>(i));
+}
+
 // NT011: for each extent of a live unified or replica mapping, compare 17
 // chunks of 4 KiB (evenly spaced, the last one included) with the file.
 // The mapping is read with process_vm_readv on ourselves, which fails

@@ -357,9 +357,7 @@ NT_EXPORT void numatrace_model_end(void) {
   Guard g;
   if (!g.entered) return;
   lock_tables();
-  Recorder& r = fr();
-  for (uint32_t i = 0, n = model::mapping_count(r); i < n; ++i)
-    if (model::live(r.mappings[i])) sample_placement(static_cast<int>(i));
+  sample_all_live();
   if (g_settings.verify) verify_data();
   unlock_tables();
   refresh_clock();
@@ -550,9 +548,7 @@ NT_EXPORT void numatrace_sample_placement(void) {
   Guard g;
   if (!g.entered) return;
   lock_tables();
-  Recorder& r = fr();
-  for (uint32_t i = 0, n = model::mapping_count(r); i < n; ++i)
-    if (model::live(r.mappings[i])) sample_placement(static_cast<int>(i));
+  sample_all_live();
   unlock_tables();
 }
 
