@@ -47,3 +47,32 @@ file_cores() {
 }
 # newest_core DIR: the most recent core file written in DIR.
 newest_core() { ls -t "$1"/core* 2>/dev/null | head -1; }
+
+# start_journald: a real systemd-journald, started standalone (root, no
+# systemd as PID 1 needed) when none runs; `stop_started_daemons` stops what
+# was started. Skips (77) when it cannot be started, saying why.
+STARTED_PIDS=()
+start_journald() {
+  if pgrep -x systemd-journal >/dev/null || pgrep -f "^/lib/systemd/systemd-journald" >/dev/null; then
+    return 0
+  fi
+  if [ "$(id -u)" != 0 ]; then echo "SKIP: no systemd-journald running and not root to start one"; exit 77; fi
+  [ -x /lib/systemd/systemd-journald ] || { echo "SKIP: /lib/systemd/systemd-journald not installed"; exit 77; }
+  /lib/systemd/systemd-journald >"$T/journald.log" 2>&1 &
+  STARTED_PIDS+=($!)
+  # Ready when a message sent now can be read back (a stale socket from an
+  # earlier journald may exist before this one binds it).
+  local probe="numa-trace-test-probe-$$-$RANDOM"
+  for _ in $(seq 100); do
+    echo "$probe" | systemd-cat -t numa-trace-probe 2>/dev/null
+    journalctl -t numa-trace-probe --no-pager 2>/dev/null | grep -q "$probe" && break
+    sleep 0.1
+  done
+  journalctl -t numa-trace-probe --no-pager 2>/dev/null | grep -q "$probe" ||
+    { echo "systemd-journald did not start: $(cat "$T/journald.log")"; exit 1; }
+  echo "started systemd-journald (pid ${STARTED_PIDS[-1]}) for this test"
+}
+stop_started_daemons() {
+  for p in "${STARTED_PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  STARTED_PIDS=()
+}

@@ -32,6 +32,7 @@ Command add_demo(CLI::App& app);
 Command add_run(CLI::App& app);
 Command add_postmortem(CLI::App& app);
 Command add_diagnose(CLI::App& app);
+Command add_journal(CLI::App& app);
 
 struct ReportOptions {
   std::string trace;

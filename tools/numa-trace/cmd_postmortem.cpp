@@ -1,5 +1,7 @@
 // numa-trace postmortem CORE: which mapping slot was null, for which tensor
 // and file, and why; from a core dump (plain or .zst).
+#include <unistd.h>
+
 #include <cstdio>
 #include <memory>
 
@@ -17,6 +19,8 @@ namespace {
 struct PostmortemOptions {
   postmortem::Options pm;
   bool json = false;
+  std::string coredump;  // --coredump MATCH
+  bool journal = false;  // --journal: write the verdict back
 };
 
 std::string frame_text(const postmortem::Frame& f) {
@@ -36,8 +40,30 @@ const char* event_type(uint16_t t) {
   return t < sizeof names / sizeof names[0] ? names[t] : "?";
 }
 
-int run_postmortem(const PostmortemOptions& o) {
+int run_postmortem(const PostmortemOptions& in) {
+  PostmortemOptions o = in;
+  postmortem::CoredumpEntry entry;
+  if (!o.coredump.empty()) {
+    auto found = postmortem::find_coredump(o.coredump);
+    if (!found) {
+      report(found.error());
+      return kUsage;
+    }
+    entry = *found;
+    o.pm.core = entry.filename;
+    if (o.pm.executable.empty()) o.pm.executable = entry.exe;
+    if (!o.json)
+      std::printf("systemd-coredump: PID %s (%s), %s, core %s\n", entry.pid.c_str(), entry.exe.c_str(),
+                  entry.signal.c_str(), entry.filename.c_str());
+  } else if (o.pm.core.empty()) {
+    std::fprintf(stderr, "numa-trace postmortem: give a CORE or --coredump MATCH\n");
+    return kUsage;
+  }
   auto analyzed = postmortem::analyze(o.pm);
+  if (entry.temporary) unlink(entry.filename.c_str());
+  if (analyzed && o.journal) {
+    if (auto s = postmortem::journal_verdict(entry, *analyzed); !s) report(s.error());
+  }
   if (!analyzed) {
     report(analyzed.error());
     return kUsage;  // the core cannot be read
@@ -196,7 +222,11 @@ Command add_postmortem(CLI::App& app) {
       "numa-trace (mapping slots at the crash, each thread's resolve in flight, the last events) and a verdict from "
       "the rule engine; without the recorder, the GGUF and hugetlbfs files mapped at the crash (NT_FILE). Exit 0 "
       "nothing wrong, 1 a crash or findings, 2 the core cannot be read.");
-  sub->add_option("core", o->pm.core, "The core file (.zst accepted)")->required();
+  sub->add_option("core", o->pm.core, "The core file (.zst accepted)");
+  sub->add_option("--coredump", o->coredump,
+                  "Decode the newest core systemd-coredump caught for this PID, executable path or command name "
+                  "(as coredumpctl matches)");
+  sub->add_flag("--journal", o->journal, "Write the verdict back to the journal, naming the crash");
   sub->add_option("--exe", o->pm.executable, "The program's file, when the path in the core is not right");
   sub->add_flag("--force", o->pm.force, "Use modules whose build-id differs from the core's (said in the output)");
   sub->add_flag("--json", o->json, "Print JSON");

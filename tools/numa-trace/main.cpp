@@ -20,8 +20,8 @@ int main(int argc, char** argv) {
   app.fallthrough(false);
 
   const Command commands[] = {
-      add_gen_model(app),  add_inspect(app),  add_run(app),  add_report(app),
-      add_postmortem(app), add_diagnose(app), add_demo(app),
+      add_gen_model(app),  add_inspect(app),  add_run(app),     add_report(app),
+      add_postmortem(app), add_diagnose(app), add_journal(app), add_demo(app),
   };
 
   try {

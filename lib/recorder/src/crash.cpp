@@ -24,7 +24,7 @@ namespace numatrace::rec {
 namespace {
 
 constexpr int kSignals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
-constexpr size_t kAltStack = 64 * 1024;
+constexpr size_t kAltStack = 256 * 1024;  // the crash path drains the ring to the sinks on it
 
 using SigactionFn = int (*)(int, const struct sigaction*, struct sigaction*);
 SigactionFn g_real_sigaction = nullptr;

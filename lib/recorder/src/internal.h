@@ -16,12 +16,12 @@ using model::Recorder;
 
 inline constexpr int kMaxSinks = 4;
 
-enum class SinkKind : uint8_t { binary, jsonl, text };
+enum class SinkKind : uint8_t { binary, jsonl, text, journal };
 
 // What NUMA_TRACE (or numatrace_configure) asked for; small, copied freely.
 struct SinkSpec {
   SinkKind kind = SinkKind::text;
-  bool all = false;  // text sink: resolves too
+  bool all = false;  // text and journal sinks: every resolve (else the journal gets them aggregated per file)
   char path[512] = {};
 };
 struct Settings {

@@ -103,9 +103,22 @@ Judgement judge(const nt_flight_recorder& recorder, int tid, int signal, uint64_
                 const std::string& where);
 std::string signal_text(int sig);  // "SIGSEGV"
 
+// A core caught by systemd-coredump, found through the journal
+// (MESSAGE_ID fc2e22bc6ee647b6b90729ab34a250b1) by PID, executable path or
+// command name, as coredumpctl matches; the newest wins.
+struct CoredumpEntry {
+  std::string pid, exe, comm, timestamp, signal;
+  std::string filename;    // COREDUMP_FILENAME (.zst), or a temporary file holding the inline COREDUMP
+  bool temporary = false;  // `filename` is ours to remove
+};
+Result<CoredumpEntry> find_coredump(const std::string& match);
+// Writes the verdict back to the journal, naming the crash.
+Status journal_verdict(const CoredumpEntry& entry, const Report& report);
+
 // Error codes (docs/postmortem.md): PM001 cannot read, PM002 not an ELF
 // core, PM003 truncated, PM004 wrong architecture, PM005 corrupt notes,
-// PM006 bad zstd stream, PM007 build-id mismatch.
+// PM006 bad zstd stream, PM007 build-id mismatch, PM008 journal error,
+// PM009 no matching systemd-coredump entry.
 Result<Report> analyze(const Options& options);
 
 }  // namespace numatrace::postmortem
