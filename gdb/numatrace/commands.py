@@ -252,8 +252,37 @@ from the selected frame's debug info."""
                 raise gdb.GdbError(out.stderr.strip())
 
 
+class Facts(gdb.Command):
+    """Print, as JSON between marker lines, the loader's state in the first
+frame (from the innermost) that has a llama_model_loader and a `weight`:
+what `numa-trace postmortem` asks gdb for when a core has no flight
+recorder."""
+
+    def __init__(self):
+        super().__init__("numa-trace facts", gdb.COMMAND_DATA)
+
+    def invoke(self, arg, from_tty):
+        frame = gdb.newest_frame()
+        errors = []
+        while frame is not None:
+            try:
+                frame.select()
+                loader = selected_loader()
+                if loader is not None:
+                    facts = loader_facts(loader)
+                    fn = frame.function()
+                    facts["frame"] = fn.print_name if fn is not None else (frame.name() or "?")
+                    gdb.write("NUMA-TRACE-FACTS-BEGIN\n%s\nNUMA-TRACE-FACTS-END\n" % json.dumps(facts))
+                    return
+            except (gdb.error, gdb.GdbError) as e:
+                errors.append("%s: %s" % (frame.name(), e))
+            frame = frame.older()
+        gdb.write("NUMA-TRACE-FACTS-NONE %s\n" % ("; ".join(errors) or "no frame has a llama_model_loader"))
+
+
 def register():
     Prefix()
+    Facts()
     Slots()
     Events()
     Diagnose()

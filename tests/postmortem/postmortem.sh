@@ -85,6 +85,15 @@ for i in 0 1 2 3 4 5; do
 done
 expect_grep "$T/out" "^thread [0-9]+ \(crashed\)" "frames without the recorder"
 
+# 5b. Without numa-trace, the null slot is still named: gdb with numa-trace's
+# extension reads the loader's state from its debug info.
+crash plaindbg 139 -- --strategy unified --fault null-slot --threads 1
+run "$NT" postmortem "$T/plaindbg.core"
+expect_rc 1 -- "postmortem of a null-slot core without the recorder"
+expect_grep "$T/out" "while resolving 'blk\.[0-9]+\.[a-z_]+\.weight' \(file 1 of 6, offset 0x[0-9a-f]+\)\. Mapping slot 1 is empty\. The unified mapping for files 0-5 lives in slot 0 .*\(From the loader's debug info, read through gdb" "null slot named from debug info"
+run "$NT" postmortem --no-gdb --json "$T/plaindbg.core"
+expect_grep "$T/out" '"verdict_source": "NT_FILE only"' "--no-gdb leaves the NT_FILE verdict"
+
 # 6. Broken cores: exit 2 with a message, never a signal.
 size=$(stat -c %s "$T/null.core")
 for cut in 32 200 4096 $((size / 3)) $((size - 100)); do

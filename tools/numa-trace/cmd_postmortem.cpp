@@ -2,12 +2,15 @@
 // and file, and why; from a core dump (plain or .zst).
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
+#include "facts.h"
 #include "numatrace/model/engine.h"
 #include "numatrace/postmortem/postmortem.h"
 #include "process.h"
@@ -19,9 +22,70 @@ namespace {
 struct PostmortemOptions {
   postmortem::Options pm;
   bool json = false;
+  bool no_gdb = false;   // --no-gdb: do not ask gdb for the loader's state
   std::string coredump;  // --coredump MATCH
   bool journal = false;  // --journal: write the verdict back
 };
+
+// Without a flight recorder: the loader's state from its debug info, read
+// by gdb with numa-trace's extension (`numa-trace facts`), judged by the
+// rule engine. Returns false (with the reason) when it cannot.
+bool judge_from_debug_info(postmortem::Report& r, const std::string& core, std::string& why) {
+  const std::string gdb = "/usr/bin/gdb";
+  if (access(gdb.c_str(), X_OK) != 0) {
+    why = "gdb is not installed";
+    return false;
+  }
+  std::string dir;
+  const char* dirs[] = {std::getenv("NUMA_TRACE_GDB_DIR"), NUMA_TRACE_GDB_INSTALL_DIR, NUMA_TRACE_GDB_SOURCE_DIR};
+  for (const char* d : dirs)
+    if (d && *d && access((std::string(d) + "/numatrace-gdb.py").c_str(), R_OK) == 0) {
+      dir = d;
+      break;
+    }
+  if (dir.empty()) {
+    why = "numa-trace's gdb extension is not installed";
+    return false;
+  }
+  auto c = run_captured({gdb, "-batch", "-nx", "-iex", "set debuginfod enabled off", "-iex", "set auto-load off",
+                         "-iex", "source " + dir + "/numatrace-gdb.py", "-ex", "numa-trace facts", r.executable, core},
+                        {}, ".");
+  auto begin = c.out.find("NUMA-TRACE-FACTS-BEGIN\n"), end = c.out.find("\nNUMA-TRACE-FACTS-END");
+  if (begin == std::string::npos || end == std::string::npos || end < begin) {
+    auto none = c.out.find("NUMA-TRACE-FACTS-NONE");
+    why = none != std::string::npos ? c.out.substr(none + 22, c.out.find('\n', none) - none - 22)
+                                    : "gdb gave no answer (" + std::to_string(c.status) + ")";
+    return false;
+  }
+  const std::string json = c.out.substr(begin + 23, end - begin - 23);
+  int tid = 0;
+  auto rec = recorder_from_facts(json, core, tid);
+  if (!rec) {
+    why = rec.error().message;
+    return false;
+  }
+  std::string where;
+  for (const auto& t : r.threads)
+    if (t.crashed)
+      for (const auto& f : t.frames)
+        if (!f.function.empty() &&
+            (f.function.rfind("std::", 0) != 0 || f.function.find("{lambda") != std::string::npos) &&
+            f.function.rfind("__", 0) != 0 && f.function != "operator()") {
+          where = " in " + f.function;
+          goto found;
+        }
+found:
+  auto j = postmortem::judge(**rec, tid, r.signal, r.fault_address, where);
+  r.findings = j.findings;
+  r.finding_text = j.finding_text;
+  r.verdict = j.verdict + " (From the loader's debug info, read through gdb: this core has no usable flight recorder.)";
+  if (!r.recorder_error.empty()) {
+    std::string e = r.recorder_error;
+    e[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(e[0])));
+    r.verdict += " " + e + ".";
+  }
+  return true;
+}
 
 std::string frame_text(const postmortem::Frame& f) {
   std::string s = f.function.empty() ? "??" : f.function;
@@ -60,6 +124,16 @@ int run_postmortem(const PostmortemOptions& in) {
     return kUsage;
   }
   auto analyzed = postmortem::analyze(o.pm);
+  std::string verdict_source = "flight recorder";
+  if (analyzed && !analyzed->recorder && !analyzed->damaged) {
+    std::string why;
+    if (!o.no_gdb && judge_from_debug_info(*analyzed, o.pm.core, why)) {
+      verdict_source = "debug info (gdb)";
+    } else {
+      verdict_source = "NT_FILE only";
+      if (!o.no_gdb) analyzed->warnings.push_back("the loader's state could not be read from its debug info: " + why);
+    }
+  }
   if (entry.temporary) unlink(entry.filename.c_str());
   if (analyzed && o.journal) {
     if (auto s = postmortem::journal_verdict(entry, *analyzed); !s) report(s.error());
@@ -84,6 +158,7 @@ int run_postmortem(const PostmortemOptions& in) {
     j["fault_class"] = postmortem::fault_class_name(r.fault_class);
     j["crashed_tid"] = r.crashed_tid;
     j["verdict"] = r.verdict;
+    j["verdict_source"] = verdict_source;
     j["recorder"] = r.recorder ? nlohmann::ordered_json{{"found_by", r.recorder_found_by},
                                                         {"address", hex(r.recorder_address)},
                                                         {"version", r.recorder->version},
@@ -230,6 +305,8 @@ Command add_postmortem(CLI::App& app) {
   sub->add_option("--exe", o->pm.executable, "The program's file, when the path in the core is not right");
   sub->add_flag("--force", o->pm.force, "Use modules whose build-id differs from the core's (said in the output)");
   sub->add_flag("--json", o->json, "Print JSON");
+  sub->add_flag("--no-gdb", o->no_gdb,
+                "Without a flight recorder, do not ask gdb (with numa-trace's extension) for the loader's state");
   sub->add_option("--max-threads", o->pm.max_threads, "Threads shown at most")->default_val(64);
   sub->add_option("--max-frames", o->pm.max_frames, "Frames per thread at most")->default_val(64);
   sub->add_option("--events", o->pm.events, "Last events of the recorder shown")->default_val(16);

@@ -16,6 +16,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 #include "internal.h"
 
@@ -31,6 +32,7 @@ SigactionFn g_real_sigaction = nullptr;
 struct sigaction g_next[NSIG];  // the program's handler for each of our signals
 bool g_ours[NSIG];
 constinit std::atomic<int> g_in_crash{0};
+constinit std::atomic<bool> g_capture_done{false};
 pthread_key_t g_stack_key;
 
 const char* signal_name(int sig) {
@@ -104,8 +106,7 @@ void capture(int sig, siginfo_t* info, void* uc) {
   size_t n = b.size();
   line[n++] = '\n';
   write_stderr(line, n);
-  drain(true);
-  write_crash_record();
+  drain_for_crash();
 }
 
 void handler(int sig, siginfo_t* info, void* uc) {
@@ -113,6 +114,15 @@ void handler(int sig, siginfo_t* info, void* uc) {
   if (g_in_crash.fetch_add(1) == 0) {
     Guard g;
     capture(sig, info, uc);
+    g_capture_done.store(true, std::memory_order_release);
+  } else {
+    // Another thread is capturing (several loader threads often fault on
+    // the same empty slot): let it finish before this thread's default
+    // action ends the process, at most one second.
+    for (int i = 0; i < 1000 && !g_capture_done.load(std::memory_order_acquire); ++i) {
+      timespec ms{0, 1000 * 1000};
+      nanosleep(&ms, nullptr);
+    }
   }
   const struct sigaction& next = g_next[sig];
   if (next.sa_flags & SA_SIGINFO) {

@@ -79,6 +79,7 @@ void wake_drainer();
 void sinks_after_fork_child();
 void write_stderr(const char* s, size_t n);
 void write_crash_record();  // binary sinks, from the crash handler
+void drain_for_crash();     // the ring and the crash record, waiting for the drainer if it holds the sinks
 
 // Placement and data checks (placement.cpp).
 void sample_placement(int mapping);  // caller holds the table lock

@@ -782,9 +782,26 @@ bool drain(bool from_signal) {
   return true;
 }
 
+// From the crash handler: the ring to every sink, then the crash record to
+// binary traces. The drainer thread may be in the middle of a drain (it
+// holds the sinks); it is not the crashing thread, so it finishes within
+// milliseconds: wait for it (nanosleep is async-signal-safe), at most 500 ms,
+// rather than lose what it had not written yet.
+void drain_for_crash() {
+  for (int i = 0; i < 500 && !drain(true); ++i) {
+    timespec ms{0, 1000 * 1000};
+    nanosleep(&ms, nullptr);
+  }
+  write_crash_record();
+}
+
 // Writes the crash record to binary sinks (from the crash handler).
 void write_crash_record() {
-  if (g_owner.exchange(true, std::memory_order_acquire)) return;
+  for (int i = 0; i < 500 && g_owner.exchange(true, std::memory_order_acquire); ++i) {
+    timespec ms{0, 1000 * 1000};
+    nanosleep(&ms, nullptr);
+    if (i == 499) return;
+  }
   for (int i = 0; i < g_n_open; ++i)
     if (g_settings.sinks[i].kind == SinkKind::binary) {
       put_record(i, NT_REC_CRASH, &fr().crash, sizeof fr().crash);
