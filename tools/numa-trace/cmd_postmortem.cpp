@@ -64,17 +64,7 @@ bool judge_from_debug_info(postmortem::Report& r, const std::string& core, std::
     why = rec.error().message;
     return false;
   }
-  std::string where;
-  for (const auto& t : r.threads)
-    if (t.crashed)
-      for (const auto& f : t.frames)
-        if (!f.function.empty() &&
-            (f.function.rfind("std::", 0) != 0 || f.function.find("{lambda") != std::string::npos) &&
-            f.function.rfind("__", 0) != 0 && f.function != "operator()") {
-          where = " in " + f.function;
-          goto found;
-        }
-found:
+  const std::string where = postmortem::crash_location(r);
   auto j = postmortem::judge(**rec, tid, r.signal, r.fault_address, where);
   r.findings = j.findings;
   r.finding_text = j.finding_text;

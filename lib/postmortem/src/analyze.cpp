@@ -356,6 +356,23 @@ Judgement judge(const nt_flight_recorder& fr, int tid, int signal, uint64_t faul
   return j;
 }
 
+std::string crash_location(const Report& r) {
+  for (const auto& t : r.threads)
+    if (t.crashed)
+      for (const auto& f : t.frames)
+        // The first frame of the program's own code: not numa-trace's, not
+        // the standard library's internals. (A std:: frame that runs one of
+        // the program's lambdas counts: it is the program's code, inlined
+        // into the thread's entry; a bare "operator()" is an inlined lambda
+        // body, which its caller names better.)
+        if (!f.function.empty() && f.module.find("libnumatrace") == std::string::npos &&
+            (f.function.rfind("std::", 0) != 0 || f.function.find("{lambda") != std::string::npos) &&
+            f.function.rfind("__", 0) != 0 && f.function.find("numatrace::rec") == std::string::npos &&
+            f.function != "operator()")
+          return " in " + f.function;
+  return std::string();
+}
+
 Result<Report> analyze(const Options& o) {
   // No network lookups of debug info from a post-mortem tool.
   unsetenv("DEBUGINFOD_URLS");
@@ -432,21 +449,7 @@ Result<Report> analyze(const Options& o) {
 
   // The flight recorder and the verdict.
   find_recorder(dwfl.get(), core, r);
-  const std::string where = [&] {
-    for (const auto& t : r.threads)
-      if (t.crashed)
-        for (const auto& f : t.frames)
-          // The first frame of the program's own code: not numa-trace's,
-          // not the standard library's internals.
-          // (A std:: frame that runs one of the program's lambdas counts:
-          // it is the program's code, inlined into the thread's entry.)
-          if (!f.function.empty() && f.module.find("libnumatrace") == std::string::npos &&
-              (f.function.rfind("std::", 0) != 0 || f.function.find("{lambda") != std::string::npos) &&
-              f.function.rfind("__", 0) != 0 && f.function.find("numatrace::rec") == std::string::npos &&
-              f.function != "operator()")  // an inlined lambda body: its caller names it
-            return " in " + f.function;
-    return std::string();
-  }();
+  const std::string where = crash_location(r);
   const std::string sig = r.signal ? signal_text(r.signal) : "no signal";
   if (r.recorder) {
     const nt_flight_recorder& fr = *r.recorder;

@@ -102,6 +102,8 @@ struct Judgement {
 Judgement judge(const nt_flight_recorder& recorder, int tid, int signal, uint64_t fault_address,
                 const std::string& where);
 std::string signal_text(int sig);  // "SIGSEGV"
+// " in FUNCTION": the crashing thread's first frame of the program's own code.
+std::string crash_location(const Report& r);
 
 // A core caught by systemd-coredump, found through the journal
 // (MESSAGE_ID fc2e22bc6ee647b6b90729ab34a250b1) by PID, executable path or
