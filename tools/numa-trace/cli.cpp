@@ -11,12 +11,6 @@ int report(const Error& e) {
   return e.kind == ErrorKind::io ? kUsage : kProblems;
 }
 
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
 std::string human_bytes(uint64_t v) {
   static const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
   double d = static_cast<double>(v);

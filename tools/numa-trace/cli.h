@@ -9,6 +9,7 @@
 #include <string>
 
 #include "numatrace/result.h"
+#include "numatrace/text.h"
 
 namespace numatrace::cli {
 
@@ -45,7 +46,6 @@ int print_report(const ReportOptions& o);
 // Prints "numa-trace: <error>" on stderr and returns the exit code for it.
 int report(const Error& e);
 
-std::string hex(uint64_t v);
 std::string human_bytes(uint64_t v);  // "64.0 MiB"
 
 // Progress on stderr, only when stderr is a terminal; `done(…)` erases it.

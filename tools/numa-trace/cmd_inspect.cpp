@@ -21,11 +21,6 @@ struct InspectOptions {
   uint64_t page_size = 0;
 };
 
-std::string base_name(const std::string& p) {
-  auto s = p.rfind('/');
-  return s == std::string::npos ? p : p.substr(s + 1);
-}
-
 nlohmann::ordered_json problem_json(const Error& e) {
   return {{"code", e.code}, {"file", e.where}, {"field", e.field}, {"message", e.message}};
 }

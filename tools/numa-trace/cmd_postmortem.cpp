@@ -142,7 +142,7 @@ int run_postmortem(const PostmortemOptions& in) {
     nlohmann::ordered_json j;
     j["core"] = r.core_path;
     j["executable"] = r.executable;
-    j["signal"] = r.signal ? signal_name(r.signal) : "";
+    j["signal"] = r.signal ? postmortem::signal_text(r.signal) : "";
     j["si_code"] = r.si_code;
     j["fault_address"] = hex(r.fault_address);
     j["fault_class"] = postmortem::fault_class_name(r.fault_class);

@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "numatrace/model/replay.h"
+#include "numatrace/postmortem/postmortem.h"
 #include "numatrace/trace/reader.h"
 #include "process.h"
 
@@ -95,28 +96,28 @@ bool write_chrome_trace(const trace::Trace& t, const std::string& path) {
       case NT_EV_RESOLVE:
         args["offset"] = e.a;
         args["size"] = e.b;
-        args["address"] = cli::hex(e.c);
+        args["address"] = hex(e.c);
         args["node"] = e.node;
         ev["dur"] = 0.0;
         break;
       case NT_EV_CREATE:
         args["kind"] = model::kind_name(static_cast<uint16_t>(e.d & 0xff));
-        args["base"] = cli::hex(e.a);
+        args["base"] = hex(e.a);
         args["length"] = e.b;
         args["node"] = e.node;
         break;
       case NT_EV_UNMAP:
-        args["address"] = cli::hex(e.a);
+        args["address"] = hex(e.a);
         args["length"] = e.b;
         break;
-      case NT_EV_DESTROY: args["base"] = cli::hex(e.a); break;
+      case NT_EV_DESTROY: args["base"] = hex(e.a); break;
       case NT_EV_FINDING:
         ev["name"] = model::code_info(e.flags).id;
         args["title"] = model::code_info(e.flags).title;
         break;
       case NT_EV_CRASH:
-        ev["name"] = signal_name(static_cast<int>(e.a));
-        args["fault_address"] = cli::hex(e.b);
+        ev["name"] = postmortem::signal_text(static_cast<int>(e.a));
+        args["fault_address"] = hex(e.b);
         break;
       default: break;
     }
@@ -247,7 +248,7 @@ int print_report(const ReportOptions& o) {
           {"slot", m.slot},
           {"kind", model::kind_name(m.kind)},
           {"state", state_name(m.state)},
-          {"base", cli::hex(m.base)},
+          {"base", hex(m.base)},
           {"length", m.length},
           {"intended_node", m.node},
           {"flags", m.flags},
@@ -282,7 +283,7 @@ int print_report(const ReportOptions& o) {
           {{"code", code}, {"count", v.first}, {"first", v.second->text}, {"first_seq", v.second->finding.seq}});
     if (t.crash)
       j["crash"] = {{"signal", t.crash->signal},
-                    {"fault_address", cli::hex(t.crash->fault_address)},
+                    {"fault_address", hex(t.crash->fault_address)},
                     {"tid", t.crash->tid},
                     {"pcs", t.crash->n_pcs}};
     uint64_t dropped = 0;
@@ -299,7 +300,7 @@ int print_report(const ReportOptions& o) {
     for (uint32_t i = 0; i < model::mapping_count(r); ++i) {
       const auto& m = r.mappings[i];
       std::printf(" %4d  %-8s %4s  %-14s %12s  %-9s  %s\n", m.slot, model::kind_name(m.kind),
-                  m.node >= 0 ? std::to_string(m.node).c_str() : "-", cli::hex(m.base).c_str(),
+                  m.node >= 0 ? std::to_string(m.node).c_str() : "-", hex(m.base).c_str(),
                   human_bytes(m.length).c_str(), state_name(m.state),
                   placement_text(m.placement, m.placement_sampled, m.placement_absent, nodes).c_str());
     }
@@ -313,7 +314,7 @@ int print_report(const ReportOptions& o) {
         for (uint32_t k = 0; k < m.n_extents; ++k) {
           const auto& x = r.extents[m.first_extent + k];
           std::printf(" %4d  %4d %4s  %12s  %s\n", x.file_idx, m.slot,
-                      m.node >= 0 ? std::to_string(m.node).c_str() : "-", ("+" + cli::hex(x.offset)).c_str(),
+                      m.node >= 0 ? std::to_string(m.node).c_str() : "-", ("+" + hex(x.offset)).c_str(),
                       placement_text(x.placement, x.placement_sampled, x.placement_absent, nodes).c_str());
         }
       }
@@ -361,7 +362,7 @@ int print_report(const ReportOptions& o) {
     }
     if (t.crash)
       std::printf("\ncrash: %s at fault address %s in thread %u (%u frames captured; the core has the rest)\n",
-                  signal_name(t.crash->signal).c_str(), cli::hex(t.crash->fault_address).c_str(), t.crash->tid,
+                  postmortem::signal_text(t.crash->signal).c_str(), hex(t.crash->fault_address).c_str(), t.crash->tid,
                   t.crash->n_pcs);
   }
   return problems ? kProblems : kOk;

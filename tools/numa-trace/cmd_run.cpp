@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "cli.h"
+#include "numatrace/postmortem/postmortem.h"
 #include "numatrace/trace/reader.h"
 #include "process.h"
 
@@ -103,8 +104,8 @@ int run_program(const RunOptions& o) {
   int rc;
   if (WIFSIGNALED(status)) {
     rc = 128 + WTERMSIG(status);
-    std::fprintf(stderr, "numa-trace: %s died of %s%s\n", o.command[0].c_str(), signal_name(WTERMSIG(status)).c_str(),
-                 WCOREDUMP(status) ? " (core dumped)" : "");
+    std::fprintf(stderr, "numa-trace: %s died of %s%s\n", o.command[0].c_str(),
+                 postmortem::signal_text(WTERMSIG(status)).c_str(), WCOREDUMP(status) ? " (core dumped)" : "");
   } else {
     rc = WEXITSTATUS(status);
   }

@@ -107,9 +107,4 @@ Captured run_captured(const std::vector<std::string>& argv, const std::vector<st
   return c;
 }
 
-std::string signal_name(int sig) {
-  const char* abbrev = sigabbrev_np(sig);
-  return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
-}
-
 }  // namespace numatrace::cli

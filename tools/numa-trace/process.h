@@ -21,6 +21,4 @@ struct Captured {
 Captured run_captured(const std::vector<std::string>& argv, const std::vector<std::string>& env,
                       const std::string& cwd);
 
-std::string signal_name(int sig);  // "SIGSEGV"
-
 }  // namespace numatrace::cli

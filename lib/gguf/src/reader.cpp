@@ -1,4 +1,5 @@
 #include "numatrace/gguf/reader.h"
+#include "numatrace/text.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -67,12 +68,6 @@ MappedFile::~MappedFile() {
 // -------------------------------------------------------------------- parser
 
 namespace {
-
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 
 // Smallest encoding of each value type, used to bound counts by the bytes
 // that remain before anything is allocated.

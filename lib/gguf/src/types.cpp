@@ -24,35 +24,7 @@ constexpr TypeRow kTypes[] = {
     {26, {"I32", 1, 4}},      {27, {"I64", 1, 8}},      {28, {"F64", 1, 8}},      {30, {"BF16", 1, 2}},
 };
 
-constexpr CodeInfo kCodes[] = {
-    {code::io, "the file cannot be opened, examined or mapped"},
-    {code::truncated, "a field runs past the end of the file"},
-    {code::magic, "the file does not start with the GGUF magic"},
-    {code::version, "the GGUF version is not 2 or 3"},
-    {code::count, "a tensor, key/value or array count larger than the file can hold"},
-    {code::string, "a string length past the end of the file, or a tensor name longer than 63 bytes"},
-    {code::value_type, "an unknown value type, or an array of arrays"},
-    {code::dims, "n_dims above 4, a negative dimension, or an element count that overflows"},
-    {code::tensor_type, "an unknown ggml tensor type"},
-    {code::alignment, "general.alignment is not a u32 power of two"},
-    {code::offset, "a tensor offset differs from the padded running sum of the sizes before it"},
-    {code::bounds, "a tensor's data lies past the end of the file"},
-    {code::overlap, "two tensors share bytes"},
-    {code::duplicate_tensor, "a tensor name appears twice, in one file or across splits"},
-    {code::split_no, "split.no is not the file's index (the first file must have 0)"},
-    {code::split_missing, "a split file is missing or its path cannot be derived"},
-    {code::split_count, "split.count disagrees between files or with the file name"},
-    {code::split_tensors, "split.tensors.count differs from the number of tensors in all splits"},
-    {code::split_key_type, "a split.* key has the wrong value type"},
-    {code::duplicate_key, "a key/value key appears twice"},
-    {code::block, "ne[0] is not a multiple of the type's block size"},
-};
-
 }  // namespace
-
-std::span<const CodeInfo> all_codes() {
-  return kCodes;
-}
 
 std::string_view value_type_name(ValueType t) {
   static constexpr std::string_view names[kValueTypeCount] = {"u8",   "i8",     "u16",   "i16", "u32", "i32", "f32",

@@ -4,6 +4,7 @@
 // unused head and tail of each mapping, keep the mappings until exit.
 // Every place the real loader touches a slot calls a numa-trace hook.
 #include "numatrace/loader/loader.h"
+#include "numatrace/text.h"
 
 #include <fcntl.h>
 #include <numa.h>
@@ -45,12 +46,6 @@ struct Failure {
 
 [[noreturn]] void fail(int code, const std::string& message) {
   throw Failure{code, message};
-}
-
-std::string hex(uint64_t v) {
-  char b[24];
-  std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
-  return b;
 }
 
 void read_file_into(llama_file& f, unsigned char* dst) {

@@ -14,6 +14,7 @@
 
 #include "core.h"
 #include "numatrace/model/engine.h"
+#include "numatrace/text.h"
 
 namespace numatrace::postmortem {
 
@@ -37,12 +38,6 @@ std::string dwfl_error() {
   return m ? m : "unknown error";
 }
 
-std::string hex(uint64_t v) {
-  char b[24];
-  std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
-  return b;
-}
-
 std::string to_hex(const unsigned char* p, size_t n) {
   static const char d[] = "0123456789abcdef";
   std::string s;
@@ -60,11 +55,6 @@ std::string demangle(const char* name) {
   std::string out = status == 0 && d ? d : name;
   std::free(d);
   return out;
-}
-
-std::string base_name(const std::string& p) {
-  auto s = p.rfind('/');
-  return s == std::string::npos ? p : p.substr(s + 1);
 }
 
 // ------------------------------------------------------------ dwfl stacks

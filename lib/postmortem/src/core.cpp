@@ -1,4 +1,5 @@
 #include "core.h"
+#include "numatrace/text.h"
 
 #include <elf.h>
 #include <fcntl.h>
@@ -19,12 +20,6 @@ namespace {
 
 Error fail(ErrorKind kind, const char* code, const std::string& path, std::string field, std::string message) {
   return Error{kind, code, path, std::move(field), std::move(message)};
-}
-
-std::string hex_addr(uint64_t v) {
-  char b[24];
-  std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
-  return b;
 }
 
 std::string elf_error() {
@@ -148,7 +143,7 @@ Status Core::parse(const std::string& path) {
     if (ph.p_type == PT_LOAD) {
       loads_.push_back({ph.p_vaddr, ph.p_memsz, ph.p_offset, ph.p_filesz, ph.p_flags});
       if (ph.p_filesz && (ph.p_offset > size_ || ph.p_filesz > size_ - ph.p_offset) && warnings.size() < 4)
-        warnings.push_back("PM003 the core is truncated: the segment at " + hex_addr(ph.p_vaddr) +
+        warnings.push_back("PM003 the core is truncated: the segment at " + hex(ph.p_vaddr) +
                            " ends past the end of the file (the process was killed while dumping?)");
     } else if (ph.p_type == PT_NOTE) {
       if (ph.p_offset > size_ || ph.p_filesz > size_ - ph.p_offset) {

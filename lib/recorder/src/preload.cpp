@@ -177,7 +177,9 @@ void unlock() {
   g_maps_lock.clear(std::memory_order_release);
 }
 
-void on_mmap(void* addr, size_t length, int flags, int fd, off_t offset) {
+// A mapping of part of a file (offset != 0) is recorded like a whole one,
+// from its start address.
+void on_mmap(void* addr, size_t length, int flags, int fd) {
   if (g_secure || t_busy || addr == MAP_FAILED || fd < 0 || fd >= kMaxFds || !(flags & MAP_SHARED)) return;
   FdInfo& info = g_fds[fd];
   uint8_t kind = info.kind.load(std::memory_order_acquire);
@@ -192,7 +194,6 @@ void on_mmap(void* addr, size_t length, int flags, int fd, off_t offset) {
     numatrace_file_open(static_cast<uint32_t>(info.file_idx), info.path, info.size);
   uint32_t fl = (flags & MAP_POPULATE ? NUMATRACE_MAP_POPULATE : 0u) | (flags & MAP_FIXED ? NUMATRACE_MAP_FIXED : 0u) |
                 (kind == kHugetlbfs ? NUMATRACE_MAP_HUGETLB : 0u);
-  if (offset != 0) fl |= 0;  // a mapping of part of a file is still recorded from its start address
   if (numatrace_mapping_create)
     numatrace_mapping_create(slot, kind == kGguf ? NUMATRACE_KIND_PER_FILE : NUMATRACE_KIND_UNIFIED, addr, length,
                              kind == kGguf ? -1 : info.node, fl, (flags & MAP_FIXED) ? addr : nullptr, nullptr, 0);
@@ -270,76 +271,50 @@ __attribute__((constructor)) void init() {
 
 #define NT_EXPORT extern "C" __attribute__((visibility("default")))
 
-NT_EXPORT int open(const char* path, int flags, ...) {
-  REAL(open_t, open);
-  mode_t mode = 0;
-  if (flags & (O_CREAT | O_TMPFILE)) {
-    va_list ap;
-    va_start(ap, flags);
-    mode = va_arg(ap, mode_t);
-    va_end(ap);
+// Each pair (open/open64, ...) shares one body. The mode argument exists
+// only with O_CREAT or O_TMPFILE.
+#define NT_MODE_AFTER(last)            \
+  mode_t mode = 0;                     \
+  if (flags & (O_CREAT | O_TMPFILE)) { \
+    va_list ap;                        \
+    va_start(ap, last);                \
+    mode = va_arg(ap, mode_t);         \
+    va_end(ap);                        \
   }
-  int fd = real_open(path, flags, mode);
-  classify(fd, path);
-  return fd;
-}
 
-NT_EXPORT int open64(const char* path, int flags, ...) {
-  REAL(open_t, open64);
-  mode_t mode = 0;
-  if (flags & (O_CREAT | O_TMPFILE)) {
-    va_list ap;
-    va_start(ap, flags);
-    mode = va_arg(ap, mode_t);
-    va_end(ap);
+#define NT_OPEN(name)                                    \
+  NT_EXPORT int name(const char* path, int flags, ...) { \
+    REAL(open_t, name);                                  \
+    NT_MODE_AFTER(flags)                                 \
+    int fd = real_##name(path, flags, mode);             \
+    classify(fd, path);                                  \
+    return fd;                                           \
   }
-  int fd = real_open64(path, flags, mode);
-  classify(fd, path);
-  return fd;
-}
 
-NT_EXPORT int openat(int dirfd, const char* path, int flags, ...) {
-  REAL(openat_t, openat);
-  mode_t mode = 0;
-  if (flags & (O_CREAT | O_TMPFILE)) {
-    va_list ap;
-    va_start(ap, flags);
-    mode = va_arg(ap, mode_t);
-    va_end(ap);
+#define NT_OPENAT(name)                                             \
+  NT_EXPORT int name(int dirfd, const char* path, int flags, ...) { \
+    REAL(openat_t, name);                                           \
+    NT_MODE_AFTER(flags)                                            \
+    int fd = real_##name(dirfd, path, flags, mode);                 \
+    classify(fd, path);                                             \
+    return fd;                                                      \
   }
-  int fd = real_openat(dirfd, path, flags, mode);
-  classify(fd, path);
-  return fd;
-}
-
-NT_EXPORT int openat64(int dirfd, const char* path, int flags, ...) {
-  REAL(openat_t, openat64);
-  mode_t mode = 0;
-  if (flags & (O_CREAT | O_TMPFILE)) {
-    va_list ap;
-    va_start(ap, flags);
-    mode = va_arg(ap, mode_t);
-    va_end(ap);
-  }
-  int fd = real_openat64(dirfd, path, flags, mode);
-  classify(fd, path);
-  return fd;
-}
 
 // fopen opens inside libc, past the PLT: it needs its own wrapper.
-NT_EXPORT FILE* fopen(const char* path, const char* mode) {
-  REAL(fopen_t, fopen);
-  FILE* f = real_fopen(path, mode);
-  if (f) classify(fileno(f), path);
-  return f;
-}
+#define NT_FOPEN(name)                                       \
+  NT_EXPORT FILE* name(const char* path, const char* mode) { \
+    REAL(fopen_t, name);                                     \
+    FILE* f = real_##name(path, mode);                       \
+    if (f) classify(fileno(f), path);                        \
+    return f;                                                \
+  }
 
-NT_EXPORT FILE* fopen64(const char* path, const char* mode) {
-  REAL(fopen_t, fopen64);
-  FILE* f = real_fopen64(path, mode);
-  if (f) classify(fileno(f), path);
-  return f;
-}
+NT_OPEN(open)
+NT_OPEN(open64)
+NT_OPENAT(openat)
+NT_OPENAT(openat64)
+NT_FOPEN(fopen)
+NT_FOPEN(fopen64)
 
 NT_EXPORT int fclose(FILE* f) {
   REAL(fclose_t, fclose);
@@ -374,41 +349,30 @@ NT_EXPORT int dup3(int fd, int to, int flags) {
   return r;
 }
 
-NT_EXPORT int fcntl(int fd, int cmd, ...) {
-  REAL(fcntl_t, fcntl);
-  va_list ap;
-  va_start(ap, cmd);
-  void* arg = va_arg(ap, void*);
-  va_end(ap);
-  int r = real_fcntl(fd, cmd, arg);
-  if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)) copy_fd(fd, r);
-  return r;
-}
+#define NT_FCNTL(name)                                                        \
+  NT_EXPORT int name(int fd, int cmd, ...) {                                  \
+    REAL(fcntl_t, name);                                                      \
+    va_list ap;                                                               \
+    va_start(ap, cmd);                                                        \
+    void* arg = va_arg(ap, void*);                                            \
+    va_end(ap);                                                               \
+    int r = real_##name(fd, cmd, arg);                                        \
+    if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)) copy_fd(fd, r); \
+    return r;                                                                 \
+  }
 
-NT_EXPORT int fcntl64(int fd, int cmd, ...) {
-  REAL(fcntl_t, fcntl64);
-  va_list ap;
-  va_start(ap, cmd);
-  void* arg = va_arg(ap, void*);
-  va_end(ap);
-  int r = real_fcntl64(fd, cmd, arg);
-  if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)) copy_fd(fd, r);
-  return r;
-}
+#define NT_MMAP(name)                                                                          \
+  NT_EXPORT void* name(void* addr, size_t length, int prot, int flags, int fd, off_t offset) { \
+    REAL(mmap_t, name);                                                                        \
+    void* p = real_##name(addr, length, prot, flags, fd, offset);                              \
+    if (fd >= 0) on_mmap(p, length, flags, fd);                                                \
+    return p;                                                                                  \
+  }
 
-NT_EXPORT void* mmap(void* addr, size_t length, int prot, int flags, int fd, off_t offset) {
-  REAL(mmap_t, mmap);
-  void* p = real_mmap(addr, length, prot, flags, fd, offset);
-  if (fd >= 0) on_mmap(p, length, flags, fd, offset);
-  return p;
-}
-
-NT_EXPORT void* mmap64(void* addr, size_t length, int prot, int flags, int fd, off_t offset) {
-  REAL(mmap_t, mmap64);
-  void* p = real_mmap64(addr, length, prot, flags, fd, offset);
-  if (fd >= 0) on_mmap(p, length, flags, fd, offset);
-  return p;
-}
+NT_FCNTL(fcntl)
+NT_FCNTL(fcntl64)
+NT_MMAP(mmap)
+NT_MMAP(mmap64)
 
 NT_EXPORT int munmap(void* addr, size_t length) {
   REAL(munmap_t, munmap);

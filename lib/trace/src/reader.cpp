@@ -1,4 +1,5 @@
 #include "numatrace/trace/reader.h"
+#include "numatrace/text.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -13,12 +14,6 @@ namespace {
 
 Error err(ErrorKind kind, const char* code, const std::string& path, std::string field, std::string message) {
   return Error{kind, code, path, std::move(field), std::move(message)};
-}
-
-std::string hex(uint64_t v) {
-  char b[24];
-  std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
-  return b;
 }
 
 }  // namespace

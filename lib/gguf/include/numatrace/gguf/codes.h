@@ -2,7 +2,6 @@
 // new ones at the end and document them in docs/gguf.md.
 #pragma once
 
-#include <span>
 #include <string_view>
 
 namespace numatrace::gguf {
@@ -30,11 +29,5 @@ inline constexpr std::string_view split_key_type = "GG019";    // split.* key of
 inline constexpr std::string_view duplicate_key = "GG020";     // same KV key twice
 inline constexpr std::string_view block = "GG021";             // ne[0] not a multiple of the block
 }  // namespace code
-
-struct CodeInfo {
-  std::string_view code;
-  std::string_view summary;
-};
-std::span<const CodeInfo> all_codes();
 
 }  // namespace numatrace::gguf
