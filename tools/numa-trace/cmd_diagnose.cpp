@@ -42,12 +42,13 @@ int run_diagnose(const DiagnoseOptions& o) {
       return kUsage;
     }
   } else if (!o.facts.empty()) {
-    auto f = recorder_from_facts_file(o.facts, tid);
+    auto f = loader_state_from_facts_file(o.facts);
     if (!f) {
       report(f.error());
       return kUsage;
     }
-    rec = *f;
+    rec = postmortem::recorder_from_state(*f);
+    tid = f->tid;
   } else {
     std::fprintf(stderr, "numa-trace diagnose: give --recorder FILE or --facts FILE\n");
     return kUsage;

@@ -22,15 +22,15 @@ namespace {
 struct PostmortemOptions {
   postmortem::Options pm;
   bool json = false;
-  bool no_gdb = false;   // --no-gdb: do not ask gdb for the loader's state
+  std::string debug_info = "auto";  // --debug-info: auto, native, gdb, none
   std::string coredump;  // --coredump MATCH
   bool journal = false;  // --journal: write the verdict back
 };
 
-// Without a flight recorder: the loader's state from its debug info, read
-// by gdb with numa-trace's extension (`numa-trace facts`), judged by the
-// rule engine. Returns false (with the reason) when it cannot.
-bool judge_from_debug_info(postmortem::Report& r, const std::string& core, std::string& why) {
+// The gdb fallback: the loader's state from its debug info, read by gdb
+// with numa-trace's extension (`numa-trace facts`), judged like the native
+// reader's. Returns false (with the reason) when it cannot.
+bool judge_through_gdb(postmortem::Report& r, const PostmortemOptions& o, std::string& why) {
   const std::string gdb = "/usr/bin/gdb";
   if (access(gdb.c_str(), X_OK) != 0) {
     why = "gdb is not installed";
@@ -47,9 +47,17 @@ bool judge_from_debug_info(postmortem::Report& r, const std::string& core, std::
     why = "numa-trace's gdb extension is not installed";
     return false;
   }
-  auto c = run_captured({gdb, "-batch", "-nx", "-iex", "set debuginfod enabled off", "-iex", "set auto-load off",
-                         "-iex", "source " + dir + "/numatrace-gdb.py", "-ex", "numa-trace facts", r.executable, core},
-                        {}, ".");
+  std::vector<std::string> cmd = {gdb, "-batch", "-nx", "-iex", "set debuginfod enabled off", "-iex", "set auto-load off"};
+  std::string debug_dirs;
+  for (const auto& d : o.pm.debug_dirs) debug_dirs += d + ":";
+  if (!debug_dirs.empty()) {
+    cmd.push_back("-iex");
+    cmd.push_back("set debug-file-directory " + debug_dirs + "/usr/lib/debug");
+  }
+  for (const std::string& a : {std::string("-iex"), "source " + dir + "/numatrace-gdb.py", std::string("-ex"),
+                               std::string("numa-trace facts"), r.executable, o.pm.core})
+    cmd.push_back(a);
+  auto c = run_captured(cmd, {}, ".");
   auto begin = c.out.find("NUMA-TRACE-FACTS-BEGIN\n"), end = c.out.find("\nNUMA-TRACE-FACTS-END");
   if (begin == std::string::npos || end == std::string::npos || end < begin) {
     auto none = c.out.find("NUMA-TRACE-FACTS-NONE");
@@ -57,23 +65,13 @@ bool judge_from_debug_info(postmortem::Report& r, const std::string& core, std::
                                     : "gdb gave no answer (" + std::to_string(c.status) + ")";
     return false;
   }
-  const std::string json = c.out.substr(begin + 23, end - begin - 23);
-  int tid = 0;
-  auto rec = recorder_from_facts(json, core, tid);
-  if (!rec) {
-    why = rec.error().message;
+  auto st = loader_state_from_facts(c.out.substr(begin + 23, end - begin - 23), o.pm.core);
+  if (!st) {
+    why = st.error().message;
     return false;
   }
-  const std::string where = postmortem::crash_location(r);
-  auto j = postmortem::judge(**rec, tid, r.signal, r.fault_address, where);
-  r.findings = j.findings;
-  r.finding_text = j.finding_text;
-  r.verdict = j.verdict + " (From the loader's debug info, read through gdb: this core has no usable flight recorder.)";
-  if (!r.recorder_error.empty()) {
-    std::string e = r.recorder_error;
-    e[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(e[0])));
-    r.verdict += " " + e + ".";
-  }
+  r.loader_state = *st;
+  postmortem::judge_loader_state(r);
   return true;
 }
 
@@ -92,6 +90,40 @@ const char* event_type(uint16_t t) {
   static const char* names[] = {"none",  "model_begin", "model_end",  "file_open", "create",  "extent", "resolve",
                                 "unmap", "destroy",     "mlock_grow", "placement", "finding", "crash",  "unified_test"};
   return t < sizeof names / sizeof names[0] ? names[t] : "?";
+}
+
+void print_slots(const std::vector<postmortem::DebugSlot>& v) {
+  std::printf(" %4s  %-18s %-18s %12s\n", "slot", "object", "base", "size");
+  for (const auto& s : v) {
+    if (s.empty)
+      std::printf(" %4d  <empty>\n", s.slot);
+    else if (!s.readable)
+      std::printf(" %4d  %-18s (%s)\n", s.slot, hex(s.object).c_str(), s.note.c_str());
+    else
+      std::printf(" %4d  %-18s %-18s %12s\n", s.slot, hex(s.object).c_str(), hex(s.base).c_str(), hex(s.size).c_str());
+  }
+}
+
+void print_loader_state(const postmortem::LoaderState& ls) {
+  std::printf("\nthe loader at the crash, from its debug info (%s%s%s)\n",
+              ls.source == "gdb" ? "read through gdb" : "read natively with libdw",
+              ls.debug_file.empty() ? "" : ", DWARF from ", ls.debug_file.c_str());
+  if (!ls.loader_from.empty()) std::printf("  llama_model_loader at %s: %s\n", hex(ls.loader).c_str(), ls.loader_from.c_str());
+  std::printf("\n  mappings\n");
+  print_slots(ls.mappings);
+  if (ls.have_mlocks) {
+    std::printf("\n  mlocks\n");
+    print_slots(ls.mlocks);
+  }
+  std::printf("\n  files\n");
+  for (const auto& f : ls.files)
+    std::printf(" %4d  %s  %s bytes\n", f.idx, f.path.empty() ? "(path not in this layout)" : f.path.c_str(),
+                std::to_string(f.size).c_str());
+  if (ls.have_weight)
+    std::printf("\n  weight: file %d, offset %s, tensor '%s'%s%s\n", ls.weight_idx, hex(ls.weight_offs).c_str(),
+                ls.tensor.c_str(), ls.weight_from.empty() ? "" : ", from ", ls.weight_from.c_str());
+  else
+    std::printf("\n  weight: not recoverable: %s\n", ls.weight_why.c_str());
 }
 
 int run_postmortem(const PostmortemOptions& in) {
@@ -113,15 +145,28 @@ int run_postmortem(const PostmortemOptions& in) {
     std::fprintf(stderr, "numa-trace postmortem: give a CORE or --coredump MATCH\n");
     return kUsage;
   }
+  if (o.debug_info != "auto" && o.debug_info != "native" && o.debug_info != "gdb" && o.debug_info != "none") {
+    std::fprintf(stderr, "numa-trace postmortem: --debug-info is auto, native, gdb or none, not '%s'\n",
+                 o.debug_info.c_str());
+    return kUsage;
+  }
+  o.pm.debug_info = o.debug_info == "auto" || o.debug_info == "native";
   auto analyzed = postmortem::analyze(o.pm);
-  std::string verdict_source = "flight recorder";
-  if (analyzed && !analyzed->recorder && !analyzed->damaged) {
+  if (analyzed && !analyzed->recorder && !analyzed->damaged && !analyzed->loader_state.found) {
+    postmortem::LoaderState& native = analyzed->loader_state;
+    // gdb when asked, or when the native reader met DWARF it does not
+    // evaluate, or could not read a loader it saw.
+    const bool ask_gdb = o.debug_info == "gdb" ||
+                         (o.debug_info == "auto" && (!native.unsupported.empty() || native.in_scope));
+    const std::string native_why = native.why;
     std::string why;
-    if (!o.no_gdb && judge_from_debug_info(*analyzed, o.pm.core, why)) {
-      verdict_source = "debug info (gdb)";
-    } else {
-      verdict_source = "NT_FILE only";
-      if (!o.no_gdb) analyzed->warnings.push_back("the loader's state could not be read from its debug info: " + why);
+    if (ask_gdb && judge_through_gdb(*analyzed, o, why)) {
+      if (!native_why.empty())
+        analyzed->warnings.push_back("the native DWARF reader could not give the loader's state (" + native_why +
+                                     "); gdb did (slower)");
+    } else if (o.debug_info != "none") {
+      analyzed->warnings.push_back("the loader's state could not be read from its debug info: " +
+                                   (native_why.empty() ? why : native_why + (why.empty() ? "" : "; gdb: " + why)));
     }
   }
   if (entry.temporary) unlink(entry.filename.c_str());
@@ -148,7 +193,44 @@ int run_postmortem(const PostmortemOptions& in) {
     j["fault_class"] = postmortem::fault_class_name(r.fault_class);
     j["crashed_tid"] = r.crashed_tid;
     j["verdict"] = r.verdict;
-    j["verdict_source"] = verdict_source;
+    j["verdict_source"] = r.verdict_source;
+    const auto& ls = r.loader_state;
+    if (ls.found) {
+      nlohmann::ordered_json jl = {{"source", ls.source},     {"debug_file", ls.debug_file}, {"tid", ls.tid},
+                                   {"frame_index", ls.frame_index}, {"frame", ls.frame},      {"loader", hex(ls.loader)},
+                                   {"loader_from", ls.loader_from}};
+      auto slots = [](const std::vector<postmortem::DebugSlot>& v) {
+        auto a = nlohmann::ordered_json::array();
+        for (const auto& s : v) {
+          nlohmann::ordered_json js = {{"slot", s.slot}, {"empty", s.empty}};
+          if (!s.empty) {
+            js["object"] = hex(s.object);
+            if (s.readable) {
+              js["base"] = hex(s.base);
+              js["size"] = s.size;
+            } else {
+              js["unreadable"] = s.note;
+            }
+          }
+          a.push_back(js);
+        }
+        return a;
+      };
+      jl["mappings"] = slots(ls.mappings);
+      jl["mlocks"] = ls.have_mlocks ? slots(ls.mlocks) : nlohmann::ordered_json(nullptr);
+      jl["files"] = nlohmann::ordered_json::array();
+      for (const auto& f : ls.files)
+        jl["files"].push_back({{"idx", f.idx}, {"empty", f.empty}, {"path", f.path}, {"size", f.size}});
+      if (ls.have_weight)
+        jl["weight"] = {{"idx", ls.weight_idx}, {"offs", ls.weight_offs}, {"tensor", ls.tensor},
+                        {"tensor_bytes", ls.tensor_bytes}, {"from", ls.weight_from}};
+      else
+        jl["weight"] = {{"unknown", ls.weight_why}};
+      if (ls.mapping_slot >= 0) jl["mapping_slot"] = ls.mapping_slot;
+      j["loader_state"] = jl;
+    } else {
+      j["loader_state"] = nullptr;
+    }
     j["recorder"] = r.recorder ? nlohmann::ordered_json{{"found_by", r.recorder_found_by},
                                                         {"address", hex(r.recorder_address)},
                                                         {"version", r.recorder->version},
@@ -248,6 +330,7 @@ int run_postmortem(const PostmortemOptions& in) {
       }
     }
   }
+  if (r.loader_state.found) print_loader_state(r.loader_state);
   if (!r.files.empty()) {
     std::printf("\nmodel files mapped at the crash (NT_FILE)\n");
     for (const auto& f : r.files)
@@ -295,8 +378,14 @@ Command add_postmortem(CLI::App& app) {
   sub->add_option("--exe", o->pm.executable, "The program's file, when the path in the core is not right");
   sub->add_flag("--force", o->pm.force, "Use modules whose build-id differs from the core's (said in the output)");
   sub->add_flag("--json", o->json, "Print JSON");
-  sub->add_flag("--no-gdb", o->no_gdb,
-                "Without a flight recorder, do not ask gdb (with numa-trace's extension) for the loader's state");
+  sub->add_option("--debug-info", o->debug_info,
+                  "Without a flight recorder, read the loader's state from its DWARF: auto (natively with libdw, "
+                  "gdb with numa-trace's extension where libdw cannot), native, gdb, or none")
+      ->default_val("auto");
+  sub->add_option("--debug-dir", o->pm.debug_dirs,
+                  "Look for separate debug info here by build-id (DIR/.build-id/xx/rest.debug); repeatable");
+  sub->add_flag_callback(
+      "--no-gdb", [o] { o->debug_info = "native"; }, "Same as --debug-info native");
   sub->add_option("--max-threads", o->pm.max_threads, "Threads shown at most")->default_val(64);
   sub->add_option("--max-frames", o->pm.max_frames, "Frames per thread at most")->default_val(64);
   sub->add_option("--events", o->pm.events, "Last events of the recorder shown")->default_val(16);

@@ -1,6 +1,6 @@
-// The loader's state, gathered by a debugger from its debug info (the gdb
-// extension's loader_facts), turned into flight-recorder tables so that the
-// rule engine can judge it like a recorded run.
+// The loader's state as gdb's extension gathers it from the loader's debug
+// info (`numa-trace facts`, docs/gdb.md), parsed into the LoaderState that
+// the native reader fills, so that both are judged by the same code.
 #include "facts.h"
 
 #include <fstream>
@@ -8,96 +8,71 @@
 
 #include <nlohmann/json.hpp>
 
-#include "numatrace/model/replay.h"
-
 namespace numatrace::cli {
 
-namespace {
-
-uint16_t kind_of(const std::string& k) {
-  return k == "unified" ? NT_KIND_UNIFIED : k == "replica" ? NT_KIND_REPLICA : NT_KIND_PER_FILE;
-}
-
-}  // namespace
-
-Result<std::shared_ptr<nt_flight_recorder>> recorder_from_facts_file(const std::string& path, int& tid) {
-  std::ifstream in(path);
-  if (!in) return Error{ErrorKind::io, "DG001", path, "", "cannot open"};
-  std::stringstream text;
-  text << in.rdbuf();
-  return recorder_from_facts(text.str(), path, tid);
-}
-
-Result<std::shared_ptr<nt_flight_recorder>> recorder_from_facts(const std::string& text, const std::string& where,
-                                                                int& tid) {
-  const std::string& path = where;
+Result<postmortem::LoaderState> loader_state_from_facts(const std::string& text, const std::string& where) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(text);
   } catch (const std::exception& e) {
-    return Error{ErrorKind::invalid, "DG002", path, "", std::string("not JSON: ") + e.what()};
+    return Error{ErrorKind::invalid, "DG002", where, "", std::string("not JSON: ") + e.what()};
   }
-  auto rec = std::make_shared<nt_flight_recorder>();
-  model::Replayer replay(*rec);
-  std::vector<nt_fr_finding> ignored;
-  auto on = [&](const nt_fr_finding& f) { ignored.push_back(f); };
-  uint64_t seq = 0;
-  auto event = [&](uint16_t type) {
-    nt_fr_event e{};
-    e.seq = ++seq;
-    e.type = type;
-    e.slot = -1;
-    e.file_idx = -1;
-    e.node = -1;
-    e.mapping = -1;
-    return e;
-  };
+  postmortem::LoaderState st;
+  st.source = "gdb";
   try {
     const auto files = j.value("files", nlohmann::json::array());
-    auto b = event(NT_EV_MODEL_BEGIN);
-    b.a = files.size();
-    replay.feed(b, on);
     for (size_t i = 0; i < files.size(); ++i) {
-      auto f = event(NT_EV_FILE_OPEN);
-      f.file_idx = static_cast<int32_t>(i);
-      f.a = files[i].get<uint64_t>();
-      replay.feed(f, on);
-    }
-    for (const auto& m : j.value("mappings", nlohmann::json::array())) {
-      auto c = event(NT_EV_CREATE);
-      c.slot = m.at("slot").get<int32_t>();
-      c.a = m.at("base").get<uint64_t>();
-      c.b = m.at("length").get<uint64_t>();
-      c.node = static_cast<int16_t>(m.value("node", -1));
-      c.d = kind_of(m.value("kind", "per-file"));
-      replay.feed(c, on);
-      for (const auto& x : m.value("extents", nlohmann::json::array())) {
-        auto e = event(NT_EV_EXTENT);
-        e.slot = c.slot;
-        e.file_idx = x.at(0).get<int32_t>();
-        e.a = x.at(1).get<uint64_t>();
-        e.b = x.at(2).get<uint64_t>();
-        replay.feed(e, on);
+      postmortem::DebugFile f;
+      f.idx = static_cast<int>(i);
+      f.empty = false;
+      // A size, or {"size", "path"}.
+      if (files[i].is_object()) {
+        f.size = files[i].at("size").get<uint64_t>();
+        f.path = files[i].value("path", std::string());
+      } else {
+        f.size = files[i].get<uint64_t>();
       }
+      st.files.push_back(f);
     }
-    replay.flush_create(on);
-    const auto& r = j.at("resolve");
-    tid = j.value("tid", 1);
-    nt_fr_thread& t = rec->threads[0];
-    t.tid = static_cast<uint32_t>(tid);
-    t.in_flight = 1;
-    t.slot = r.at("slot").get<int32_t>();
-    t.file_idx = r.at("file_idx").get<int32_t>();
-    t.offset = r.at("offset").get<uint64_t>();
-    t.size = r.value("size", uint64_t{0});
-    t.address = r.value("address", uint64_t{0});
-    t.node = -1;
-    t.seq = ++seq;
-    model::copy_name(t.name, r.value("tensor", std::string("?")).c_str());
+    const auto maps = j.value("mappings", nlohmann::json::array());
+    // Slots not listed are empty; how many there are is n_mappings (older
+    // facts: one per file).
+    size_t n = j.value("n_mappings", st.files.size());
+    for (const auto& m : maps) n = std::max(n, m.at("slot").get<size_t>() + 1);
+    if (n > 4096) return Error{ErrorKind::invalid, "DG003", where, "n_mappings", "more than 4096 slots"};
+    st.mappings.resize(n);
+    for (size_t i = 0; i < n; ++i) st.mappings[i].slot = static_cast<int>(i);
+    for (const auto& m : maps) {
+      auto& s = st.mappings[m.at("slot").get<size_t>()];
+      s.empty = false;
+      s.base = m.at("base").get<uint64_t>();
+      s.size = m.at("length").get<uint64_t>();
+    }
+    st.tid = j.value("tid", 1);
+    st.frame = j.value("frame", std::string());
+    if (j.contains("resolve")) {
+      const auto& r = j.at("resolve");
+      st.have_weight = true;
+      st.weight_idx = r.at("file_idx").get<int>();
+      st.weight_offs = r.at("offset").get<uint64_t>();
+      st.tensor_bytes = r.value("size", uint64_t{0});
+      st.tensor = r.value("tensor", std::string("?"));
+    } else {
+      st.weight_why = j.value("weight_why", std::string("gdb found no `weight` in the loader frame"));
+    }
   } catch (const std::exception& e) {
-    return Error{ErrorKind::invalid, "DG003", path, "", std::string("facts incomplete: ") + e.what()};
+    return Error{ErrorKind::invalid, "DG003", where, "", std::string("facts incomplete: ") + e.what()};
   }
-  return rec;
+  st.found = true;
+  return st;
+}
+
+Result<postmortem::LoaderState> loader_state_from_facts_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Error{ErrorKind::io, "DG001", path, "", "cannot open"};
+  std::stringstream text;
+  text << in.rdbuf();
+  return loader_state_from_facts(text.str(), path);
 }
 
 }  // namespace numatrace::cli

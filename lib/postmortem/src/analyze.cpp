@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "core.h"
+#include "debuginfo.h"
 #include "numatrace/model/engine.h"
 #include "numatrace/text.h"
 
@@ -408,8 +409,14 @@ Result<Report> analyze(const Options& o) {
     if (!mapped_split[static_cast<size_t>(i)]) r.splits_without_mapping.push_back(i);
 
   // Threads and frames.
-  static const Dwfl_Callbacks callbacks = {dwfl_build_id_find_elf, dwfl_standard_find_debuginfo,
-                                           dwfl_offline_section_address, nullptr};
+  // Separate debug info: by build-id under each --debug-dir first, then
+  // next to the file and in /usr/lib/debug (libdwfl's default path).
+  std::string debug_path;
+  for (const auto& d : o.debug_dirs) debug_path += d + ":";
+  debug_path += ":.debug:/usr/lib/debug";
+  char* debug_path_c = debug_path.data();
+  const Dwfl_Callbacks callbacks = {dwfl_build_id_find_elf, dwfl_standard_find_debuginfo,
+                                    dwfl_offline_section_address, &debug_path_c};
   std::unique_ptr<Dwfl, DwflCloser> dwfl(dwfl_begin(&callbacks));
   if (!dwfl) return Error{ErrorKind::io, "PM001", o.core, "", std::string("dwfl_begin: ") + dwfl_error()};
   dwfl_report_begin(dwfl.get());
@@ -457,6 +464,7 @@ Result<Report> analyze(const Options& o) {
     r.findings = std::move(j.findings);
     r.finding_text = std::move(j.finding_text);
     r.verdict = std::move(j.verdict);
+    r.verdict_source = "flight recorder";
   } else {
     std::string v = sig + " at " + hex(r.fault_address) + where + ".";
     if (!r.recorder_error.empty()) {
@@ -473,6 +481,12 @@ Result<Report> analyze(const Options& o) {
       v += ".";
     }
     r.verdict = v;
+    r.verdict_source = "NT_FILE only";
+    // The loader's state from its DWARF, natively.
+    if (o.debug_info && !r.threads.empty()) {
+      r.loader_state = read_loader_state(dwfl.get(), core, core.first_tid);
+      if (r.loader_state.found) judge_loader_state(r);
+    }
   }
   return r;
 }

@@ -22,6 +22,11 @@ struct Options {
   std::string executable;  // --exe: the program's file, when the core's path is not right
   bool force = false;      // use modules whose build-id does not match (said in the output)
   unsigned max_threads = 64, max_frames = 64, events = 16;
+  // Without a flight recorder, read the loader's state from its DWARF
+  // (debuginfo.cpp). `debug_dirs` are searched by build-id
+  // (DIR/.build-id/xx/yyyy.debug) before the standard places.
+  bool debug_info = true;
+  std::vector<std::string> debug_dirs;
 };
 
 struct Frame {
@@ -57,6 +62,49 @@ struct ModuleCheck {
   bool mismatch = false;
 };
 
+// The loader's state at the crash, read from its debug info (DWARF) in the
+// crashing thread's innermost frame that holds a llama_model_loader: by
+// libdw (read_loader_state, debuginfo.cpp), or by gdb with numa-trace's
+// extension (`numa-trace facts`, parsed by the CLI into the same struct).
+struct DebugSlot {
+  int slot = 0;
+  bool empty = true;        // a null unique_ptr
+  uint64_t object = 0;      // the llama_mmap / llama_mlock object
+  uint64_t base = 0;        // impl->addr
+  uint64_t size = 0;        // impl->size
+  bool readable = true;     // the impl could be read
+  std::string note;         // what could not be read, and why
+};
+struct DebugFile {
+  int idx = 0;
+  bool empty = true;
+  std::string path;  // impl->fname; "" in layouts without it
+  uint64_t size = 0;
+};
+struct LoaderState {
+  bool found = false;       // a loader frame was found and its slots read
+  bool in_scope = false;    // a loader variable was in scope (read or not)
+  std::string unsupported;  // set when the native evaluator met DWARF it cannot evaluate: ask gdb
+  std::string why;          // when !found: why not
+  std::string source;       // "libdw" or "gdb"
+  std::string debug_file;   // the file the DWARF came from
+  int tid = 0;
+  int frame_index = -1;     // in the crashing thread, 0 = innermost
+  std::string frame;        // the loader frame's function
+  uint64_t loader = 0;      // address of the llama_model_loader
+  std::string loader_from;  // how its address was found (variable and location)
+  std::vector<DebugSlot> mappings, mlocks;
+  bool have_mlocks = false;
+  std::vector<DebugFile> files;
+  bool have_weight = false;
+  int weight_idx = -1;
+  uint64_t weight_offs = 0, tensor_bytes = 0;
+  std::string tensor;      // the weight's tensor name
+  std::string weight_why;  // when !have_weight: why it cannot be known
+  std::string weight_from;
+  int mapping_slot = -1;   // the slot of the `mapping` variable, when the weight is not known
+};
+
 enum class FaultClass { none, null_page, live_mapping, destroyed_mapping, past_mapping_end, unmapped };
 const char* fault_class_name(FaultClass c);
 
@@ -86,6 +134,8 @@ struct Report {
   std::vector<nt_fr_event> last_events;
   std::string verdict;           // one paragraph
   bool interposer_only = false;  // recorder present but fed by the preload interposer (no resolves)
+  LoaderState loader_state;      // without a recorder: the loader's state from its debug info
+  std::string verdict_source;    // "flight recorder", "debug info (libdw)", "debug info (gdb)", "NT_FILE only"
 };
 
 // The verdict on a flight recorder for thread `tid`: the thread's resolve
@@ -104,6 +154,14 @@ Judgement judge(const nt_flight_recorder& recorder, int tid, int signal, uint64_
 std::string signal_text(int sig);  // "SIGSEGV"
 // " in FUNCTION": the crashing thread's first frame of the program's own code.
 std::string crash_location(const Report& r);
+
+// The loader's state turned into flight-recorder tables (files, mappings,
+// the unified region's extents, the weight as the thread's resolve in
+// flight), so the rule engine judges it like a recorded run.
+std::shared_ptr<nt_flight_recorder> recorder_from_state(const LoaderState& state);
+// Sets r.findings, r.finding_text, r.fault_class and r.verdict from
+// r.loader_state, saying where the state came from.
+void judge_loader_state(Report& r);
 
 // A core caught by systemd-coredump, found through the journal
 // (MESSAGE_ID fc2e22bc6ee647b6b90729ab34a250b1) by PID, executable path or

@@ -1,0 +1,970 @@
+// The loader's state from DWARF alone, with libdw (see debuginfo.h).
+//
+// 1. The crashing thread is unwound again by libdwfl; for each frame the
+//    pc and the registers the unwinder knows (dwfl_frame_reg: all of them
+//    in the innermost frame, the callee-saved ones further out).
+// 2. In each frame, innermost first, the variables in scope at the pc
+//    (dwarf_getscopes) are searched for a llama_model_loader (by type, or
+//    a struct holding one), a llama_tensor_weight (`weight` / `w`) and a
+//    `mapping` reference.
+// 3. A variable's location is evaluated by a small DWARF stack machine:
+//    registers, frame base and CFA (CFI), memory from the core, location
+//    lists, DW_OP_entry_value through the caller's DW_TAG_call_site
+//    parameters. Anything else is "unsupported" and the caller asks gdb.
+// 4. Members are found by name, through base classes, in the defining
+//    compile unit for pimpl types the loader's unit only declares (found
+//    through the symbols of the owner's out-of-line methods).
+#include "debuginfo.h"
+
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+
+#include <cxxabi.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <optional>
+
+#include "numatrace/text.h"
+
+namespace numatrace::postmortem {
+
+namespace {
+
+constexpr unsigned kRegs = 17;  // x86-64 DWARF registers 0-16 (rax ... r15, return address)
+const char* const kRegNames[kRegs] = {"rax", "rdx", "rcx", "rbx", "rsi", "rdi", "rbp", "rsp", "r8",
+                                      "r9",  "r10", "r11", "r12", "r13", "r14", "r15", "rip"};
+
+// The x86-64 psABI's call-preserved registers: rbx, rbp, rsp, r12-r15.
+constexpr bool kCallPreserved[kRegs] = {false, false, false, true,  false, false, true,  true, false,
+                                        false, false, false, true,  true,  true,  true,  false};
+
+std::string reg_name(unsigned r) { return r < kRegs ? kRegNames[r] : "register " + std::to_string(r); }
+
+struct FrameRegs {
+  uint64_t pc = 0;
+  bool activation = false;
+  uint64_t reg[kRegs] = {};
+  uint32_t known = 0;
+};
+
+// A value the DWARF says exists but the core cannot give: optimized out
+// at this pc, a register the unwinder cannot recover, memory not dumped.
+struct NotKnown {
+  std::string why;
+};
+// DWARF this evaluator does not handle: the caller falls back to gdb.
+struct Unsupported {
+  std::string why;
+};
+
+int capture_cb(Dwfl_Frame* state, void* arg) {
+  auto* frames = static_cast<std::vector<FrameRegs>*>(arg);
+  FrameRegs f;
+  if (!dwfl_frame_pc(state, &f.pc, &f.activation)) return DWARF_CB_ABORT;
+  for (unsigned r = 0; r < kRegs; ++r) {
+    Dwarf_Word w = 0;
+    if (dwfl_frame_reg(state, r, &w) == 0) {
+      f.reg[r] = w;
+      f.known |= 1u << r;
+    }
+  }
+  // elfutils 0.188's x86-64 ABI rules (backends/x86_64_cfi.c) mark DWARF
+  // register 0 (rax) call-preserved where the psABI means 3 (rbx): in outer
+  // frames rax is then "known" with a stale value and rbx unknown.
+  // rax is call-clobbered; rbx is recovered by Reader::reg.
+  if (!frames->empty()) f.known &= ~1u;
+  frames->push_back(f);
+  return frames->size() >= 64 ? DWARF_CB_ABORT : DWARF_CB_OK;
+}
+
+// ------------------------------------------------------------ DIE helpers
+
+std::string name_of(Dwarf_Die* d) {
+  Dwarf_Attribute a;
+  const char* s = dwarf_attr_integrate(d, DW_AT_name, &a) ? dwarf_formstring(&a) : nullptr;
+  return s ? s : "";
+}
+
+bool type_of(Dwarf_Die* d, Dwarf_Die* out) {
+  Dwarf_Attribute a;
+  return dwarf_attr_integrate(d, DW_AT_type, &a) && dwarf_formref_die(&a, out);
+}
+
+// Through typedefs and qualifiers.
+Dwarf_Die strip_cv(Dwarf_Die t) {
+  for (int i = 0; i < 32; ++i) {
+    int tag = dwarf_tag(&t);
+    if (tag != DW_TAG_typedef && tag != DW_TAG_const_type && tag != DW_TAG_volatile_type &&
+        tag != DW_TAG_restrict_type && tag != DW_TAG_atomic_type)
+      break;
+    Dwarf_Die next;
+    if (!type_of(&t, &next)) break;
+    t = next;
+  }
+  return t;
+}
+
+bool is_indirect(Dwarf_Die* t) {
+  int tag = dwarf_tag(t);
+  return tag == DW_TAG_pointer_type || tag == DW_TAG_reference_type || tag == DW_TAG_rvalue_reference_type;
+}
+
+bool is_struct(Dwarf_Die* t) {
+  int tag = dwarf_tag(t);
+  return tag == DW_TAG_structure_type || tag == DW_TAG_class_type || tag == DW_TAG_union_type;
+}
+
+// The struct a variable's type names, through one pointer or reference.
+bool struct_of(Dwarf_Die* var, Dwarf_Die* out, bool* indirect) {
+  Dwarf_Die t;
+  if (!type_of(var, &t)) return false;
+  t = strip_cv(t);
+  *indirect = is_indirect(&t);
+  if (*indirect) {
+    Dwarf_Die p;
+    if (!type_of(&t, &p)) return false;
+    t = strip_cv(p);
+  }
+  *out = t;
+  return is_struct(&t);
+}
+
+bool declaration(Dwarf_Die* d) {
+  Dwarf_Attribute a;
+  bool flag = false;
+  return dwarf_attr(d, DW_AT_declaration, &a) && dwarf_formflag(&a, &flag) == 0 && flag;
+}
+
+uint64_t size_of(Dwarf_Die* t) {
+  Dwarf_Word s = 0;
+  return dwarf_aggregate_size(t, &s) == 0 ? s : 0;
+}
+
+bool starts_with(const std::string& s, const char* p) { return s.rfind(p, 0) == 0; }
+
+// "ns::cls::fn(args...) const" -> "ns::cls::fn": the parameter list, found
+// from its closing parenthesis, is dropped.
+std::string without_parameters(const std::string& f) {
+  size_t end = f.rfind(')');
+  if (end == std::string::npos) return f;
+  int depth = 0;
+  for (size_t i = end + 1; i-- > 0;) {
+    if (f[i] == ')') ++depth;
+    if (f[i] == '(' && --depth == 0) return i ? f.substr(0, i) : f;
+  }
+  return f;
+}
+
+// The first template type parameter of a class template instance.
+bool template_arg(Dwarf_Die* t, Dwarf_Die* out) {
+  Dwarf_Die c;
+  if (dwarf_child(t, &c) != 0) return false;
+  do {
+    if (dwarf_tag(&c) == DW_TAG_template_type_parameter) return type_of(&c, out);
+  } while (dwarf_siblingof(&c, &c) == 0);
+  return false;
+}
+
+uint64_t member_offset(Dwarf_Die* m) {
+  Dwarf_Attribute a;
+  Dwarf_Word off = 0;
+  if (!dwarf_attr(m, DW_AT_data_member_location, &a)) return 0;  // a union member, or the first
+  if (dwarf_formudata(&a, &off) != 0)
+    throw Unsupported{"member '" + name_of(m) + "' has a location expression, not an offset"};
+  return off;
+}
+
+// ------------------------------------------------------------ the reader
+
+class Reader {
+ public:
+  Reader(Dwfl* dwfl, const Core& core, std::vector<FrameRegs> frames)
+      : dwfl_(dwfl), core_(core), frames_(std::move(frames)) {}
+
+  LoaderState run(int tid);
+
+ private:
+  struct Loc {
+    bool in_memory = true;  // an address; else `v` is the value itself
+    uint64_t v = 0;
+  };
+  struct Obj {
+    Dwarf_Die type;  // complete, through typedefs and qualifiers
+    uint64_t addr;
+  };
+  struct FrameInfo {
+    Dwfl_Module* mod = nullptr;
+    Dwarf_Addr bias = 0;
+    Dwarf_Die* scopes = nullptr;  // innermost first (dwarf_getscopes)
+    int nscopes = 0;
+    std::string function;
+  };
+
+  uint64_t pc_of(size_t fi) const {
+    const FrameRegs& f = frames_[fi];
+    return fi == 0 || f.activation ? f.pc : f.pc - 1;  // inside the call, not after it
+  }
+  FrameInfo& info(size_t fi);
+  uint64_t reg(size_t fi, unsigned r);
+  uint64_t cfa(size_t fi);
+  uint64_t frame_base(size_t fi);
+  uint64_t entry_value(size_t fi, unsigned r);
+  Loc eval(size_t fi, Dwarf_Attribute* attr, const Dwarf_Op* ops, size_t n);
+  Loc location(size_t fi, Dwarf_Die* var);
+  uint64_t read_uint(uint64_t addr, size_t len);
+  uint64_t var_address(size_t fi, Dwarf_Die* var, bool indirect, const std::string& what);
+
+  Dwarf_Die complete(Dwarf_Die t, const std::string& owner);
+  std::optional<Dwarf_Die> find_definition(const std::string& owner, const std::string& name);
+  std::optional<Dwarf_Die> definition_in_cu(Dwarf_Die* cu, const std::string& owner, const std::string& name);
+  bool member(Dwarf_Die st, const char* name, uint64_t& off, Dwarf_Die& type, bool deep, bool want_pointer,
+              int depth = 0);
+  Obj field(const Obj& o, const char* name);
+  std::optional<Obj> try_field(const Obj& o, const char* name);
+  uint64_t unique_ptr(const Obj& up, Dwarf_Die* pointee);
+  std::vector<uint64_t> vector_items(const Obj& vec, Dwarf_Die* elem, uint64_t* start);
+  std::string std_string(const Obj& s);
+  void read_slots(const Obj& vec, const char* owner, std::vector<DebugSlot>& out, uint64_t* start = nullptr,
+                  uint64_t* esize = nullptr);
+  void read_files(const Obj& vec, std::vector<DebugFile>& out);
+  void read_weight(size_t fi, Dwarf_Die* var, bool indirect, LoaderState& st);
+
+  Dwfl* dwfl_;
+  const Core& core_;
+  std::vector<FrameRegs> frames_;
+  std::map<size_t, FrameInfo> info_;
+  std::map<std::string, std::optional<Dwarf_Die>> definitions_;
+  Dwfl_Module* main_mod_ = nullptr;  // the module of the loader frame
+  uint64_t map_start_ = 0, map_esize_ = 0;  // the loader's mappings vector
+};
+
+Reader::FrameInfo& Reader::info(size_t fi) {
+  auto it = info_.find(fi);
+  if (it != info_.end()) return it->second;
+  FrameInfo& f = info_[fi];
+  const uint64_t pc = pc_of(fi);
+  f.mod = dwfl_addrmodule(dwfl_, pc);
+  if (!f.mod) return f;
+  if (Dwarf_Die* cu = dwfl_module_addrdie(f.mod, pc, &f.bias)) {
+    f.nscopes = dwarf_getscopes(cu, pc - f.bias, &f.scopes);
+    if (f.nscopes < 0) f.nscopes = 0;
+  }
+  for (int i = 0; i < f.nscopes; ++i) {
+    int tag = dwarf_tag(&f.scopes[i]);
+    if (tag != DW_TAG_subprogram && tag != DW_TAG_inlined_subroutine) continue;
+    Dwarf_Attribute a;
+    const char* link = nullptr;
+    if (dwarf_attr_integrate(&f.scopes[i], DW_AT_linkage_name, &a)) link = dwarf_formstring(&a);
+    if (link) {
+      int status = 0;
+      char* d = abi::__cxa_demangle(link, nullptr, nullptr, &status);
+      f.function = without_parameters(status == 0 && d ? d : link);
+      std::free(d);
+    } else {
+      f.function = name_of(&f.scopes[i]);
+    }
+    break;
+  }
+  return f;
+}
+
+uint64_t Reader::reg(size_t fi, unsigned r) {
+  if (r < kRegs && (frames_[fi].known >> r & 1)) return frames_[fi].reg[r];
+  // libdwfl leaves some registers of outer frames unknown that the callee's
+  // CFI does give (same value, or saved in its frame): one unwinding step
+  // for this register.
+  if (fi > 0 && r < kRegs && r != 16) {
+    FrameInfo& c = info(fi - 1);
+    for (int pass = 0; pass < 2 && c.mod; ++pass) {
+      Dwarf_Addr bias = 0;
+      Dwarf_CFI* cfi = pass == 0 ? dwfl_module_eh_cfi(c.mod, &bias) : dwfl_module_dwarf_cfi(c.mod, &bias);
+      Dwarf_Frame* frame = nullptr;
+      if (!cfi || dwarf_cfi_addrframe(cfi, pc_of(fi - 1) - bias, &frame) != 0) continue;
+      Dwarf_Op mem[3];
+      Dwarf_Op* ops = nullptr;
+      size_t n = 0;
+      const int rc = dwarf_frame_register(frame, static_cast<int>(r), mem, &ops, &n);
+      std::vector<Dwarf_Op> copy(ops && n ? ops : mem, ops && n ? ops + n : mem);
+      std::free(frame);
+      if (rc != 0) continue;
+      uint64_t v = 0;
+      if (n == 0 && ops == nullptr) {
+        v = reg(fi - 1, r);  // same value: not changed by the callee
+      } else if (n == 0) {
+        // Undefined: clobbered by the call; except the psABI's
+        // call-preserved registers, which elfutils' defaults get wrong
+        // for rbx (see capture_cb) and which no compiler marks undefined.
+        if (!kCallPreserved[r]) break;
+        v = reg(fi - 1, r);
+      } else {
+        Loc l = eval(fi - 1, nullptr, copy.data(), copy.size());
+        v = l.in_memory ? read_uint(l.v, 8) : l.v;
+      }
+      frames_[fi].reg[r] = v;
+      frames_[fi].known |= 1u << r;
+      return v;
+    }
+  }
+  throw NotKnown{"its value is in " + reg_name(r) +
+                 (fi ? ", which the unwinder cannot recover in an outer frame (not saved across the call)"
+                     : ", which the core does not hold")};
+}
+
+uint64_t Reader::cfa(size_t fi) {
+  FrameInfo& f = info(fi);
+  const uint64_t pc = pc_of(fi);
+  for (int pass = 0; pass < 2 && f.mod; ++pass) {
+    Dwarf_Addr bias = 0;
+    Dwarf_CFI* cfi = pass == 0 ? dwfl_module_eh_cfi(f.mod, &bias) : dwfl_module_dwarf_cfi(f.mod, &bias);
+    Dwarf_Frame* frame = nullptr;
+    if (!cfi || dwarf_cfi_addrframe(cfi, pc - bias, &frame) != 0) continue;
+    Dwarf_Op* ops = nullptr;
+    size_t n = 0;
+    if (dwarf_frame_cfa(frame, &ops, &n) == 0 && n > 0) {
+      try {
+        Loc l = eval(fi, nullptr, ops, n);
+        std::free(frame);
+        return l.v;
+      } catch (...) {
+        std::free(frame);
+        throw;
+      }
+    }
+    std::free(frame);
+  }
+  // The CFA is the caller's stack pointer before the call.
+  if (fi + 1 < frames_.size()) return reg(fi + 1, 7);
+  throw NotKnown{"no call frame information for the frame at " + hex(frames_[fi].pc)};
+}
+
+uint64_t Reader::frame_base(size_t fi) {
+  FrameInfo& f = info(fi);
+  for (int i = 0; i < f.nscopes; ++i) {
+    if (dwarf_tag(&f.scopes[i]) != DW_TAG_subprogram) continue;
+    Dwarf_Attribute a;
+    if (!dwarf_attr(&f.scopes[i], DW_AT_frame_base, &a)) break;
+    Dwarf_Op* ops = nullptr;
+    size_t n = 0;
+    if (dwarf_getlocation_addr(&a, pc_of(fi) - f.bias, &ops, &n, 1) <= 0) break;
+    return eval(fi, &a, ops, n).v;
+  }
+  throw NotKnown{"the function has no frame base at this pc"};
+}
+
+// DW_OP_entry_value(reg): the register's value when the function was
+// entered, which DWARF gives through the caller's call-site parameters.
+uint64_t Reader::entry_value(size_t fi, unsigned r) {
+  const std::string what = "DW_OP_entry_value(" + reg_name(r) + ")";
+  if (fi + 1 >= frames_.size()) throw NotKnown{what + ": there is no caller frame"};
+  const size_t ci = fi + 1;
+  FrameInfo& c = info(ci);
+  const uint64_t ret = frames_[ci].pc - c.bias;  // the call's return address
+  for (int i = 0; i < c.nscopes; ++i) {
+    Dwarf_Die d;
+    if (dwarf_child(&c.scopes[i], &d) != 0) continue;
+    do {
+      int tag = dwarf_tag(&d);
+      if (tag != DW_TAG_call_site && tag != DW_TAG_GNU_call_site) continue;
+      Dwarf_Attribute a;
+      Dwarf_Addr at = 0;
+      if (!(dwarf_attr(&d, DW_AT_call_return_pc, &a) || dwarf_attr(&d, DW_AT_low_pc, &a)) ||
+          dwarf_formaddr(&a, &at) != 0 || at != ret)
+        continue;
+      Dwarf_Die p;
+      if (dwarf_child(&d, &p) != 0) break;
+      do {
+        int ptag = dwarf_tag(&p);
+        if (ptag != DW_TAG_call_site_parameter && ptag != DW_TAG_GNU_call_site_parameter) continue;
+        Dwarf_Attribute la, va;
+        Dwarf_Op* ops = nullptr;
+        size_t n = 0;
+        if (!dwarf_attr(&p, DW_AT_location, &la) || dwarf_getlocation(&la, &ops, &n) != 0 || n != 1) continue;
+        unsigned pr = ops[0].atom == DW_OP_regx ? static_cast<unsigned>(ops[0].number)
+                      : ops[0].atom >= DW_OP_reg0 && ops[0].atom <= DW_OP_reg31
+                          ? static_cast<unsigned>(ops[0].atom - DW_OP_reg0)
+                          : ~0u;
+        if (pr != r) continue;
+        if (!(dwarf_attr(&p, DW_AT_call_value, &va) || dwarf_attr(&p, DW_AT_GNU_call_site_value, &va)))
+          throw NotKnown{what + ": the call site in " + c.function + " does not say what it passed"};
+        Dwarf_Op* vops = nullptr;
+        size_t vn = 0;
+        if (dwarf_getlocation(&va, &vops, &vn) != 0) throw Unsupported{what + ": unreadable DW_AT_call_value"};
+        return eval(ci, &va, vops, vn).v;
+      } while (dwarf_siblingof(&p, &p) == 0);
+      throw NotKnown{what + ": the call site in " + c.function + " has no parameter for " + reg_name(r)};
+    } while (dwarf_siblingof(&d, &d) == 0);
+  }
+  throw NotKnown{what + ": no DW_TAG_call_site for the return address " + hex(frames_[ci].pc) + " in " +
+                 (c.function.empty() ? std::string("the caller") : c.function)};
+}
+
+uint64_t Reader::read_uint(uint64_t addr, size_t len) {
+  uint64_t v = 0;
+  if (len > 8 || !core_.read(addr, &v, len)) throw NotKnown{"memory at " + hex(addr) + " is not in the core"};
+  return v;
+}
+
+Reader::Loc Reader::eval(size_t fi, Dwarf_Attribute* attr, const Dwarf_Op* ops, size_t n) {
+  std::vector<uint64_t> st;
+  auto pop = [&] {
+    if (st.empty()) throw Unsupported{"DWARF expression pops an empty stack"};
+    uint64_t v = st.back();
+    st.pop_back();
+    return v;
+  };
+  auto need = [&](size_t k) {
+    if (st.size() < k) throw Unsupported{"DWARF expression pops an empty stack"};
+  };
+  const Dwarf_Addr bias = info(fi).bias;
+  for (size_t i = 0; i < n; ++i) {
+    const Dwarf_Op& op = ops[i];
+    const uint8_t a = op.atom;
+    if (a >= DW_OP_lit0 && a <= DW_OP_lit31) {
+      st.push_back(a - DW_OP_lit0);
+    } else if (a >= DW_OP_reg0 && a <= DW_OP_reg31) {
+      Loc l{false, reg(fi, a - DW_OP_reg0)};
+      if (i + 1 < n && ops[i + 1].atom != DW_OP_piece) throw Unsupported{"DW_OP_reg followed by more operations"};
+      return l;
+    } else if (a == DW_OP_regx) {
+      return Loc{false, reg(fi, static_cast<unsigned>(op.number))};
+    } else if (a >= DW_OP_breg0 && a <= DW_OP_breg31) {
+      st.push_back(reg(fi, a - DW_OP_breg0) + static_cast<int64_t>(op.number));
+    } else {
+      switch (a) {
+        case DW_OP_addr: st.push_back(op.number + bias); break;
+        case DW_OP_const1u:
+        case DW_OP_const2u:
+        case DW_OP_const4u:
+        case DW_OP_const8u:
+        case DW_OP_constu:
+        case DW_OP_const1s:
+        case DW_OP_const2s:
+        case DW_OP_const4s:
+        case DW_OP_const8s:
+        case DW_OP_consts: st.push_back(op.number); break;
+        case DW_OP_bregx: st.push_back(reg(fi, static_cast<unsigned>(op.number)) + static_cast<int64_t>(op.number2)); break;
+        case DW_OP_fbreg: st.push_back(frame_base(fi) + static_cast<int64_t>(op.number)); break;
+        case DW_OP_call_frame_cfa: st.push_back(cfa(fi)); break;
+        case DW_OP_plus_uconst: need(1); st.back() += op.number; break;
+        case DW_OP_dup: need(1); st.push_back(st.back()); break;
+        case DW_OP_drop: pop(); break;
+        case DW_OP_over: need(2); st.push_back(st[st.size() - 2]); break;
+        case DW_OP_pick:
+          need(op.number + 1);
+          st.push_back(st[st.size() - 1 - op.number]);
+          break;
+        case DW_OP_swap: need(2); std::swap(st[st.size() - 1], st[st.size() - 2]); break;
+        case DW_OP_rot: need(3); std::rotate(st.end() - 3, st.end() - 1, st.end()); break;
+        case DW_OP_deref: st.push_back(read_uint(pop(), 8)); break;
+        case DW_OP_deref_size: st.push_back(read_uint(pop(), static_cast<size_t>(op.number))); break;
+        case DW_OP_neg: need(1); st.back() = -st.back(); break;
+        case DW_OP_not: need(1); st.back() = ~st.back(); break;
+        case DW_OP_abs: need(1); st.back() = static_cast<uint64_t>(std::llabs(static_cast<int64_t>(st.back()))); break;
+        case DW_OP_plus:
+        case DW_OP_minus:
+        case DW_OP_mul:
+        case DW_OP_and:
+        case DW_OP_or:
+        case DW_OP_xor:
+        case DW_OP_shl:
+        case DW_OP_shr:
+        case DW_OP_shra:
+        case DW_OP_div:
+        case DW_OP_mod: {
+          uint64_t b = pop(), x = pop();
+          if ((a == DW_OP_div || a == DW_OP_mod) && b == 0) throw NotKnown{"division by zero in a DWARF expression"};
+          st.push_back(a == DW_OP_plus    ? x + b
+                       : a == DW_OP_minus ? x - b
+                       : a == DW_OP_mul   ? x * b
+                       : a == DW_OP_and   ? x & b
+                       : a == DW_OP_or    ? x | b
+                       : a == DW_OP_xor   ? x ^ b
+                       : a == DW_OP_shl   ? x << (b & 63)
+                       : a == DW_OP_shr   ? x >> (b & 63)
+                       : a == DW_OP_shra  ? static_cast<uint64_t>(static_cast<int64_t>(x) >> (b & 63))
+                       : a == DW_OP_div   ? static_cast<uint64_t>(static_cast<int64_t>(x) / static_cast<int64_t>(b))
+                                          : x % b);
+          break;
+        }
+        case DW_OP_nop: break;
+        case DW_OP_stack_value: return Loc{false, pop()};
+        case DW_OP_piece:
+          // The first piece of a composite: enough when it is the whole
+          // pointer or integer this reader wants.
+          if (op.number < 8) throw Unsupported{"a composite location (DW_OP_piece) of " + std::to_string(op.number) + " bytes"};
+          return Loc{true, pop()};
+        case DW_OP_implicit_value: {
+          Dwarf_Block b;
+          if (!attr || dwarf_getlocation_implicit_value(attr, &op, &b) != 0 || b.length > 8)
+            throw Unsupported{"DW_OP_implicit_value"};
+          uint64_t v = 0;
+          std::memcpy(&v, b.data, b.length);
+          return Loc{false, v};
+        }
+        case DW_OP_entry_value:
+        case DW_OP_GNU_entry_value: {
+          Dwarf_Attribute sub;
+          Dwarf_Op* sops = nullptr;
+          size_t sn = 0;
+          if (!attr || dwarf_getlocation_attr(attr, &op, &sub) != 0 || dwarf_getlocation(&sub, &sops, &sn) != 0 ||
+              sn != 1)
+            throw Unsupported{"DW_OP_entry_value of an expression other than a register"};
+          unsigned r = sops[0].atom == DW_OP_regx ? static_cast<unsigned>(sops[0].number)
+                       : sops[0].atom >= DW_OP_reg0 && sops[0].atom <= DW_OP_reg31
+                           ? static_cast<unsigned>(sops[0].atom - DW_OP_reg0)
+                           : ~0u;
+          if (r == ~0u) throw Unsupported{"DW_OP_entry_value of an expression other than a register"};
+          st.push_back(entry_value(fi, r));
+          break;
+        }
+        case DW_OP_implicit_pointer:
+        case DW_OP_GNU_implicit_pointer: throw Unsupported{"DW_OP_implicit_pointer"};
+        default: {
+          char buf[32];
+          std::snprintf(buf, sizeof buf, "0x%02x", a);
+          throw Unsupported{std::string("DWARF operation ") + buf};
+        }
+      }
+    }
+  }
+  if (st.empty()) throw NotKnown{"it is optimized out (an empty location)"};
+  return Loc{true, st.back()};
+}
+
+Reader::Loc Reader::location(size_t fi, Dwarf_Die* var) {
+  Dwarf_Attribute a;
+  if (dwarf_attr(var, DW_AT_const_value, &a)) {
+    Dwarf_Word v = 0;
+    if (dwarf_formudata(&a, &v) == 0) return Loc{false, v};
+    throw Unsupported{"DW_AT_const_value as a block"};
+  }
+  if (!dwarf_attr(var, DW_AT_location, &a)) throw NotKnown{"it is optimized out (no location)"};
+  Dwarf_Op* ops = nullptr;
+  size_t n = 0;
+  int got = dwarf_getlocation_addr(&a, pc_of(fi) - info(fi).bias, &ops, &n, 1);
+  if (got < 0) throw Unsupported{std::string("location list: ") + dwarf_errmsg(-1)};
+  if (got == 0 || n == 0) throw NotKnown{"it is optimized out at this pc"};
+  return eval(fi, &a, ops, n);
+}
+
+// The address of the object a variable holds or points to.
+uint64_t Reader::var_address(size_t fi, Dwarf_Die* var, bool indirect, const std::string& what) {
+  Loc l = location(fi, var);
+  if (!indirect) {
+    if (!l.in_memory) throw Unsupported{what + " is held in a register, not in memory"};
+    return l.v;
+  }
+  return l.in_memory ? read_uint(l.v, 8) : l.v;
+}
+
+// -------------------------------------------------------------- types
+
+std::optional<Dwarf_Die> Reader::definition_in_cu(Dwarf_Die* cu, const std::string& owner, const std::string& name) {
+  std::vector<Dwarf_Off> decls;  // owner::name declared inside the owner
+  Dwarf_Die d;
+  if (dwarf_child(cu, &d) != 0) return std::nullopt;
+  std::optional<Dwarf_Die> found;
+  std::vector<Dwarf_Die> top;
+  do {
+    if (!is_struct(&d)) continue;
+    top.push_back(d);
+    const std::string n = name_of(&d);
+    if (owner.empty()) {
+      if (n == name && !declaration(&d)) return d;
+      continue;
+    }
+    if (n != owner) continue;
+    Dwarf_Die c;
+    if (dwarf_child(&d, &c) != 0) continue;
+    do {
+      if (!is_struct(&c) || name_of(&c) != name) continue;
+      if (!declaration(&c)) return c;
+      decls.push_back(dwarf_dieoffset(&c));
+    } while (dwarf_siblingof(&c, &c) == 0);
+  } while (dwarf_siblingof(&d, &d) == 0);
+  // A nested type defined outside its class: a top-level DIE with
+  // DW_AT_specification pointing at the declaration inside the owner.
+  for (Dwarf_Die& t : top) {
+    Dwarf_Attribute a;
+    Dwarf_Die spec;
+    if (declaration(&t) || !dwarf_attr(&t, DW_AT_specification, &a) || !dwarf_formref_die(&a, &spec)) continue;
+    if (std::find(decls.begin(), decls.end(), dwarf_dieoffset(&spec)) != decls.end()) return t;
+  }
+  return found;
+}
+
+// The definition of owner::name (or of `name` at namespace scope): first
+// in the compile units of the owner's out-of-line methods, where a pimpl's
+// impl is defined; then in every compile unit of the module.
+std::optional<Dwarf_Die> Reader::find_definition(const std::string& owner, const std::string& name) {
+  const std::string key = owner + "::" + name;
+  if (auto it = definitions_.find(key); it != definitions_.end()) return it->second;
+  std::optional<Dwarf_Die> out;
+  if (main_mod_) {
+    const std::string cls = owner.empty() ? name : owner;
+    const std::string p1 = "_ZN" + std::to_string(cls.size()) + cls, p2 = "_ZNK" + std::to_string(cls.size()) + cls;
+    std::vector<Dwarf_Off> tried;
+    int n = dwfl_module_getsymtab(main_mod_);
+    for (int i = 0; i < n && !out; ++i) {
+      GElf_Sym sym;
+      GElf_Addr addr = 0;
+      const char* s = dwfl_module_getsym_info(main_mod_, i, &sym, &addr, nullptr, nullptr, nullptr);
+      if (!s || GELF_ST_TYPE(sym.st_info) != STT_FUNC || !addr || !(starts_with(s, p1.c_str()) || starts_with(s, p2.c_str())))
+        continue;
+      Dwarf_Addr bias = 0;
+      Dwarf_Die* cu = dwfl_module_addrdie(main_mod_, addr, &bias);
+      if (!cu || std::find(tried.begin(), tried.end(), dwarf_dieoffset(cu)) != tried.end()) continue;
+      tried.push_back(dwarf_dieoffset(cu));
+      out = definition_in_cu(cu, owner, name);
+    }
+    Dwarf_Addr bias = 0;
+    Dwarf* dw = out ? nullptr : dwfl_module_getdwarf(main_mod_, &bias);
+    Dwarf_Off off = 0, next = 0;
+    size_t hsize = 0;
+    while (dw && !out && dwarf_nextcu(dw, off, &next, &hsize, nullptr, nullptr, nullptr) == 0) {
+      Dwarf_Die cu;
+      if (dwarf_offdie(dw, off + hsize, &cu) &&
+          std::find(tried.begin(), tried.end(), dwarf_dieoffset(&cu)) == tried.end())
+        out = definition_in_cu(&cu, owner, name);
+      off = next;
+    }
+  }
+  definitions_[key] = out;
+  return out;
+}
+
+Dwarf_Die Reader::complete(Dwarf_Die t, const std::string& owner) {
+  t = strip_cv(t);
+  if (!declaration(&t)) return t;
+  const std::string n = name_of(&t);
+  if (auto d = find_definition(owner, n)) return *d;
+  throw NotKnown{"the type " + (owner.empty() ? n : owner + "::" + n) +
+                 " is only declared in the debug info (its definition is in no compile unit)"};
+}
+
+// A data member by name: in the struct, its base classes, and (deep) the
+// struct-typed members, as libstdc++ nests unique_ptr's pointer.
+bool Reader::member(Dwarf_Die st, const char* name, uint64_t& off, Dwarf_Die& type, bool deep, bool want_pointer,
+                    int depth) {
+  if (depth > 12) return false;
+  Dwarf_Die c;
+  if (dwarf_child(&st, &c) != 0) return false;
+  std::vector<std::pair<Dwarf_Die, uint64_t>> inner;
+  do {
+    int tag = dwarf_tag(&c);
+    if (tag == DW_TAG_member) {
+      Dwarf_Die t;
+      if (!type_of(&c, &t)) continue;
+      t = strip_cv(t);
+      if (name_of(&c) == name && (!want_pointer || dwarf_tag(&t) == DW_TAG_pointer_type)) {
+        off = member_offset(&c);
+        type = t;
+        return true;
+      }
+      if (deep && is_struct(&t)) inner.emplace_back(t, member_offset(&c));
+    } else if (tag == DW_TAG_inheritance) {
+      Dwarf_Die t;
+      if (type_of(&c, &t)) inner.emplace_back(strip_cv(t), member_offset(&c));
+    }
+  } while (dwarf_siblingof(&c, &c) == 0);
+  for (auto& [t, base] : inner) {
+    uint64_t o = 0;
+    if (member(t, name, o, type, deep, want_pointer, depth + 1)) {
+      off = base + o;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::optional<Reader::Obj> Reader::try_field(const Obj& o, const char* name) {
+  uint64_t off = 0;
+  Dwarf_Die t;
+  if (!member(o.type, name, off, t, false, false)) return std::nullopt;
+  return Obj{t, o.addr + off};
+}
+
+Reader::Obj Reader::field(const Obj& o, const char* name) {
+  if (auto f = try_field(o, name)) return *f;
+  throw NotKnown{"no member '" + std::string(name) + "' in " + name_of(const_cast<Dwarf_Die*>(&o.type))};
+}
+
+// A std::unique_ptr's pointer (libstdc++: _M_t ... _M_head_impl), and the
+// type it points to.
+uint64_t Reader::unique_ptr(const Obj& up, Dwarf_Die* pointee) {
+  uint64_t off = 0;
+  Dwarf_Die t;
+  if (member(up.type, "_M_head_impl", off, t, true, true)) {
+    if (pointee && type_of(&t, pointee)) *pointee = strip_cv(*pointee);
+    return read_uint(up.addr + off, 8);
+  }
+  // A unique_ptr with the default deleter is one pointer wide.
+  Dwarf_Die arg;
+  if (size_of(const_cast<Dwarf_Die*>(&up.type)) != 8 || !template_arg(const_cast<Dwarf_Die*>(&up.type), &arg))
+    throw NotKnown{"cannot read the unique_ptr " + name_of(const_cast<Dwarf_Die*>(&up.type))};
+  if (pointee) *pointee = strip_cv(arg);
+  return read_uint(up.addr, 8);
+}
+
+std::vector<uint64_t> Reader::vector_items(const Obj& vec, Dwarf_Die* elem, uint64_t* start_out) {
+  uint64_t so = 0, fo = 0;
+  Dwarf_Die t;
+  if (!member(vec.type, "_M_start", so, t, true, true) || !member(vec.type, "_M_finish", fo, t, true, true))
+    throw NotKnown{"no _M_start/_M_finish in " + name_of(const_cast<Dwarf_Die*>(&vec.type))};
+  Dwarf_Die e;
+  if (!template_arg(const_cast<Dwarf_Die*>(&vec.type), &e)) {
+    Dwarf_Die p = strip_cv(t);
+    if (!type_of(&p, &e)) throw NotKnown{"the element type of " + name_of(const_cast<Dwarf_Die*>(&vec.type))};
+  }
+  e = strip_cv(e);
+  const uint64_t esize = size_of(&e);
+  const uint64_t start = read_uint(vec.addr + so, 8), finish = read_uint(vec.addr + fo, 8);
+  if (!esize || finish < start || (finish - start) % esize || (finish - start) / esize > 4096)
+    throw NotKnown{"the vector at " + hex(vec.addr) + " is not consistent (begin " + hex(start) + ", end " +
+                   hex(finish) + ")"};
+  std::vector<uint64_t> items;
+  for (uint64_t p = start; p < finish; p += esize) items.push_back(p);
+  if (elem) *elem = e;
+  if (start_out) *start_out = start;
+  return items;
+}
+
+std::string Reader::std_string(const Obj& s) {
+  Obj dp = field(s, "_M_dataplus");
+  uint64_t off = 0;
+  Dwarf_Die t;
+  if (!member(dp.type, "_M_p", off, t, true, false)) throw NotKnown{"no _M_p in std::string"};
+  const uint64_t p = read_uint(dp.addr + off, 8);
+  const uint64_t n = read_uint(field(s, "_M_string_length").addr, 8);
+  if (n > 4096) throw NotKnown{"a string of " + std::to_string(n) + " bytes"};
+  std::string out(n, '\0');
+  if (n && !core_.read(p, out.data(), n)) throw NotKnown{"the string at " + hex(p) + " is not in the core"};
+  return out;
+}
+
+// vector<unique_ptr<llama_mmap | llama_mlock>>: each slot's impl addr/size.
+void Reader::read_slots(const Obj& vec, const char* owner, std::vector<DebugSlot>& out, uint64_t* start,
+                        uint64_t* esize) {
+  Dwarf_Die elem;
+  auto items = vector_items(vec, &elem, start);
+  if (esize) *esize = size_of(&elem);
+  for (size_t i = 0; i < items.size(); ++i) {
+    DebugSlot s;
+    s.slot = static_cast<int>(i);
+    Dwarf_Die cls;
+    s.object = unique_ptr(Obj{elem, items[i]}, &cls);
+    s.empty = s.object == 0;
+    if (!s.empty) {
+      try {
+        Obj o{complete(cls, ""), s.object};
+        Dwarf_Die impl_t;
+        Obj p = field(o, "pimpl");
+        const uint64_t impl = unique_ptr(p, &impl_t);
+        if (!impl) throw NotKnown{"its pimpl is null"};
+        Obj io{complete(impl_t, owner), impl};
+        s.base = read_uint(field(io, "addr").addr, 8);
+        s.size = read_uint(field(io, "size").addr, 8);
+      } catch (const NotKnown& e) {
+        s.readable = false;
+        s.note = e.why;
+      }
+    }
+    out.push_back(s);
+  }
+}
+
+void Reader::read_files(const Obj& vec, std::vector<DebugFile>& out) {
+  Dwarf_Die elem;
+  auto items = vector_items(vec, &elem, nullptr);
+  for (size_t i = 0; i < items.size(); ++i) {
+    DebugFile f;
+    f.idx = static_cast<int>(i);
+    Dwarf_Die cls;
+    const uint64_t obj = unique_ptr(Obj{elem, items[i]}, &cls);
+    f.empty = obj == 0;
+    if (obj) {
+      Obj o{complete(cls, ""), obj};
+      Dwarf_Die impl_t;
+      const uint64_t impl = unique_ptr(field(o, "pimpl"), &impl_t);
+      if (impl) {
+        Obj io{complete(impl_t, "llama_file"), impl};
+        f.size = read_uint(field(io, "size").addr, 8);
+        if (auto n = try_field(io, "fname")) f.path = std_string(*n);
+      }
+    }
+    out.push_back(f);
+  }
+}
+
+void Reader::read_weight(size_t fi, Dwarf_Die* var, bool indirect, LoaderState& st) {
+  Dwarf_Die wt;
+  bool ind = false;
+  struct_of(var, &wt, &ind);
+  Obj w{complete(wt, "llama_model_loader"), var_address(fi, var, indirect, "the weight")};
+  Obj idx = field(w, "idx");
+  st.weight_idx = static_cast<int>(read_uint(idx.addr, std::min<uint64_t>(size_of(&idx.type), 8)));
+  st.weight_offs = read_uint(field(w, "offs").addr, 8);
+  Obj tp = field(w, "tensor");
+  const uint64_t tensor = read_uint(tp.addr, 8);
+  st.have_weight = true;
+  if (!tensor) return;
+  Dwarf_Die tt;
+  if (!type_of(&tp.type, &tt)) return;
+  Obj t{complete(tt, ""), tensor};
+  if (auto name = try_field(t, "name")) {
+    char buf[256] = {};
+    const uint64_t n = std::min<uint64_t>(size_of(&name->type), sizeof buf - 1);
+    if (n && core_.read(name->addr, buf, n)) st.tensor.assign(buf, strnlen(buf, n));
+  }
+  if (auto nb = try_field(t, "nbytes")) st.tensor_bytes = read_uint(nb->addr, 8);
+}
+
+LoaderState Reader::run(int tid) {
+  LoaderState st;
+  st.source = "libdw";
+  st.tid = tid;
+  bool any_dwarf = false;
+  std::string loader_why, weight_why;
+  // The loader: innermost frame with a variable of its type (or of a type
+  // holding one as a member).
+  for (size_t fi = 0; fi < frames_.size() && !st.found; ++fi) {
+    FrameInfo& f = info(fi);
+    if (f.nscopes > 0) any_dwarf = true;
+    for (int s = 0; s < f.nscopes && !st.found; ++s) {
+      Dwarf_Die v;
+      if (dwarf_child(&f.scopes[s], &v) != 0) continue;
+      do {
+        int tag = dwarf_tag(&v);
+        if (tag != DW_TAG_variable && tag != DW_TAG_formal_parameter) continue;
+        Dwarf_Die t;
+        bool indirect = false;
+        if (!struct_of(&v, &t, &indirect)) continue;
+        std::string tn = name_of(&t);
+        uint64_t inner = 0;
+        bool holder = false;
+        if (tn != "llama_model_loader") {
+          // A wrapper with a llama_model_loader member.
+          if (declaration(&t)) continue;
+          Dwarf_Die c;
+          if (dwarf_child(&t, &c) != 0) continue;
+          do {
+            Dwarf_Die mt;
+            if (dwarf_tag(&c) == DW_TAG_member && type_of(&c, &mt) && (mt = strip_cv(mt), true) &&
+                name_of(&mt) == "llama_model_loader" && is_struct(&mt)) {
+              inner = member_offset(&c);
+              holder = true;
+              t = mt;
+              break;
+            }
+          } while (dwarf_siblingof(&c, &c) == 0);
+          if (!holder) continue;
+        }
+        const std::string vname = name_of(&v);
+        main_mod_ = f.mod;
+        st.in_scope = true;
+        try {
+          Obj loader{complete(t, ""), var_address(fi, &v, indirect, "the loader") + inner};
+          if (loader.addr < 4096) throw NotKnown{"it is null"};
+          st.loader = loader.addr;
+          st.frame_index = static_cast<int>(fi);
+          st.frame = f.function;
+          st.loader_from = "`" + vname + "`" + (holder ? " (holding the loader)" : "") + " in frame #" +
+                           std::to_string(fi) + " " + f.function;
+          read_slots(field(loader, "mappings"), "llama_mmap", st.mappings, &map_start_, &map_esize_);
+          read_files(field(loader, "files"), st.files);
+          if (auto m = try_field(loader, "mlocks")) {
+            read_slots(*m, "llama_mlock", st.mlocks);
+            st.have_mlocks = true;
+          }
+          st.found = true;
+          const char* mainfile = nullptr;
+          const char* debugfile = nullptr;
+          dwfl_module_info(f.mod, nullptr, nullptr, nullptr, nullptr, nullptr, &mainfile, &debugfile);
+          st.debug_file = debugfile ? debugfile : mainfile ? mainfile : "";
+        } catch (const NotKnown& e) {
+          if (loader_why.empty())
+            loader_why = "`" + vname + "` in frame #" + std::to_string(fi) + " " + f.function + ": " + e.why;
+          st.mappings.clear();
+          st.files.clear();
+          st.mlocks.clear();
+        }
+      } while (!st.found && dwarf_siblingof(&v, &v) == 0);
+    }
+  }
+  if (!st.found) {
+    st.why = !any_dwarf ? "the program has no debug info (DWARF) for the crashing thread's frames: build with -g, "
+                          "or give its .debug file with --debug-dir"
+             : !loader_why.empty() ? "the loader could not be read: " + loader_why
+                                   : "no frame of the crashing thread has a llama_model_loader in scope";
+    return st;
+  }
+  // The weight being resolved, the mlock slots and the `mapping` in use:
+  // innermost frames first, up to the loader's.
+  for (size_t fi = 0; fi <= static_cast<size_t>(st.frame_index); ++fi) {
+    FrameInfo& f = info(fi);
+    for (int s = 0; s < f.nscopes; ++s) {
+      Dwarf_Die v;
+      if (dwarf_child(&f.scopes[s], &v) != 0) continue;
+      do {
+        int tag = dwarf_tag(&v);
+        if (tag != DW_TAG_variable && tag != DW_TAG_formal_parameter) continue;
+        Dwarf_Die t;
+        bool indirect = false;
+        if (!struct_of(&v, &t, &indirect)) continue;
+        const std::string vname = name_of(&v), tn = name_of(&t);
+        const std::string where = "`" + vname + "` in frame #" + std::to_string(fi) + " " + f.function;
+        try {
+          if (!st.have_weight && tn == "llama_tensor_weight" && (vname == "weight" || vname == "w")) {
+            read_weight(fi, &v, indirect, st);
+            st.weight_from = where;
+          } else if (!st.have_mlocks && starts_with(tn, "vector<std::unique_ptr<llama_mlock")) {
+            uint64_t a = var_address(fi, &v, indirect, "the mlock slots");
+            if (a) {
+              read_slots(Obj{complete(t, ""), a}, "llama_mlock", st.mlocks);
+              st.have_mlocks = true;
+            }
+          } else if (st.mapping_slot < 0 && vname == "mapping" && indirect &&
+                     starts_with(tn, "unique_ptr<llama_mmap")) {
+            // The slot is the element's index in the loader's vector.
+            const uint64_t a = var_address(fi, &v, true, "the mapping");
+            if (a >= map_start_ && map_esize_ && a < map_start_ + map_esize_ * st.mappings.size())
+              st.mapping_slot = static_cast<int>((a - map_start_) / map_esize_);
+          }
+        } catch (const NotKnown& e) {
+          if (tn == "llama_tensor_weight" && weight_why.empty()) weight_why = where + ": " + e.why;
+        }
+      } while (dwarf_siblingof(&v, &v) == 0);
+    }
+  }
+  if (!st.have_weight)
+    st.weight_why = !weight_why.empty() ? weight_why : "no `weight` (llama_tensor_weight) is in scope in the loader frame";
+  return st;
+}
+
+}  // namespace
+
+LoaderState read_loader_state(Dwfl* dwfl, const Core& core, int tid) {
+  std::vector<FrameRegs> frames;
+  if (dwfl_getthread_frames(dwfl, tid, capture_cb, &frames) != 0 && frames.empty()) {
+    LoaderState st;
+    st.source = "libdw";
+    const char* m = dwfl_errmsg(-1);
+    st.why = std::string("the crashing thread cannot be unwound: ") + (m ? m : "unknown error");
+    return st;
+  }
+  Reader reader(dwfl, core, std::move(frames));
+  try {
+    return reader.run(tid);
+  } catch (const Unsupported& u) {
+    LoaderState st;
+    st.source = "libdw";
+    st.unsupported = u.why;
+    st.why = "the native DWARF evaluator cannot read it: " + u.why;
+    return st;
+  }
+}
+
+}  // namespace numatrace::postmortem
