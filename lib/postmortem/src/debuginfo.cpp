@@ -198,9 +198,9 @@ class Reader {
   struct FrameInfo {
     Dwfl_Module* mod = nullptr;
     Dwarf_Addr bias = 0;
-    Dwarf_Die* scopes = nullptr;  // innermost first (dwarf_getscopes)
-    int nscopes = 0;
-    std::string function;
+    std::vector<Dwarf_Die> scopes;       // innermost first, the compile unit last
+    std::vector<std::string> functions;  // each scope's function (inlined or not)
+    std::string function;                // the innermost one
   };
 
   uint64_t pc_of(size_t fi) const {
@@ -241,6 +241,39 @@ class Reader {
   uint64_t map_start_ = 0, map_esize_ = 0;  // the loader's mappings vector
 };
 
+// The concrete scopes at `pc`, outermost first: namespaces are searched for
+// the subprogram holding it, then its lexical blocks and inlined calls.
+// (dwarf_getscopes continues an inlined call with its abstract origin's
+// scopes, not with the function it was inlined into.)
+bool concrete_scopes(Dwarf_Die* parent, Dwarf_Addr pc, std::vector<Dwarf_Die>& chain, int depth) {
+  Dwarf_Die c;
+  if (depth > 64 || dwarf_child(parent, &c) != 0) return false;
+  do {
+    int tag = dwarf_tag(&c);
+    if (tag == DW_TAG_namespace) {
+      if (concrete_scopes(&c, pc, chain, depth + 1)) return true;
+    } else if ((tag == DW_TAG_subprogram || tag == DW_TAG_lexical_block || tag == DW_TAG_inlined_subroutine) &&
+               dwarf_haspc(&c, pc) == 1) {
+      chain.push_back(c);
+      concrete_scopes(&c, pc, chain, depth + 1);
+      return true;
+    }
+  } while (dwarf_siblingof(&c, &c) == 0);
+  return false;
+}
+
+std::string function_name(Dwarf_Die* d) {
+  Dwarf_Attribute a;
+  const char* link = nullptr;
+  if (dwarf_attr_integrate(d, DW_AT_linkage_name, &a)) link = dwarf_formstring(&a);
+  if (!link) return name_of(d);
+  int status = 0;
+  char* dm = abi::__cxa_demangle(link, nullptr, nullptr, &status);
+  std::string out = without_parameters(status == 0 && dm ? dm : link);
+  std::free(dm);
+  return out;
+}
+
 Reader::FrameInfo& Reader::info(size_t fi) {
   auto it = info_.find(fi);
   if (it != info_.end()) return it->second;
@@ -249,25 +282,20 @@ Reader::FrameInfo& Reader::info(size_t fi) {
   f.mod = dwfl_addrmodule(dwfl_, pc);
   if (!f.mod) return f;
   if (Dwarf_Die* cu = dwfl_module_addrdie(f.mod, pc, &f.bias)) {
-    f.nscopes = dwarf_getscopes(cu, pc - f.bias, &f.scopes);
-    if (f.nscopes < 0) f.nscopes = 0;
+    std::vector<Dwarf_Die> chain;
+    concrete_scopes(cu, pc - f.bias, chain, 0);
+    f.scopes.assign(chain.rbegin(), chain.rend());
+    f.scopes.push_back(*cu);
   }
-  for (int i = 0; i < f.nscopes; ++i) {
+  // Each scope's function: the nearest inlined call or subprogram outward.
+  f.functions.assign(f.scopes.size(), std::string());
+  std::string outer;
+  for (size_t i = f.scopes.size(); i-- > 0;) {
     int tag = dwarf_tag(&f.scopes[i]);
-    if (tag != DW_TAG_subprogram && tag != DW_TAG_inlined_subroutine) continue;
-    Dwarf_Attribute a;
-    const char* link = nullptr;
-    if (dwarf_attr_integrate(&f.scopes[i], DW_AT_linkage_name, &a)) link = dwarf_formstring(&a);
-    if (link) {
-      int status = 0;
-      char* d = abi::__cxa_demangle(link, nullptr, nullptr, &status);
-      f.function = without_parameters(status == 0 && d ? d : link);
-      std::free(d);
-    } else {
-      f.function = name_of(&f.scopes[i]);
-    }
-    break;
+    if (tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine) outer = function_name(&f.scopes[i]);
+    f.functions[i] = outer;
   }
+  f.function = f.functions.empty() ? std::string() : f.functions[0];
   return f;
 }
 
@@ -342,7 +370,7 @@ uint64_t Reader::cfa(size_t fi) {
 
 uint64_t Reader::frame_base(size_t fi) {
   FrameInfo& f = info(fi);
-  for (int i = 0; i < f.nscopes; ++i) {
+  for (int i = 0; i < static_cast<int>(f.scopes.size()); ++i) {
     if (dwarf_tag(&f.scopes[i]) != DW_TAG_subprogram) continue;
     Dwarf_Attribute a;
     if (!dwarf_attr(&f.scopes[i], DW_AT_frame_base, &a)) break;
@@ -362,7 +390,7 @@ uint64_t Reader::entry_value(size_t fi, unsigned r) {
   const size_t ci = fi + 1;
   FrameInfo& c = info(ci);
   const uint64_t ret = frames_[ci].pc - c.bias;  // the call's return address
-  for (int i = 0; i < c.nscopes; ++i) {
+  for (int i = 0; i < static_cast<int>(c.scopes.size()); ++i) {
     Dwarf_Die d;
     if (dwarf_child(&c.scopes[i], &d) != 0) continue;
     do {
@@ -832,8 +860,8 @@ LoaderState Reader::run(int tid) {
   // holding one as a member).
   for (size_t fi = 0; fi < frames_.size() && !st.found; ++fi) {
     FrameInfo& f = info(fi);
-    if (f.nscopes > 0) any_dwarf = true;
-    for (int s = 0; s < f.nscopes && !st.found; ++s) {
+    if (static_cast<int>(f.scopes.size()) > 0) any_dwarf = true;
+    for (int s = 0; s < static_cast<int>(f.scopes.size()) && !st.found; ++s) {
       Dwarf_Die v;
       if (dwarf_child(&f.scopes[s], &v) != 0) continue;
       do {
@@ -870,9 +898,9 @@ LoaderState Reader::run(int tid) {
           if (loader.addr < 4096) throw NotKnown{"it is null"};
           st.loader = loader.addr;
           st.frame_index = static_cast<int>(fi);
-          st.frame = f.function;
+          st.frame = f.functions[static_cast<size_t>(s)];
           st.loader_from = "`" + vname + "`" + (holder ? " (holding the loader)" : "") + " in frame #" +
-                           std::to_string(fi) + " " + f.function;
+                           std::to_string(fi) + " " + f.functions[static_cast<size_t>(s)];
           read_slots(field(loader, "mappings"), "llama_mmap", st.mappings, &map_start_, &map_esize_);
           read_files(field(loader, "files"), st.files);
           if (auto m = try_field(loader, "mlocks")) {
@@ -886,7 +914,7 @@ LoaderState Reader::run(int tid) {
           st.debug_file = debugfile ? debugfile : mainfile ? mainfile : "";
         } catch (const NotKnown& e) {
           if (loader_why.empty())
-            loader_why = "`" + vname + "` in frame #" + std::to_string(fi) + " " + f.function + ": " + e.why;
+            loader_why = "`" + vname + "` in frame #" + std::to_string(fi) + " " + f.functions[static_cast<size_t>(s)] + ": " + e.why;
           st.mappings.clear();
           st.files.clear();
           st.mlocks.clear();
@@ -905,7 +933,7 @@ LoaderState Reader::run(int tid) {
   // innermost frames first, up to the loader's.
   for (size_t fi = 0; fi <= static_cast<size_t>(st.frame_index); ++fi) {
     FrameInfo& f = info(fi);
-    for (int s = 0; s < f.nscopes; ++s) {
+    for (int s = 0; s < static_cast<int>(f.scopes.size()); ++s) {
       Dwarf_Die v;
       if (dwarf_child(&f.scopes[s], &v) != 0) continue;
       do {
@@ -915,7 +943,7 @@ LoaderState Reader::run(int tid) {
         bool indirect = false;
         if (!struct_of(&v, &t, &indirect)) continue;
         const std::string vname = name_of(&v), tn = name_of(&t);
-        const std::string where = "`" + vname + "` in frame #" + std::to_string(fi) + " " + f.function;
+        const std::string where = "`" + vname + "` in frame #" + std::to_string(fi) + " " + f.functions[static_cast<size_t>(s)];
         try {
           if (!st.have_weight && tn == "llama_tensor_weight" && (vname == "weight" || vname == "w")) {
             read_weight(fi, &v, indirect, st);
