@@ -14,7 +14,7 @@ import tempfile
 
 import gdb
 
-from .memory import deref, field, hexa, unique_ptr_get, vector_items
+from .memory import deref, field, hexa, std_string, unique_ptr_get, vector_items
 from .printers import EMPTY, EVENTS, KINDS, STATES, mmap_text, selected_loader
 
 RING = 4096
@@ -166,7 +166,7 @@ def loader_facts(loader):
     weight = deref(weight)
     if weight.type.strip_typedefs().code == gdb.TYPE_CODE_PTR:
         weight = weight.dereference()
-    files = []
+    files, paths = [], []
     for up in vector_items(field(loader, "files")):
         ptr = unique_ptr_get(up)
         impl = None
@@ -175,6 +175,8 @@ def loader_facts(loader):
             p = field(f, "pimpl")
             impl = unique_ptr_get(p).dereference() if p is not None and int(unique_ptr_get(p)) else f
         files.append(int(field(impl, "size")) if impl is not None and field(impl, "size") is not None else 0)
+        fname = field(impl, "fname") if impl is not None else None
+        paths.append(std_string(fname) if fname is not None else "")
     mappings = []
     items = vector_items(field(loader, "mappings"))
     unified = len(items) > 1 and int(unique_ptr_get(items[0])) != 0 and int(unique_ptr_get(items[1])) == 0
@@ -185,7 +187,8 @@ def loader_facts(loader):
         m = ptr.dereference()
         p = field(m, "pimpl")
         impl = unique_ptr_get(p).dereference() if p is not None else m
-        entry = {"slot": i, "base": int(impl["addr"].cast(gdb.lookup_type("unsigned long"))), "length": int(impl["size"])}
+        entry = {"slot": i, "object": int(ptr), "base": int(impl["addr"].cast(gdb.lookup_type("unsigned long"))),
+                 "length": int(impl["size"])}
         if unified and i == 0:
             # The loader's own layout: file k at the sum of the sizes before it.
             entry["kind"] = "unified"
@@ -207,7 +210,8 @@ def loader_facts(loader):
         size = int(nb) if nb is not None else 0
     slot_ptr = int(unique_ptr_get(items[idx])) if idx < len(items) else 0
     base = next((m["base"] for m in mappings if m["slot"] == idx), 0)
-    return {"files": files, "mappings": mappings, "tid": gdb.selected_thread().ptid[1],
+    return {"files": [{"size": size, "path": path} for size, path in zip(files, paths)],
+            "n_mappings": len(items), "mappings": mappings, "tid": gdb.selected_thread().ptid[1],
             "resolve": {"slot": idx, "file_idx": idx, "offset": int(weight["offs"]), "size": size,
                         "address": base + int(weight["offs"]) if slot_ptr else 0, "tensor": name}}
 

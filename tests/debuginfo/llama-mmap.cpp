@@ -35,9 +35,15 @@ struct llama_file::impl {
 
 llama_file::llama_file(const char* fname, const char* mode) : pimpl(std::make_unique<impl>(fname, mode)) {}
 llama_file::~llama_file() = default;
-size_t llama_file::tell() const { return static_cast<size_t>(std::ftell(pimpl->fp)); }
-size_t llama_file::size() const { return pimpl->size; }
-int llama_file::file_id() const { return fileno(pimpl->fp); }
+size_t llama_file::tell() const {
+  return static_cast<size_t>(std::ftell(pimpl->fp));
+}
+size_t llama_file::size() const {
+  return pimpl->size;
+}
+int llama_file::file_id() const {
+  return fileno(pimpl->fp);
+}
 void llama_file::read_raw(void* ptr, size_t len) const {
   if (std::fread(ptr, 1, len, pimpl->fp) != len) throw std::runtime_error("read error");
 }
@@ -62,8 +68,12 @@ struct llama_mmap::impl {
 
 llama_mmap::llama_mmap(llama_file* file, size_t prefetch, bool) : pimpl(std::make_unique<impl>(file, prefetch)) {}
 llama_mmap::~llama_mmap() = default;
-size_t llama_mmap::size() const { return pimpl->size; }
-void* llama_mmap::addr() const { return pimpl->addr; }
+size_t llama_mmap::size() const {
+  return pimpl->size;
+}
+void* llama_mmap::addr() const {
+  return pimpl->addr;
+}
 void llama_mmap::unmap_fragment(size_t, size_t) {}
 const bool llama_mmap::SUPPORTED = true;
 

@@ -19,7 +19,9 @@
 
 #include "llama-model-loader.h"
 
-extern "C" const char* ggml_get_name(const ggml_tensor* tensor) { return tensor->name; }
+extern "C" const char* ggml_get_name(const ggml_tensor* tensor) {
+  return tensor->name;
+}
 
 int main(int argc, char** argv) {
   if (argc < 2) {
@@ -48,9 +50,8 @@ int main(int argc, char** argv) {
     ml.init_mappings(true, mlock ? &mlocks : nullptr, missing);
     std::vector<std::thread> pool;
     for (unsigned t = 0; t < threads; ++t)
-      pool.emplace_back([&ml, &mlocks, mlock, t, threads] {
-        ml.load_all_data(&ml.ctx, mlock ? &mlocks : nullptr, t, threads);
-      });
+      pool.emplace_back(
+          [&ml, &mlocks, mlock, t, threads] { ml.load_all_data(&ml.ctx, mlock ? &mlocks : nullptr, t, threads); });
     for (auto& th : pool) th.join();
     std::printf("loaded %zu bytes of %d tensors from %zu files\n", ml.size_done, ml.n_tensors, ml.files.size());
   } catch (const std::exception& e) {

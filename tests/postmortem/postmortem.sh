@@ -85,14 +85,19 @@ for i in 0 1 2 3 4 5; do
 done
 expect_grep "$T/out" "^thread [0-9]+ \(crashed\)" "frames without the recorder"
 
-# 5b. Without numa-trace, the null slot is still named: gdb with numa-trace's
-# extension reads the loader's state from its debug info.
+# 5b. Without numa-trace, the null slot is still named from the loader's
+# debug info: natively (libdw), or by gdb with numa-trace's extension when
+# asked; --debug-info none leaves the NT_FILE verdict.
 crash plaindbg 139 -- --strategy unified --fault null-slot --threads 1
 run "$NT" postmortem "$T/plaindbg.core"
 expect_rc 1 -- "postmortem of a null-slot core without the recorder"
-expect_grep "$T/out" "while resolving 'blk\.[0-9]+\.[a-z_]+\.weight' \(file 1 of 6, offset 0x[0-9a-f]+\)\. Mapping slot 1 is empty\. The unified mapping for files 0-5 lives in slot 0 .*\(From the loader's debug info, read through gdb" "null slot named from debug info"
-run "$NT" postmortem --no-gdb --json "$T/plaindbg.core"
-expect_grep "$T/out" '"verdict_source": "NT_FILE only"' "--no-gdb leaves the NT_FILE verdict"
+expect_grep "$T/out" "while resolving 'blk\.[0-9]+\.[a-z_]+\.weight' \(file 1 of 6, offset 0x[0-9a-f]+\)\. Mapping slot 1 is empty\. The unified mapping for files 0-5 lives in slot 0 .*\(From the loader's debug info, read natively with libdw" "null slot named from debug info (libdw)"
+dtensor=$(grep -oE "while resolving '[^']+'" "$T/out" | cut -d"'" -f2)
+offset=$(grep -oE "file 1 of 6, offset 0x[0-9a-f]+" "$T/out" | head -1 | grep -oE "0x[0-9a-f]+")
+run "$NT" postmortem --debug-info gdb "$T/plaindbg.core"
+expect_grep "$T/out" "while resolving '$dtensor' \\(file 1 of 6, offset $offset\\)\\. Mapping slot 1 is empty\. The unified mapping for files 0-5 lives in slot 0 .*\(From the loader's debug info, read through gdb" "gdb gives the same verdict"
+run "$NT" postmortem --debug-info none --json "$T/plaindbg.core"
+expect_grep "$T/out" '"verdict_source": "NT_FILE only"' "--debug-info none leaves the NT_FILE verdict"
 
 # 6. Broken cores: exit 2 with a message, never a signal.
 size=$(stat -c %s "$T/null.core")

@@ -23,8 +23,8 @@ struct PostmortemOptions {
   postmortem::Options pm;
   bool json = false;
   std::string debug_info = "auto";  // --debug-info: auto, native, gdb, none
-  std::string coredump;  // --coredump MATCH
-  bool journal = false;  // --journal: write the verdict back
+  std::string coredump;             // --coredump MATCH
+  bool journal = false;             // --journal: write the verdict back
 };
 
 // The gdb fallback: the loader's state from its debug info, read by gdb
@@ -47,7 +47,8 @@ bool judge_through_gdb(postmortem::Report& r, const PostmortemOptions& o, std::s
     why = "numa-trace's gdb extension is not installed";
     return false;
   }
-  std::vector<std::string> cmd = {gdb, "-batch", "-nx", "-iex", "set debuginfod enabled off", "-iex", "set auto-load off"};
+  std::vector<std::string> cmd = {gdb,    "-batch",           "-nx", "-iex", "set debuginfod enabled off",
+                                  "-iex", "set auto-load off"};
   std::string debug_dirs;
   for (const auto& d : o.pm.debug_dirs) debug_dirs += d + ":";
   if (!debug_dirs.empty()) {
@@ -108,7 +109,8 @@ void print_loader_state(const postmortem::LoaderState& ls) {
   std::printf("\nthe loader at the crash, from its debug info (%s%s%s)\n",
               ls.source == "gdb" ? "read through gdb" : "read natively with libdw",
               ls.debug_file.empty() ? "" : ", DWARF from ", ls.debug_file.c_str());
-  if (!ls.loader_from.empty()) std::printf("  llama_model_loader at %s: %s\n", hex(ls.loader).c_str(), ls.loader_from.c_str());
+  if (!ls.loader_from.empty())
+    std::printf("  llama_model_loader at %s: %s\n", hex(ls.loader).c_str(), ls.loader_from.c_str());
   std::printf("\n  mappings\n");
   print_slots(ls.mappings);
   if (ls.have_mlocks) {
@@ -156,8 +158,8 @@ int run_postmortem(const PostmortemOptions& in) {
     postmortem::LoaderState& native = analyzed->loader_state;
     // gdb when asked, or when the native reader met DWARF it does not
     // evaluate, or could not read a loader it saw.
-    const bool ask_gdb = o.debug_info == "gdb" ||
-                         (o.debug_info == "auto" && (!native.unsupported.empty() || native.in_scope));
+    const bool ask_gdb =
+        o.debug_info == "gdb" || (o.debug_info == "auto" && (!native.unsupported.empty() || native.in_scope));
     const std::string native_why = native.why;
     std::string why;
     if (ask_gdb && judge_through_gdb(*analyzed, o, why)) {
@@ -196,9 +198,10 @@ int run_postmortem(const PostmortemOptions& in) {
     j["verdict_source"] = r.verdict_source;
     const auto& ls = r.loader_state;
     if (ls.found) {
-      nlohmann::ordered_json jl = {{"source", ls.source},     {"debug_file", ls.debug_file}, {"tid", ls.tid},
-                                   {"frame_index", ls.frame_index}, {"frame", ls.frame},      {"loader", hex(ls.loader)},
-                                   {"loader_from", ls.loader_from}};
+      nlohmann::ordered_json jl = {
+          {"source", ls.source},           {"debug_file", ls.debug_file}, {"tid", ls.tid},
+          {"frame_index", ls.frame_index}, {"frame", ls.frame},           {"loader", hex(ls.loader)},
+          {"loader_from", ls.loader_from}};
       auto slots = [](const std::vector<postmortem::DebugSlot>& v) {
         auto a = nlohmann::ordered_json::array();
         for (const auto& s : v) {
@@ -222,8 +225,11 @@ int run_postmortem(const PostmortemOptions& in) {
       for (const auto& f : ls.files)
         jl["files"].push_back({{"idx", f.idx}, {"empty", f.empty}, {"path", f.path}, {"size", f.size}});
       if (ls.have_weight)
-        jl["weight"] = {{"idx", ls.weight_idx}, {"offs", ls.weight_offs}, {"tensor", ls.tensor},
-                        {"tensor_bytes", ls.tensor_bytes}, {"from", ls.weight_from}};
+        jl["weight"] = {{"idx", ls.weight_idx},
+                        {"offs", ls.weight_offs},
+                        {"tensor", ls.tensor},
+                        {"tensor_bytes", ls.tensor_bytes},
+                        {"from", ls.weight_from}};
       else
         jl["weight"] = {{"unknown", ls.weight_why}};
       if (ls.mapping_slot >= 0) jl["mapping_slot"] = ls.mapping_slot;
@@ -383,7 +389,8 @@ Command add_postmortem(CLI::App& app) {
                   "gdb with numa-trace's extension where libdw cannot), native, gdb, or none")
       ->default_val("auto");
   sub->add_option("--debug-dir", o->pm.debug_dirs,
-                  "Look for separate debug info here by build-id (DIR/.build-id/xx/rest.debug); repeatable");
+                  "Look for separate debug info here by build-id (DIR/.build-id/xx/rest.debug); repeatable")
+      ->allow_extra_args(false);
   sub->add_flag_callback(
       "--no-gdb", [o] { o->debug_info = "native"; }, "Same as --debug-info native");
   sub->add_option("--max-threads", o->pm.max_threads, "Threads shown at most")->default_val(64);

@@ -45,6 +45,7 @@ Result<postmortem::LoaderState> loader_state_from_facts(const std::string& text,
     for (const auto& m : maps) {
       auto& s = st.mappings[m.at("slot").get<size_t>()];
       s.empty = false;
+      s.object = m.value("object", uint64_t{0});
       s.base = m.at("base").get<uint64_t>();
       s.size = m.at("length").get<uint64_t>();
     }

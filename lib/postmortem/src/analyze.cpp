@@ -415,8 +415,8 @@ Result<Report> analyze(const Options& o) {
   for (const auto& d : o.debug_dirs) debug_path += d + ":";
   debug_path += ":.debug:/usr/lib/debug";
   char* debug_path_c = debug_path.data();
-  const Dwfl_Callbacks callbacks = {dwfl_build_id_find_elf, dwfl_standard_find_debuginfo,
-                                    dwfl_offline_section_address, &debug_path_c};
+  const Dwfl_Callbacks callbacks = {dwfl_build_id_find_elf, dwfl_standard_find_debuginfo, dwfl_offline_section_address,
+                                    &debug_path_c};
   std::unique_ptr<Dwfl, DwflCloser> dwfl(dwfl_begin(&callbacks));
   if (!dwfl) return Error{ErrorKind::io, "PM001", o.core, "", std::string("dwfl_begin: ") + dwfl_error()};
   dwfl_report_begin(dwfl.get());

@@ -38,10 +38,12 @@ const char* const kRegNames[kRegs] = {"rax", "rdx", "rcx", "rbx", "rsi", "rdi", 
                                       "r9",  "r10", "r11", "r12", "r13", "r14", "r15", "rip"};
 
 // The x86-64 psABI's call-preserved registers: rbx, rbp, rsp, r12-r15.
-constexpr bool kCallPreserved[kRegs] = {false, false, false, true,  false, false, true,  true, false,
-                                        false, false, false, true,  true,  true,  true,  false};
+constexpr bool kCallPreserved[kRegs] = {false, false, false, true, false, false, true, true, false,
+                                        false, false, false, true, true,  true,  true, false};
 
-std::string reg_name(unsigned r) { return r < kRegs ? kRegNames[r] : "register " + std::to_string(r); }
+std::string reg_name(unsigned r) {
+  return r < kRegs ? kRegNames[r] : "register " + std::to_string(r);
+}
 
 struct FrameRegs {
   uint64_t pc = 0;
@@ -143,7 +145,9 @@ uint64_t size_of(Dwarf_Die* t) {
   return dwarf_aggregate_size(t, &s) == 0 ? s : 0;
 }
 
-bool starts_with(const std::string& s, const char* p) { return s.rfind(p, 0) == 0; }
+bool starts_with(const std::string& s, const char* p) {
+  return s.rfind(p, 0) == 0;
+}
 
 // "ns::cls::fn(args...) const" -> "ns::cls::fn": the parameter list, found
 // from its closing parenthesis, is dropped.
@@ -237,7 +241,7 @@ class Reader {
   std::vector<FrameRegs> frames_;
   std::map<size_t, FrameInfo> info_;
   std::map<std::string, std::optional<Dwarf_Die>> definitions_;
-  Dwfl_Module* main_mod_ = nullptr;  // the module of the loader frame
+  Dwfl_Module* main_mod_ = nullptr;         // the module of the loader frame
   uint64_t map_start_ = 0, map_esize_ = 0;  // the loader's mappings vector
 };
 
@@ -473,24 +477,50 @@ Reader::Loc Reader::eval(size_t fi, Dwarf_Attribute* attr, const Dwarf_Op* ops, 
         case DW_OP_const4s:
         case DW_OP_const8s:
         case DW_OP_consts: st.push_back(op.number); break;
-        case DW_OP_bregx: st.push_back(reg(fi, static_cast<unsigned>(op.number)) + static_cast<int64_t>(op.number2)); break;
+        case DW_OP_bregx:
+          st.push_back(reg(fi, static_cast<unsigned>(op.number)) + static_cast<int64_t>(op.number2));
+          break;
         case DW_OP_fbreg: st.push_back(frame_base(fi) + static_cast<int64_t>(op.number)); break;
         case DW_OP_call_frame_cfa: st.push_back(cfa(fi)); break;
-        case DW_OP_plus_uconst: need(1); st.back() += op.number; break;
-        case DW_OP_dup: need(1); st.push_back(st.back()); break;
+        case DW_OP_plus_uconst:
+          need(1);
+          st.back() += op.number;
+          break;
+        case DW_OP_dup:
+          need(1);
+          st.push_back(st.back());
+          break;
         case DW_OP_drop: pop(); break;
-        case DW_OP_over: need(2); st.push_back(st[st.size() - 2]); break;
+        case DW_OP_over:
+          need(2);
+          st.push_back(st[st.size() - 2]);
+          break;
         case DW_OP_pick:
           need(op.number + 1);
           st.push_back(st[st.size() - 1 - op.number]);
           break;
-        case DW_OP_swap: need(2); std::swap(st[st.size() - 1], st[st.size() - 2]); break;
-        case DW_OP_rot: need(3); std::rotate(st.end() - 3, st.end() - 1, st.end()); break;
+        case DW_OP_swap:
+          need(2);
+          std::swap(st[st.size() - 1], st[st.size() - 2]);
+          break;
+        case DW_OP_rot:
+          need(3);
+          std::rotate(st.end() - 3, st.end() - 1, st.end());
+          break;
         case DW_OP_deref: st.push_back(read_uint(pop(), 8)); break;
         case DW_OP_deref_size: st.push_back(read_uint(pop(), static_cast<size_t>(op.number))); break;
-        case DW_OP_neg: need(1); st.back() = -st.back(); break;
-        case DW_OP_not: need(1); st.back() = ~st.back(); break;
-        case DW_OP_abs: need(1); st.back() = static_cast<uint64_t>(std::llabs(static_cast<int64_t>(st.back()))); break;
+        case DW_OP_neg:
+          need(1);
+          st.back() = -st.back();
+          break;
+        case DW_OP_not:
+          need(1);
+          st.back() = ~st.back();
+          break;
+        case DW_OP_abs:
+          need(1);
+          st.back() = static_cast<uint64_t>(std::llabs(static_cast<int64_t>(st.back())));
+          break;
         case DW_OP_plus:
         case DW_OP_minus:
         case DW_OP_mul:
@@ -522,7 +552,8 @@ Reader::Loc Reader::eval(size_t fi, Dwarf_Attribute* attr, const Dwarf_Op* ops, 
         case DW_OP_piece:
           // The first piece of a composite: enough when it is the whole
           // pointer or integer this reader wants.
-          if (op.number < 8) throw Unsupported{"a composite location (DW_OP_piece) of " + std::to_string(op.number) + " bytes"};
+          if (op.number < 8)
+            throw Unsupported{"a composite location (DW_OP_piece) of " + std::to_string(op.number) + " bytes"};
           return Loc{true, pop()};
         case DW_OP_implicit_value: {
           Dwarf_Block b;
@@ -640,7 +671,8 @@ std::optional<Dwarf_Die> Reader::find_definition(const std::string& owner, const
       GElf_Sym sym;
       GElf_Addr addr = 0;
       const char* s = dwfl_module_getsym_info(main_mod_, i, &sym, &addr, nullptr, nullptr, nullptr);
-      if (!s || GELF_ST_TYPE(sym.st_info) != STT_FUNC || !addr || !(starts_with(s, p1.c_str()) || starts_with(s, p2.c_str())))
+      if (!s || GELF_ST_TYPE(sym.st_info) != STT_FUNC || !addr ||
+          !(starts_with(s, p1.c_str()) || starts_with(s, p2.c_str())))
         continue;
       Dwarf_Addr bias = 0;
       Dwarf_Die* cu = dwfl_module_addrdie(main_mod_, addr, &bias);
@@ -854,13 +886,17 @@ LoaderState Reader::run(int tid) {
   LoaderState st;
   st.source = "libdw";
   st.tid = tid;
-  bool any_dwarf = false;
+  std::vector<std::string> no_dwarf;  // modules of frames without DWARF
   std::string loader_why, weight_why;
   // The loader: innermost frame with a variable of its type (or of a type
   // holding one as a member).
   for (size_t fi = 0; fi < frames_.size() && !st.found; ++fi) {
     FrameInfo& f = info(fi);
-    if (static_cast<int>(f.scopes.size()) > 0) any_dwarf = true;
+    if (f.scopes.empty() && f.mod) {
+      const char* name = dwfl_module_info(f.mod, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
+      const std::string n = base_name(name ? name : "?");
+      if (std::find(no_dwarf.begin(), no_dwarf.end(), n) == no_dwarf.end()) no_dwarf.push_back(n);
+    }
     for (int s = 0; s < static_cast<int>(f.scopes.size()) && !st.found; ++s) {
       Dwarf_Die v;
       if (dwarf_child(&f.scopes[s], &v) != 0) continue;
@@ -914,7 +950,8 @@ LoaderState Reader::run(int tid) {
           st.debug_file = debugfile ? debugfile : mainfile ? mainfile : "";
         } catch (const NotKnown& e) {
           if (loader_why.empty())
-            loader_why = "`" + vname + "` in frame #" + std::to_string(fi) + " " + f.functions[static_cast<size_t>(s)] + ": " + e.why;
+            loader_why = "`" + vname + "` in frame #" + std::to_string(fi) + " " + f.functions[static_cast<size_t>(s)] +
+                         ": " + e.why;
           st.mappings.clear();
           st.files.clear();
           st.mlocks.clear();
@@ -923,10 +960,13 @@ LoaderState Reader::run(int tid) {
     }
   }
   if (!st.found) {
-    st.why = !any_dwarf ? "the program has no debug info (DWARF) for the crashing thread's frames: build with -g, "
-                          "or give its .debug file with --debug-dir"
-             : !loader_why.empty() ? "the loader could not be read: " + loader_why
-                                   : "no frame of the crashing thread has a llama_model_loader in scope";
+    std::string modules;
+    for (const auto& n : no_dwarf) modules += (modules.empty() ? "" : ", ") + n;
+    st.why = !loader_why.empty() ? "the loader could not be read: " + loader_why
+                                 : "no frame of the crashing thread has a llama_model_loader in scope";
+    if (loader_why.empty() && !modules.empty())
+      st.why += "; these have no debug info (DWARF): " + modules +
+                " (build with -g, or give the .debug files with --debug-dir)";
     return st;
   }
   // The weight being resolved, the mlock slots and the `mapping` in use:
@@ -943,7 +983,8 @@ LoaderState Reader::run(int tid) {
         bool indirect = false;
         if (!struct_of(&v, &t, &indirect)) continue;
         const std::string vname = name_of(&v), tn = name_of(&t);
-        const std::string where = "`" + vname + "` in frame #" + std::to_string(fi) + " " + f.functions[static_cast<size_t>(s)];
+        const std::string where =
+            "`" + vname + "` in frame #" + std::to_string(fi) + " " + f.functions[static_cast<size_t>(s)];
         try {
           if (!st.have_weight && tn == "llama_tensor_weight" && (vname == "weight" || vname == "w")) {
             read_weight(fi, &v, indirect, st);
@@ -968,7 +1009,8 @@ LoaderState Reader::run(int tid) {
     }
   }
   if (!st.have_weight)
-    st.weight_why = !weight_why.empty() ? weight_why : "no `weight` (llama_tensor_weight) is in scope in the loader frame";
+    st.weight_why =
+        !weight_why.empty() ? weight_why : "no `weight` (llama_tensor_weight) is in scope in the loader frame";
   return st;
 }
 

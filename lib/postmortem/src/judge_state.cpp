@@ -40,8 +40,8 @@ std::shared_ptr<nt_flight_recorder> recorder_from_state(const LoaderState& st) {
   // missing, not a unified region.
   uint64_t total = 0;
   for (const auto& f : st.files) total += f.size;
-  const bool unified = st.mappings.size() > 1 && !st.mappings[0].empty && st.mappings[1].empty &&
-                       st.files.size() > 1 && st.mappings[0].size >= total;
+  const bool unified = st.mappings.size() > 1 && !st.mappings[0].empty && st.mappings[1].empty && st.files.size() > 1 &&
+                       st.mappings[0].size >= total;
   for (const auto& m : st.mappings) {
     if (m.empty || !m.readable) continue;
     auto c = event(NT_EV_CREATE);
@@ -110,8 +110,8 @@ void judge_loader_state(Report& r) {
       v += empty.size() == 1 ? " is empty." : " are empty.";
     }
     if (st.mapping_slot >= 0) {
-      v += " The crashing resolve went through slot " + std::to_string(st.mapping_slot) + " (`mapping` in " +
-           st.frame + ")" +
+      v += " The crashing resolve went through slot " + std::to_string(st.mapping_slot) + " (`mapping` in " + st.frame +
+           ")" +
            (static_cast<size_t>(st.mapping_slot) < st.mappings.size() &&
                     st.mappings[static_cast<size_t>(st.mapping_slot)].empty
                 ? ", which is empty."

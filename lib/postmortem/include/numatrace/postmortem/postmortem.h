@@ -68,12 +68,12 @@ struct ModuleCheck {
 // extension (`numa-trace facts`, parsed by the CLI into the same struct).
 struct DebugSlot {
   int slot = 0;
-  bool empty = true;        // a null unique_ptr
-  uint64_t object = 0;      // the llama_mmap / llama_mlock object
-  uint64_t base = 0;        // impl->addr
-  uint64_t size = 0;        // impl->size
-  bool readable = true;     // the impl could be read
-  std::string note;         // what could not be read, and why
+  bool empty = true;     // a null unique_ptr
+  uint64_t object = 0;   // the llama_mmap / llama_mlock object
+  uint64_t base = 0;     // impl->addr
+  uint64_t size = 0;     // impl->size
+  bool readable = true;  // the impl could be read
+  std::string note;      // what could not be read, and why
 };
 struct DebugFile {
   int idx = 0;
@@ -102,7 +102,7 @@ struct LoaderState {
   std::string tensor;      // the weight's tensor name
   std::string weight_why;  // when !have_weight: why it cannot be known
   std::string weight_from;
-  int mapping_slot = -1;   // the slot of the `mapping` variable, when the weight is not known
+  int mapping_slot = -1;  // the slot of the `mapping` variable, when the weight is not known
 };
 
 enum class FaultClass { none, null_page, live_mapping, destroyed_mapping, past_mapping_end, unmapped };
