@@ -23,6 +23,7 @@ struct PostmortemOptions {
   postmortem::Options pm;
   bool json = false;
   std::string debug_info = "auto";  // --debug-info: auto, native, gdb, none
+  std::string sources = "crashed";  // --sources: crashed, all, none
   std::string coredump;             // --coredump MATCH
   bool journal = false;             // --journal: write the verdict back
 };
@@ -153,6 +154,13 @@ int run_postmortem(const PostmortemOptions& in) {
     return kUsage;
   }
   o.pm.debug_info = o.debug_info == "auto" || o.debug_info == "native";
+  if (o.sources != "crashed" && o.sources != "all" && o.sources != "none") {
+    std::fprintf(stderr, "numa-trace postmortem: --sources is crashed, all or none, not '%s'\n", o.sources.c_str());
+    return kUsage;
+  }
+  o.pm.sources = o.sources == "all"    ? postmortem::Sources::all
+                 : o.sources == "none" ? postmortem::Sources::none
+                                       : postmortem::Sources::crashed;
   auto analyzed = postmortem::analyze(o.pm);
   if (analyzed && !analyzed->recorder && !analyzed->damaged && !analyzed->loader_state.found) {
     postmortem::LoaderState& native = analyzed->loader_state;
@@ -393,6 +401,11 @@ Command add_postmortem(CLI::App& app) {
       ->allow_extra_args(false);
   sub->add_flag_callback(
       "--no-gdb", [o] { o->debug_info = "native"; }, "Same as --debug-info native");
+  sub->add_option("--sources", o->sources,
+                  "Source lines and inlined calls (from DWARF) for: crashed (the crashing thread's frames outside "
+                  "the C and C++ runtime), all (every frame of every thread; opens the runtime's debug info, "
+                  "slower), none. Function names come from the symbol tables either way")
+      ->default_val("crashed");
   sub->add_option("--max-threads", o->pm.max_threads, "Threads shown at most")->default_val(64);
   sub->add_option("--max-frames", o->pm.max_frames, "Frames per thread at most")->default_val(64);
   sub->add_option("--events", o->pm.events, "Last events of the recorder shown")->default_val(16);

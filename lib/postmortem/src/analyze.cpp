@@ -65,9 +65,26 @@ struct Walk {
   const Options* o;
   Report* r;
   Thread* cur;
+  int crashed_tid;
+  bool crashed;
 };
 
-void symbolize(Dwfl* dwfl, uint64_t pc, std::vector<Frame>& out) {
+}  // namespace
+
+// The C and C++ runtime: its frames are named from the symbol table only,
+// since their DWARF (libc6-dbg and the like, zlib-compressed) costs more to
+// open than all the rest of a post-mortem.
+bool runtime_module(const std::string& file) {
+  static const char* const prefixes[] = {"libc.so",       "libstdc++.so", "libgcc_s.so", "ld-linux", "libm.so",
+                                         "libpthread.so", "libdl.so",     "librt.so",    "libc-",    "linux-vdso"};
+  for (const char* p : prefixes)
+    if (file.rfind(p, 0) == 0) return true;
+  return false;
+}
+
+namespace {
+
+void symbolize(Dwfl* dwfl, uint64_t pc, std::vector<Frame>& out, bool sources, bool runtime_too) {
   Frame f;
   f.pc = pc;
   Dwfl_Module* mod = dwfl_addrmodule(dwfl, pc);
@@ -81,6 +98,10 @@ void symbolize(Dwfl* dwfl, uint64_t pc, std::vector<Frame>& out) {
     GElf_Sym sym;
     const char* fn = dwfl_module_addrinfo(mod, pc, &off, &sym, nullptr, nullptr, nullptr);
     f.function = demangle(fn);
+    if (!sources || (!runtime_too && runtime_module(f.module))) {
+      out.push_back(f);
+      return;
+    }
     if (Dwfl_Line* line = dwfl_module_getsrc(mod, pc)) {
       int lineno = 0;
       if (const char* src = dwfl_lineinfo(line, nullptr, &lineno, nullptr, nullptr, nullptr)) {
@@ -135,7 +156,8 @@ int frame_cb(Dwfl_Frame* frame, void* arg) {
     return DWARF_CB_ABORT;
   }
   // A return address points after the call: pc - 1 is inside it.
-  symbolize(w->dwfl, activation ? pc : pc - 1, w->cur->frames);
+  const bool sources = w->o->sources == Sources::all || (w->o->sources == Sources::crashed && w->crashed);
+  symbolize(w->dwfl, activation ? pc : pc - 1, w->cur->frames, sources, w->o->sources == Sources::all);
   return DWARF_CB_OK;
 }
 
@@ -147,6 +169,7 @@ int thread_cb(Dwfl_Thread* thread, void* arg) {
   }
   Thread t;
   t.tid = static_cast<int>(dwfl_thread_tid(thread));
+  w->crashed = t.tid == w->crashed_tid;
   w->r->threads.push_back(t);
   w->cur = &w->r->threads.back();
   if (dwfl_thread_getframes(thread, frame_cb, w) != 0 && w->cur->error.empty() && !w->cur->truncated &&
@@ -215,11 +238,13 @@ bool find_recorder(Dwfl* dwfl, const Core& core, Report& r) {
   };
   struct Find {
     uint64_t addr = 0;
+    bool loaded = false;  // a libnumatrace module is mapped
   } found;
   dwfl_getmodules(
       dwfl,
       [](Dwfl_Module* mod, void**, const char* name, Dwarf_Addr, void* arg) -> int {
         if (!name || !std::strstr(name, "libnumatrace")) return DWARF_CB_OK;
+        static_cast<Find*>(arg)->loaded = true;
         int n = dwfl_module_getsymtab(mod);
         for (int i = 0; i < n && i < (1 << 20); ++i) {
           GElf_Sym sym;
@@ -234,15 +259,22 @@ bool find_recorder(Dwfl* dwfl, const Core& core, Report& r) {
       },
       &found, 0);
   if (found.addr) return take(found.addr, "symbol");
+  // Without a libnumatrace module there is no recorder to find (it lives in
+  // that library's .bss); the scan is for one whose symbols are gone.
+  if (!found.loaded) return false;
   // Fallback: the magic at an 8-byte boundary in a writable segment.
   for (const auto& s : core.loads()) {
     if (!(s.flags & PF_W) || s.filesz < sizeof(nt_flight_recorder)) continue;
     const unsigned char* p = core.view(s.vaddr, std::min<uint64_t>(s.filesz, core.file_size()));
     if (!p) continue;
-    for (uint64_t off = 0; off + sizeof(nt_flight_recorder) <= s.filesz; off += 8) {
-      uint64_t m;
-      std::memcpy(&m, p + off, 8);
-      if (m == NT_FR_MAGIC) return take(s.vaddr + off, "magic scan");
+    const uint64_t magic = NT_FR_MAGIC;
+    const size_t len = static_cast<size_t>(s.filesz - sizeof(nt_flight_recorder) + 8);
+    for (const unsigned char* at = p; at < p + len;) {
+      const auto* hit = static_cast<const unsigned char*>(memmem(at, static_cast<size_t>(p + len - at), &magic, 8));
+      if (!hit) break;
+      const uint64_t off = static_cast<uint64_t>(hit - p);
+      if (off % 8 == 0) return take(s.vaddr + off, "magic scan");
+      at = hit + 1;
     }
   }
   return false;
@@ -434,7 +466,7 @@ Result<Report> analyze(const Options& o) {
   if (dwfl_core_file_attach(dwfl.get(), core.elf()) < 0) {
     r.warnings.push_back(std::string("dwfl_core_file_attach: ") + dwfl_error() + " (no stacks)");
   } else {
-    Walk w{dwfl.get(), &o, &r, nullptr};
+    Walk w{dwfl.get(), &o, &r, nullptr, core.first_tid, false};
     if (dwfl_getthreads(dwfl.get(), thread_cb, &w) != 0 && r.threads.empty())
       r.warnings.push_back(std::string("dwfl_getthreads: ") + dwfl_error());
   }

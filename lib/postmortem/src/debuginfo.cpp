@@ -205,6 +205,7 @@ class Reader {
     std::vector<Dwarf_Die> scopes;       // innermost first, the compile unit last
     std::vector<std::string> functions;  // each scope's function (inlined or not)
     std::string function;                // the innermost one
+    bool runtime = false;                // a C/C++ runtime module: not read
   };
 
   uint64_t pc_of(size_t fi) const {
@@ -285,6 +286,13 @@ Reader::FrameInfo& Reader::info(size_t fi) {
   const uint64_t pc = pc_of(fi);
   f.mod = dwfl_addrmodule(dwfl_, pc);
   if (!f.mod) return f;
+  // The loader is never in the C or C++ runtime: its DWARF is not opened.
+  const char* file = nullptr;
+  const char* name = dwfl_module_info(f.mod, nullptr, nullptr, nullptr, nullptr, nullptr, &file, nullptr);
+  if (runtime_module(base_name(file ? file : name ? name : ""))) {
+    f.runtime = true;
+    return f;
+  }
   if (Dwarf_Die* cu = dwfl_module_addrdie(f.mod, pc, &f.bias)) {
     std::vector<Dwarf_Die> chain;
     concrete_scopes(cu, pc - f.bias, chain, 0);
@@ -892,7 +900,7 @@ LoaderState Reader::run(int tid) {
   // holding one as a member).
   for (size_t fi = 0; fi < frames_.size() && !st.found; ++fi) {
     FrameInfo& f = info(fi);
-    if (f.scopes.empty() && f.mod) {
+    if (f.scopes.empty() && f.mod && !f.runtime) {
       const char* name = dwfl_module_info(f.mod, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
       const std::string n = base_name(name ? name : "?");
       if (std::find(no_dwarf.begin(), no_dwarf.end(), n) == no_dwarf.end()) no_dwarf.push_back(n);

@@ -17,6 +17,13 @@
 
 namespace numatrace::postmortem {
 
+// Which frames get source lines and inlined calls from DWARF (every frame
+// gets its function name from the symbol table): the crashing thread's
+// outside the C and C++ runtime (runtime_module; default), every frame of
+// every thread, or none.
+enum class Sources { crashed, all, none };
+bool runtime_module(const std::string& file_name);
+
 struct Options {
   std::string core;        // a core file, plain or zstd-compressed (.zst)
   std::string executable;  // --exe: the program's file, when the core's path is not right
@@ -26,6 +33,7 @@ struct Options {
   // (debuginfo.cpp). `debug_dirs` are searched by build-id
   // (DIR/.build-id/xx/yyyy.debug) before the standard places.
   bool debug_info = true;
+  Sources sources = Sources::crashed;
   std::vector<std::string> debug_dirs;
 };
 
