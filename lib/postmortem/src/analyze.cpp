@@ -67,6 +67,7 @@ struct Walk {
   Thread* cur;
   int crashed_tid;
   bool crashed;
+  std::vector<FrameRegs>* regs;  // the crashing thread's frames, for the DWARF reader
 };
 
 }  // namespace
@@ -151,6 +152,7 @@ int frame_cb(Dwfl_Frame* frame, void* arg) {
     w->cur->error = std::string("dwfl_frame_pc: ") + dwfl_error();
     return DWARF_CB_ABORT;
   }
+  if (w->crashed && w->regs->size() < 64) capture_frame(frame, *w->regs);
   if (w->cur->frames.size() >= w->o->max_frames) {
     w->cur->truncated = true;
     return DWARF_CB_ABORT;
@@ -463,10 +465,11 @@ Result<Report> analyze(const Options& o) {
       return Error{ErrorKind::invalid, "PM007", o.core, "module " + m.name,
                    "build-id " + m.core_build_id + " in the core, " + m.file_build_id + " in " + m.path +
                        ": not the file the process ran (pass --exe, or --force to use it anyway)"};
+  std::vector<FrameRegs> crashed_frames;
   if (dwfl_core_file_attach(dwfl.get(), core.elf()) < 0) {
     r.warnings.push_back(std::string("dwfl_core_file_attach: ") + dwfl_error() + " (no stacks)");
   } else {
-    Walk w{dwfl.get(), &o, &r, nullptr, core.first_tid, false};
+    Walk w{dwfl.get(), &o, &r, nullptr, core.first_tid, false, &crashed_frames};
     if (dwfl_getthreads(dwfl.get(), thread_cb, &w) != 0 && r.threads.empty())
       r.warnings.push_back(std::string("dwfl_getthreads: ") + dwfl_error());
   }
@@ -516,7 +519,7 @@ Result<Report> analyze(const Options& o) {
     r.verdict_source = "NT_FILE only";
     // The loader's state from its DWARF, natively.
     if (o.debug_info && !r.threads.empty()) {
-      r.loader_state = read_loader_state(dwfl.get(), core, core.first_tid);
+      r.loader_state = read_loader_state(dwfl.get(), core, core.first_tid, std::move(crashed_frames));
       if (r.loader_state.found) judge_loader_state(r);
     }
   }

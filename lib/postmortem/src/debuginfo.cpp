@@ -33,7 +33,7 @@ namespace numatrace::postmortem {
 
 namespace {
 
-constexpr unsigned kRegs = 17;  // x86-64 DWARF registers 0-16 (rax ... r15, return address)
+constexpr unsigned kRegs = kDwarfRegs;
 const char* const kRegNames[kRegs] = {"rax", "rdx", "rcx", "rbx", "rsi", "rdi", "rbp", "rsp", "r8",
                                       "r9",  "r10", "r11", "r12", "r13", "r14", "r15", "rip"};
 
@@ -45,13 +45,6 @@ std::string reg_name(unsigned r) {
   return r < kRegs ? kRegNames[r] : "register " + std::to_string(r);
 }
 
-struct FrameRegs {
-  uint64_t pc = 0;
-  bool activation = false;
-  uint64_t reg[kRegs] = {};
-  uint32_t known = 0;
-};
-
 // A value the DWARF says exists but the core cannot give: optimized out
 // at this pc, a register the unwinder cannot recover, memory not dumped.
 struct NotKnown {
@@ -61,26 +54,6 @@ struct NotKnown {
 struct Unsupported {
   std::string why;
 };
-
-int capture_cb(Dwfl_Frame* state, void* arg) {
-  auto* frames = static_cast<std::vector<FrameRegs>*>(arg);
-  FrameRegs f;
-  if (!dwfl_frame_pc(state, &f.pc, &f.activation)) return DWARF_CB_ABORT;
-  for (unsigned r = 0; r < kRegs; ++r) {
-    Dwarf_Word w = 0;
-    if (dwfl_frame_reg(state, r, &w) == 0) {
-      f.reg[r] = w;
-      f.known |= 1u << r;
-    }
-  }
-  // elfutils 0.188's x86-64 ABI rules (backends/x86_64_cfi.c) mark DWARF
-  // register 0 (rax) call-preserved where the psABI means 3 (rbx): in outer
-  // frames rax is then "known" with a stale value and rbx unknown.
-  // rax is call-clobbered; rbx is recovered by Reader::reg.
-  if (!frames->empty()) f.known &= ~1u;
-  frames->push_back(f);
-  return frames->size() >= 64 ? DWARF_CB_ABORT : DWARF_CB_OK;
-}
 
 // ------------------------------------------------------------ DIE helpers
 
@@ -336,7 +309,7 @@ uint64_t Reader::reg(size_t fi, unsigned r) {
       } else if (n == 0) {
         // Undefined: clobbered by the call; except the psABI's
         // call-preserved registers, which elfutils' defaults get wrong
-        // for rbx (see capture_cb) and which no compiler marks undefined.
+        // for rbx (see capture_frame) and which no compiler marks undefined.
         if (!kCallPreserved[r]) break;
         v = reg(fi - 1, r);
       } else {
@@ -1024,13 +997,30 @@ LoaderState Reader::run(int tid) {
 
 }  // namespace
 
-LoaderState read_loader_state(Dwfl* dwfl, const Core& core, int tid) {
-  std::vector<FrameRegs> frames;
-  if (dwfl_getthread_frames(dwfl, tid, capture_cb, &frames) != 0 && frames.empty()) {
+bool capture_frame(Dwfl_Frame* state, std::vector<FrameRegs>& frames) {
+  FrameRegs f;
+  if (!dwfl_frame_pc(state, &f.pc, &f.activation)) return false;
+  for (unsigned r = 0; r < kRegs; ++r) {
+    Dwarf_Word w = 0;
+    if (dwfl_frame_reg(state, r, &w) == 0) {
+      f.reg[r] = w;
+      f.known |= 1u << r;
+    }
+  }
+  // elfutils 0.188's x86-64 ABI rules (backends/x86_64_cfi.c) mark DWARF
+  // register 0 (rax) call-preserved where the psABI means 3 (rbx): in outer
+  // frames rax is then "known" with a stale value and rbx unknown.
+  // rax is call-clobbered; rbx is recovered by Reader::reg.
+  if (!frames.empty()) f.known &= ~1u;
+  frames.push_back(f);
+  return true;
+}
+
+LoaderState read_loader_state(Dwfl* dwfl, const Core& core, int tid, std::vector<FrameRegs> frames) {
+  if (frames.empty()) {
     LoaderState st;
     st.source = "libdw";
-    const char* m = dwfl_errmsg(-1);
-    st.why = std::string("the crashing thread cannot be unwound: ") + (m ? m : "unknown error");
+    st.why = "the crashing thread could not be unwound";
     return st;
   }
   Reader reader(dwfl, core, std::move(frames));

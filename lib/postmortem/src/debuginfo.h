@@ -11,6 +11,21 @@
 
 namespace numatrace::postmortem {
 
-LoaderState read_loader_state(Dwfl* dwfl, const Core& core, int tid);
+constexpr unsigned kDwarfRegs = 17;  // x86-64 DWARF registers 0-16 (rax ... r15, return address)
+
+// One frame of the crashing thread as the unwinder left it.
+struct FrameRegs {
+  uint64_t pc = 0;
+  bool activation = false;
+  uint64_t reg[kDwarfRegs] = {};
+  uint32_t known = 0;  // bit r: reg[r] is known
+};
+
+// Appends `state` to `frames` (called from the stack walk's frame callback
+// for the crashing thread; false when the pc cannot be read).
+bool capture_frame(Dwfl_Frame* state, std::vector<FrameRegs>& frames);
+
+// The loader's state in the crashing thread `tid`, from its `frames`.
+LoaderState read_loader_state(Dwfl* dwfl, const Core& core, int tid, std::vector<FrameRegs> frames);
 
 }  // namespace numatrace::postmortem
