@@ -113,32 +113,22 @@ void symbolize(Dwfl* dwfl, uint64_t pc, std::vector<Frame>& out, bool sources, b
     // Inlined calls at this pc, innermost first.
     Dwarf_Addr bias = 0;
     if (Dwarf_Die* cu = dwfl_module_addrdie(mod, pc, &bias)) {
-      Dwarf_Die* scopes = nullptr;
-      int n = dwarf_getscopes(cu, pc - bias, &scopes);
-      for (int i = 0; i < n; ++i) {
-        if (dwarf_tag(&scopes[i]) != DW_TAG_inlined_subroutine) continue;
-        Dwarf_Die origin;
-        Dwarf_Attribute attr;
-        const char* iname = nullptr;
-        if (dwarf_attr_integrate(&scopes[i], DW_AT_abstract_origin, &attr) && dwarf_formref_die(&attr, &origin)) {
-          // The qualified, demangled name (linkage name, through
-          // DW_AT_specification), else the plain one.
-          Dwarf_Attribute link;
-          if (dwarf_attr_integrate(&origin, DW_AT_linkage_name, &link) ||
-              dwarf_attr_integrate(&origin, DW_AT_MIPS_linkage_name, &link))
-            iname = dwarf_formstring(&link);
-          if (!iname) iname = dwarf_diename(&origin);
-        }
+      // Every level of inlining (concrete scopes, not dwarf_getscopes,
+      // which stops at the innermost inlined call's abstract origin).
+      std::vector<Dwarf_Die> chain;
+      concrete_scopes(cu, pc - bias, chain, 0);
+      for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+        if (dwarf_tag(&*it) != DW_TAG_inlined_subroutine) continue;
+        const std::string iname = qualified_name(&*it, true);
         Frame in;
         in.pc = pc;
         in.inlined = true;
-        in.function = iname ? demangle(iname) : "<inlined>";
+        in.function = iname.empty() ? "<inlined>" : iname;
         in.module = f.module;
         in.module_offset = f.module_offset;
         out.push_back(in);
         if (out.size() > 256) break;
       }
-      free(scopes);
     }
   }
   out.push_back(f);

@@ -219,8 +219,8 @@ class Reader {
   uint64_t map_start_ = 0, map_esize_ = 0;  // the loader's mappings vector
 };
 
-// The concrete scopes at `pc`, outermost first: namespaces are searched for
-// the subprogram holding it, then its lexical blocks and inlined calls.
+}  // namespace
+
 // (dwarf_getscopes continues an inlined call with its abstract origin's
 // scopes, not with the function it was inlined into.)
 bool concrete_scopes(Dwarf_Die* parent, Dwarf_Addr pc, std::vector<Dwarf_Die>& chain, int depth) {
@@ -240,16 +240,53 @@ bool concrete_scopes(Dwarf_Die* parent, Dwarf_Addr pc, std::vector<Dwarf_Die>& c
   return false;
 }
 
-std::string function_name(Dwarf_Die* d) {
+namespace {}  // namespace
+
+std::string qualified_name(Dwarf_Die* d, bool parameters) {
   Dwarf_Attribute a;
   const char* link = nullptr;
-  if (dwarf_attr_integrate(d, DW_AT_linkage_name, &a)) link = dwarf_formstring(&a);
-  if (!link) return name_of(d);
-  int status = 0;
-  char* dm = abi::__cxa_demangle(link, nullptr, nullptr, &status);
-  std::string out = without_parameters(status == 0 && dm ? dm : link);
-  std::free(dm);
-  return out;
+  if (dwarf_attr_integrate(d, DW_AT_linkage_name, &a) || dwarf_attr_integrate(d, DW_AT_MIPS_linkage_name, &a))
+    link = dwarf_formstring(&a);
+  if (link) {
+    int status = 0;
+    char* dm = abi::__cxa_demangle(link, nullptr, nullptr, &status);
+    std::string out = status == 0 && dm ? dm : link;
+    std::free(dm);
+    return parameters ? out : without_parameters(out);
+  }
+  // No linkage name (internal linkage, or a function only ever inlined):
+  // the declaration's name, qualified by the scopes that hold it.
+  Dwarf_Die decl = *d, next;
+  for (int i = 0; i < 8; ++i) {
+    if ((dwarf_attr(&decl, DW_AT_abstract_origin, &a) || dwarf_attr(&decl, DW_AT_specification, &a)) &&
+        dwarf_formref_die(&a, &next))
+      decl = next;
+    else
+      break;
+  }
+  std::string name = name_of(&decl);
+  if (name.empty()) return name;
+  Dwarf_Die* scopes = nullptr;
+  int n = dwarf_getscopes_die(&decl, &scopes);
+  for (int i = 1; i < n; ++i) {
+    int tag = dwarf_tag(&scopes[i]);
+    if (tag == DW_TAG_subprogram) {  // a local class's (a lambda's) function
+      name = qualified_name(&scopes[i], false) + "::" + name;
+      break;
+    }
+    if (tag != DW_TAG_namespace && !is_struct(&scopes[i])) continue;
+    std::string outer = name_of(&scopes[i]);
+    if (outer.empty()) outer = tag == DW_TAG_namespace ? "(anonymous namespace)" : "{lambda}";
+    name = outer + "::" + name;
+  }
+  std::free(scopes);
+  return name;
+}
+
+namespace {
+
+std::string function_name(Dwarf_Die* d) {
+  return qualified_name(d, false);
 }
 
 Reader::FrameInfo& Reader::info(size_t fi) {

@@ -25,6 +25,16 @@ struct FrameRegs {
 // for the crashing thread; false when the pc cannot be read).
 bool capture_frame(Dwfl_Frame* state, std::vector<FrameRegs>& frames);
 
+// The concrete scopes holding `pc` (module-relative) in the compile unit
+// `cu`, outermost first: the subprogram (found through namespaces), its
+// lexical blocks and inlined calls.
+bool concrete_scopes(Dwarf_Die* parent, Dwarf_Addr pc, std::vector<Dwarf_Die>& chain, int depth);
+
+// A function DIE's name: demangled from its linkage name (without the
+// parameter list unless `parameters`), else its declaration's name
+// qualified by the namespaces and classes that hold it.
+std::string qualified_name(Dwarf_Die* function, bool parameters);
+
 // The loader's state in the crashing thread `tid`, from its `frames`.
 LoaderState read_loader_state(Dwfl* dwfl, const Core& core, int tid, std::vector<FrameRegs> frames);
 
