@@ -47,9 +47,9 @@ check_native() {  # check_native NAME [postmortem options...]
   expect_rc 1 -- "$name: postmortem"
   expect_grep "$T/out" "$verdict_re .*read natively with libdw" "$name: verdict from libdw names slot 1, the file, the tensor"
   expect_grep "$T/out" "^  NT001 resolve of '[^']+' \(file 1 of 3" "$name: NT001"
-  expect_grep "$T/out" "^    0  0x[0-9a-f]+ +0x[0-9a-f]+ +0x[0-9a-f]+$" "$name: slot 0 with its range"
+  expect_grep "$T/out" "^    0  0x[0-9a-f]+ +0x[0-9a-f]+-0x[0-9a-f]+ +[0-9]+$" "$name: slot 0 with its range"
   expect_grep "$T/out" "^    1  <empty>$" "$name: slot 1 empty"
-  expect_grep "$T/out" "^    2  0x[0-9a-f]+ +0x[0-9a-f]+ +0x[0-9a-f]+$" "$name: slot 2 with its range"
+  expect_grep "$T/out" "^    2  0x[0-9a-f]+ +0x[0-9a-f]+-0x[0-9a-f]+ +[0-9]+$" "$name: slot 2 with its range"
   for i in 1 2 3; do
     expect_grep "$T/out" "^ +$((i - 1))  $T/m-0000$i-of-00003\.gguf  [0-9]+ bytes$" "$name: file $((i - 1)) path and size"
   done
@@ -107,7 +107,7 @@ if python3 - <<PY; then pass; else fail "mlock slots: $(sed -n '/  mlocks/,/^$/p
 import re
 out = open("$T/out").read()
 block = out.split("  mlocks\n", 1)[1].split("\n\n", 1)[0].splitlines()[1:]
-assert re.match(r"^ +0  0x[0-9a-f]+ +0x[0-9a-f]+ +0x[0-9a-f]+$", block[0]), block
+assert re.match(r"^ +0  0x[0-9a-f]+ +0x[0-9a-f]+-0x[0-9a-f]+ +[0-9]+$", block[0]), block
 assert block[1].strip() == "1  <empty>", block
 assert re.match(r"^ +2  0x[0-9a-f]+ ", block[2]), block
 PY

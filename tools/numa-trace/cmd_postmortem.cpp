@@ -95,14 +95,15 @@ const char* event_type(uint16_t t) {
 }
 
 void print_slots(const std::vector<postmortem::DebugSlot>& v) {
-  std::printf(" %4s  %-18s %-18s %12s\n", "slot", "object", "base", "size");
+  std::printf(" %4s  %-16s %-33s %12s\n", "slot", "object", "range", "bytes");
   for (const auto& s : v) {
     if (s.empty)
       std::printf(" %4d  <empty>\n", s.slot);
     else if (!s.readable)
-      std::printf(" %4d  %-18s (%s)\n", s.slot, hex(s.object).c_str(), s.note.c_str());
+      std::printf(" %4d  %-16s (%s)\n", s.slot, hex(s.object).c_str(), s.note.c_str());
     else
-      std::printf(" %4d  %-18s %-18s %12s\n", s.slot, hex(s.object).c_str(), hex(s.base).c_str(), hex(s.size).c_str());
+      std::printf(" %4d  %-16s %-33s %12llu\n", s.slot, s.object ? hex(s.object).c_str() : "-",
+                  (hex(s.base) + "-" + hex(s.base + s.size)).c_str(), static_cast<unsigned long long>(s.size));
   }
 }
 
@@ -218,6 +219,7 @@ int run_postmortem(const PostmortemOptions& in) {
             js["object"] = hex(s.object);
             if (s.readable) {
               js["base"] = hex(s.base);
+              js["end"] = hex(s.base + s.size);
               js["size"] = s.size;
             } else {
               js["unreadable"] = s.note;
