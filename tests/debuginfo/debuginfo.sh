@@ -53,7 +53,7 @@ check_native() {  # check_native NAME [postmortem options...]
   for i in 1 2 3; do
     expect_grep "$T/out" "^ +$((i - 1))  $T/m-0000$i-of-00003\.gguf  [0-9]+ bytes$" "$name: file $((i - 1)) path and size"
   done
-  expect_grep "$T/out" "weight: file 1, offset 0x[0-9a-f]+, tensor '[^']+', from \`weight\` in frame #[0-9]+ llama_model_loader::load_all_data" "$name: weight from load_all_data"
+  expect_grep "$T/out" "weight: file 1, offset 0x[0-9a-f]+, tensor '[^']+', from $weight_from" "$name: weight from $weight_from"
   # The slots' ranges against the kernel's NT_FILE note, and the tensor's
   # offset against the model's own index.
   run "$NT" postmortem --json "$@" "$T/$name.core"
@@ -79,6 +79,7 @@ PY
 
 # 1. RelWithDebInfo (-O2 -g): `this` and `weight` of load_all_data live in
 # registers the unwinder recovers for the outer frame.
+weight_from="\`weight\` in frame #[0-9]+ llama_model_loader::load_all_data"
 crash o2 "$O2"
 check_native o2
 run "$NT" postmortem "$T/o2.core"
@@ -93,6 +94,16 @@ if command -v gdb >/dev/null; then
 else
   fail "gdb not installed (tools/quickstart installs it)"
 fi
+
+# 1b. Upstream's one-tensor path: weight_data(w), out of line, no longer
+# needs `this` after calling addr(), so gcc 12 -O2 describes it only as
+# DW_OP_entry_value(rdi); its value comes from load_data_for's call site.
+weight_from="\`w\` in frame #1 llama_model_loader::weight_data"
+crash entry "$O2" --one-by-one
+check_native entry
+run "$NT" postmortem "$T/entry.core"
+expect_grep "$T/out" "^  llama_model_loader at 0x[0-9a-f]+: \`this\` in frame #1 llama_model_loader::weight_data \(DW_OP_entry_value\(rdi\) from the call site in llama_model_loader::load_data_for\)$" "entry: \`this\` from DW_OP_entry_value through the call site"
+weight_from="\`weight\` in frame #[0-9]+ llama_model_loader::load_all_data"
 
 # 2. -O0 -g: everything in memory, found through the frame base.
 crash o0 "$O0"

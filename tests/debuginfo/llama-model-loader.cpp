@@ -96,3 +96,21 @@ bool llama_model_loader::load_all_data(ggml_context* ctx, llama_mlocks* lmlocks,
   __atomic_fetch_add(&size_done, done, __ATOMIC_RELAXED);
   return sum != 1;
 }
+
+__attribute__((noinline)) uint8_t* llama_model_loader::weight_data(const llama_tensor_weight& w) const {
+  const auto& mapping = mappings.at(w.idx);
+  return (uint8_t*)mapping->addr() + w.offs;
+}
+
+void llama_model_loader::load_data_for(ggml_tensor* cur) const {
+  const auto* weight = get_weight(ggml_get_name(cur));
+  if (weight == nullptr) return;
+  const auto& w = *weight;
+  if (use_mmap) {
+    if (cur->data == nullptr) {
+      cur->data = weight_data(w);
+    } else {
+      std::memcpy(cur->data, weight_data(w), static_cast<size_t>(cur->ne[0]));
+    }
+  }
+}

@@ -71,6 +71,13 @@ struct llama_model_loader {
   // Slot `missing` (if >= 0) is left without a mapping: the bug under test.
   void init_mappings(bool prefetch, llama_mlocks* mlock_mmaps, int missing);
   bool load_all_data(ggml_context* ctx, llama_mlocks* lmlocks, size_t first, size_t stride);
+  // Upstream's single-tensor path (used when tensors are loaded one by one).
+  void load_data_for(ggml_tensor* cur) const;
+  // Where a weight's data is: mappings.at(w.idx)->addr() + w.offs. Kept
+  // out of line (as a separately compiled helper would be): after the call
+  // to addr() it no longer needs `this`, so at -O2 its `this` is known
+  // only as DW_OP_entry_value(rdi), through load_data_for's call site.
+  uint8_t* weight_data(const llama_tensor_weight& w) const;
 
   ggml_context ctx;  // the tensors this test creates (upstream: the model's contexts)
   std::vector<std::unique_ptr<ggml_tensor>> owned;

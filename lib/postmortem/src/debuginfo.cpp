@@ -217,6 +217,13 @@ class Reader {
   std::map<std::string, std::optional<Dwarf_Die>> definitions_;
   Dwfl_Module* main_mod_ = nullptr;         // the module of the loader frame
   uint64_t map_start_ = 0, map_esize_ = 0;  // the loader's mappings vector
+  std::vector<std::string> how_;            // entry values used by the last evaluation
+  std::string how() {
+    std::string s;
+    for (const auto& h : how_) s += (s.empty() ? " (" : "; ") + h;
+    how_.clear();
+    return s.empty() ? s : s + ")";
+  }
 };
 
 }  // namespace
@@ -442,7 +449,9 @@ uint64_t Reader::entry_value(size_t fi, unsigned r) {
         Dwarf_Op* vops = nullptr;
         size_t vn = 0;
         if (dwarf_getlocation(&va, &vops, &vn) != 0) throw Unsupported{what + ": unreadable DW_AT_call_value"};
-        return eval(ci, &va, vops, vn).v;
+        const uint64_t v = eval(ci, &va, vops, vn).v;
+        how_.push_back(what + " from the call site in " + c.function);
+        return v;
       } while (dwarf_siblingof(&p, &p) == 0);
       throw NotKnown{what + ": the call site in " + c.function + " has no parameter for " + reg_name(r)};
     } while (dwarf_siblingof(&d, &d) == 0);
@@ -948,13 +957,15 @@ LoaderState Reader::run(int tid) {
         main_mod_ = f.mod;
         st.in_scope = true;
         try {
+          how_.clear();
           Obj loader{complete(t, ""), var_address(fi, &v, indirect, "the loader") + inner};
+          const std::string via = how();
           if (loader.addr < 4096) throw NotKnown{"it is null"};
           st.loader = loader.addr;
           st.frame_index = static_cast<int>(fi);
           st.frame = f.functions[static_cast<size_t>(s)];
           st.loader_from = "`" + vname + "`" + (holder ? " (holding the loader)" : "") + " in frame #" +
-                           std::to_string(fi) + " " + f.functions[static_cast<size_t>(s)];
+                           std::to_string(fi) + " " + f.functions[static_cast<size_t>(s)] + via;
           read_slots(field(loader, "mappings"), "llama_mmap", st.mappings, &map_start_, &map_esize_);
           read_files(field(loader, "files"), st.files);
           if (auto m = try_field(loader, "mlocks")) {
@@ -1005,8 +1016,9 @@ LoaderState Reader::run(int tid) {
             "`" + vname + "` in frame #" + std::to_string(fi) + " " + f.functions[static_cast<size_t>(s)];
         try {
           if (!st.have_weight && tn == "llama_tensor_weight" && (vname == "weight" || vname == "w")) {
+            how_.clear();
             read_weight(fi, &v, indirect, st);
-            st.weight_from = where;
+            st.weight_from = where + how();
           } else if (!st.have_mlocks && starts_with(tn, "vector<std::unique_ptr<llama_mlock")) {
             uint64_t a = var_address(fi, &v, indirect, "the mlock slots");
             if (a) {
