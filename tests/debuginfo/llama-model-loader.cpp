@@ -114,3 +114,13 @@ void llama_model_loader::load_data_for(ggml_tensor* cur) const {
     }
   }
 }
+
+__attribute__((noinline)) uint8_t* llama_model_loader::file_data(uint16_t idx, size_t offs) const {
+  return (uint8_t*)mappings.at(idx)->addr() + offs;
+}
+
+void llama_model_loader::load_data_by_index(ggml_tensor* cur) const {
+  const auto* weight = get_weight(ggml_get_name(cur));
+  if (weight == nullptr) return;
+  cur->data = file_data(weight->idx, weight->offs);
+}

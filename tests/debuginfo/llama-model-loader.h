@@ -78,6 +78,10 @@ struct llama_model_loader {
   // to addr() it no longer needs `this`, so at -O2 its `this` is known
   // only as DW_OP_entry_value(rdi), through load_data_for's call site.
   uint8_t* weight_data(const llama_tensor_weight& w) const;
+  // The same from the weight's file index and offset: nothing of the
+  // weight survives the call in the caller, so it cannot be recovered.
+  uint8_t* file_data(uint16_t idx, size_t offs) const;
+  void load_data_by_index(ggml_tensor* cur) const;
 
   ggml_context ctx;  // the tensors this test creates (upstream: the model's contexts)
   std::vector<std::unique_ptr<ggml_tensor>> owned;

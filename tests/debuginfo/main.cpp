@@ -4,10 +4,11 @@
 // slot --missing was never filled. Cores of it test `numa-trace postmortem`
 // reading the loader's state from DWARF alone.
 //
-//   shaped-loader INDEX [--threads N] [--missing SLOT] [--mlock] [--one-by-one]
+//   shaped-loader INDEX [--threads N] [--missing SLOT] [--mlock] [--one-by-one | --by-index]
 //
 // --one-by-one loads each tensor through load_data_for(), upstream's
-// single-tensor path, instead of load_all_data().
+// single-tensor path, instead of load_all_data(); --by-index through
+// file_data(idx, offs), which leaves no weight to recover.
 //
 // INDEX has one line per split, "file PATH", then one per tensor,
 // "tensor FILE_IDX ABS_OFFSET SIZE NAME" (tests/debuginfo/debuginfo.sh
@@ -28,12 +29,13 @@ extern "C" const char* ggml_get_name(const ggml_tensor* tensor) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s INDEX [--threads N] [--missing SLOT] [--mlock] [--one-by-one]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s INDEX [--threads N] [--missing SLOT] [--mlock] [--one-by-one | --by-index]\n",
+                 argv[0]);
     return 2;
   }
   unsigned threads = 2;
   int missing = -1;
-  bool mlock = false, one_by_one = false;
+  bool mlock = false, one_by_one = false, by_index = false;
   for (int i = 2; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) {
       threads = static_cast<unsigned>(std::atoi(argv[++i]));
@@ -43,6 +45,8 @@ int main(int argc, char** argv) {
       mlock = true;
     } else if (!std::strcmp(argv[i], "--one-by-one")) {
       one_by_one = true;
+    } else if (!std::strcmp(argv[i], "--by-index")) {
+      by_index = true;
     } else {
       std::fprintf(stderr, "%s: unknown argument %s\n", argv[0], argv[i]);
       return 2;
@@ -55,8 +59,10 @@ int main(int argc, char** argv) {
     ml.init_mappings(true, mlock ? &mlocks : nullptr, missing);
     std::vector<std::thread> pool;
     for (unsigned t = 0; t < threads; ++t)
-      pool.emplace_back([&ml, &mlocks, mlock, one_by_one, t, threads] {
-        if (one_by_one) {
+      pool.emplace_back([&ml, &mlocks, mlock, one_by_one, by_index, t, threads] {
+        if (by_index) {
+          for (size_t i = t; i < ml.ctx.tensors.size(); i += threads) ml.load_data_by_index(ml.ctx.tensors[i]);
+        } else if (one_by_one) {
           for (size_t i = t; i < ml.ctx.tensors.size(); i += threads) ml.load_data_for(ml.ctx.tensors[i]);
         } else {
           ml.load_all_data(&ml.ctx, mlock ? &mlocks : nullptr, t, threads);

@@ -1,12 +1,14 @@
 // The loader's state from DWARF alone, with libdw (see debuginfo.h).
 //
-// 1. The crashing thread is unwound again by libdwfl; for each frame the
-//    pc and the registers the unwinder knows (dwfl_frame_reg: all of them
-//    in the innermost frame, the callee-saved ones further out).
+// 1. The crashing thread's frames, captured during analyze()'s stack walk:
+//    the pc and the registers the unwinder knows (dwfl_frame_reg: all of
+//    them in the innermost frame, the callee-saved ones further out; others
+//    recovered from the callee's CFI where libdwfl leaves them unknown).
 // 2. In each frame, innermost first, the variables in scope at the pc
-//    (dwarf_getscopes) are searched for a llama_model_loader (by type, or
-//    a struct holding one), a llama_tensor_weight (`weight` / `w`) and a
-//    `mapping` reference.
+//    (concrete scopes, inlined calls included) are searched for a
+//    llama_model_loader (by type, or a struct holding one), a
+//    llama_tensor_weight (`weight` / `w`), the mlock slots and a `mapping`
+//    reference.
 // 3. A variable's location is evaluated by a small DWARF stack machine:
 //    registers, frame base and CFA (CFI), memory from the core, location
 //    lists, DW_OP_entry_value through the caller's DW_TAG_call_site
@@ -652,7 +654,6 @@ std::optional<Dwarf_Die> Reader::definition_in_cu(Dwarf_Die* cu, const std::stri
   std::vector<Dwarf_Off> decls;  // owner::name declared inside the owner
   Dwarf_Die d;
   if (dwarf_child(cu, &d) != 0) return std::nullopt;
-  std::optional<Dwarf_Die> found;
   std::vector<Dwarf_Die> top;
   do {
     if (!is_struct(&d)) continue;
@@ -679,7 +680,7 @@ std::optional<Dwarf_Die> Reader::definition_in_cu(Dwarf_Die* cu, const std::stri
     if (declaration(&t) || !dwarf_attr(&t, DW_AT_specification, &a) || !dwarf_formref_die(&a, &spec)) continue;
     if (std::find(decls.begin(), decls.end(), dwarf_dieoffset(&spec)) != decls.end()) return t;
   }
-  return found;
+  return std::nullopt;
 }
 
 // The definition of owner::name (or of `name` at namespace scope): first
@@ -999,8 +1000,9 @@ LoaderState Reader::run(int tid) {
     return st;
   }
   // The weight being resolved, the mlock slots and the `mapping` in use:
-  // innermost frames first, up to the loader's.
-  for (size_t fi = 0; fi <= static_cast<size_t>(st.frame_index); ++fi) {
+  // innermost frames first (the weight may be in a caller of the loader's
+  // frame, as when a helper gets only its idx and offs).
+  for (size_t fi = 0; fi < frames_.size(); ++fi) {
     FrameInfo& f = info(fi);
     for (int s = 0; s < static_cast<int>(f.scopes.size()); ++s) {
       Dwarf_Die v;
@@ -1039,8 +1041,9 @@ LoaderState Reader::run(int tid) {
     }
   }
   if (!st.have_weight)
-    st.weight_why =
-        !weight_why.empty() ? weight_why : "no `weight` (llama_tensor_weight) is in scope in the loader frame";
+    st.weight_why = !weight_why.empty()
+                        ? weight_why
+                        : "no `weight` or `w` (llama_tensor_weight) is in scope in the crashing thread's frames";
   return st;
 }
 

@@ -104,6 +104,11 @@ void judge_loader_state(Report& r) {
   if (st.have_weight) {
     v += file_text(st.weight_idx);
   } else {
+    // No resolve in flight: the engine's sentence for a recorded run
+    // ("no recorded mapping explains it") does not apply; say what is known.
+    v = r.signal ? signal_text(r.signal) + " at " + hex(r.fault_address) + " (" + fault_class_name(r.fault_class) + ")"
+                 : std::string("Stopped");
+    v += crash_location(r) + ".";
     if (!empty.empty()) {
       v += empty.size() == 1 ? " Mapping slot" : " Mapping slots";
       for (size_t i = 0; i < empty.size(); ++i) v += (i ? ", " : " ") + std::to_string(empty[i]);
