@@ -150,21 +150,26 @@ def stop_facts():
     return signal, fault, where
 
 
-def loader_facts(loader):
-    """The loader's state as numa-trace diagnose --facts wants it."""
+def loader_facts(loader, need_weight=True):
+    """The loader's state as numa-trace diagnose --facts wants it; without
+    a readable `weight` (and need_weight False), without "resolve"."""
     frame = gdb.selected_frame()
-    weight = None
+    weight, why = None, "no `weight` or `w` (llama_tensor_weight) in frame %s" % (frame.name() or "?")
     for name in ("weight", "w"):
         try:
             weight = frame.read_var(name)
+            if weight.is_optimized_out:
+                weight, why = None, "`%s` in frame %s is optimized out" % (name, frame.name() or "?")
+                continue
             break
         except (ValueError, gdb.error):
             continue
-    if weight is None:
+    if weight is None and need_weight:
         raise gdb.GdbError("numa-trace diagnose: no `weight` (llama_tensor_weight) in the selected frame; select "
                            "the frame of load_all_data (or the resolve) with `frame N`")
-    weight = deref(weight)
-    if weight.type.strip_typedefs().code == gdb.TYPE_CODE_PTR:
+    if weight is not None:
+        weight = deref(weight)
+    if weight is not None and weight.type.strip_typedefs().code == gdb.TYPE_CODE_PTR:
         weight = weight.dereference()
     files, paths = [], []
     for up in vector_items(field(loader, "files")):
@@ -198,6 +203,10 @@ def loader_facts(loader):
                 at += size
             entry["extents"] = ext
         mappings.append(entry)
+    if weight is None:
+        return {"files": [{"size": size, "path": path} for size, path in zip(files, paths)],
+                "n_mappings": len(items), "mappings": mappings, "tid": gdb.selected_thread().ptid[1],
+                "weight_why": why}
     idx = int(weight["idx"])
     tensor = field(weight, "tensor")
     name = "?"
@@ -266,21 +275,25 @@ recorder."""
         super().__init__("numa-trace facts", gdb.COMMAND_DATA)
 
     def invoke(self, arg, from_tty):
-        frame = gdb.newest_frame()
         errors = []
-        while frame is not None:
-            try:
-                frame.select()
-                loader = selected_loader()
-                if loader is not None:
-                    facts = loader_facts(loader)
-                    fn = frame.function()
-                    facts["frame"] = fn.print_name if fn is not None else (frame.name() or "?")
-                    gdb.write("NUMA-TRACE-FACTS-BEGIN\n%s\nNUMA-TRACE-FACTS-END\n" % json.dumps(facts))
-                    return
-            except (gdb.error, gdb.GdbError) as e:
-                errors.append("%s: %s" % (frame.name(), e))
-            frame = frame.older()
+        # First a frame with the loader and a readable weight; else the
+        # first frame with the loader (the facts then have no "resolve").
+        for need_weight in (True, False):
+            frame = gdb.newest_frame()
+            while frame is not None:
+                try:
+                    frame.select()
+                    loader = selected_loader()
+                    if loader is not None:
+                        facts = loader_facts(loader, need_weight)
+                        fn = frame.function()
+                        facts["frame"] = fn.print_name if fn is not None else (frame.name() or "?")
+                        gdb.write("NUMA-TRACE-FACTS-BEGIN\n%s\nNUMA-TRACE-FACTS-END\n" % json.dumps(facts))
+                        return
+                except (gdb.error, gdb.GdbError) as e:
+                    if need_weight:
+                        errors.append("%s: %s" % (frame.name(), e))
+                frame = frame.older()
         gdb.write("NUMA-TRACE-FACTS-NONE %s\n" % ("; ".join(errors) or "no frame has a llama_model_loader"))
 
 
