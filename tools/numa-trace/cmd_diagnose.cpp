@@ -12,7 +12,7 @@
 
 #include "cli.h"
 #include "facts.h"
-#include "numatrace/model/replay.h"
+#include "numatrace/model/codes.h"
 #include "numatrace/postmortem/postmortem.h"
 
 namespace numatrace::cli {

@@ -212,6 +212,36 @@ class Reader {
   void read_files(const Obj& vec, std::vector<DebugFile>& out);
   void read_weight(size_t fi, Dwarf_Die* var, bool indirect, LoaderState& st);
 
+  // A variable or parameter of struct type (through one pointer or
+  // reference) in scope in a frame.
+  struct Var {
+    Dwarf_Die die, type;
+    bool indirect;
+    std::string name, type_name, function;  // function: of its scope
+    std::string where() const { return "`" + name + "` in frame #" + std::to_string(frame) + " " + function; }
+    size_t frame;
+  };
+  // Calls fn(var) for each, innermost scope first, until it returns true.
+  template <class Fn>
+  bool each_var(size_t fi, Fn&& fn) {
+    FrameInfo& f = info(fi);
+    for (size_t s = 0; s < f.scopes.size(); ++s) {
+      Var v{};
+      if (dwarf_child(&f.scopes[s], &v.die) != 0) continue;
+      do {
+        int tag = dwarf_tag(&v.die);
+        if ((tag != DW_TAG_variable && tag != DW_TAG_formal_parameter) || !struct_of(&v.die, &v.type, &v.indirect))
+          continue;
+        v.name = name_of(&v.die);
+        v.type_name = name_of(&v.type);
+        v.function = f.functions[s];
+        v.frame = fi;
+        if (fn(v)) return true;
+      } while (dwarf_siblingof(&v.die, &v.die) == 0);
+    }
+    return false;
+  }
+
   Dwfl* dwfl_;
   const Core& core_;
   std::vector<FrameRegs> frames_;
@@ -925,69 +955,56 @@ LoaderState Reader::run(int tid) {
       const std::string n = base_name(name ? name : "?");
       if (std::find(no_dwarf.begin(), no_dwarf.end(), n) == no_dwarf.end()) no_dwarf.push_back(n);
     }
-    for (int s = 0; s < static_cast<int>(f.scopes.size()) && !st.found; ++s) {
-      Dwarf_Die v;
-      if (dwarf_child(&f.scopes[s], &v) != 0) continue;
-      do {
-        int tag = dwarf_tag(&v);
-        if (tag != DW_TAG_variable && tag != DW_TAG_formal_parameter) continue;
-        Dwarf_Die t;
-        bool indirect = false;
-        if (!struct_of(&v, &t, &indirect)) continue;
-        std::string tn = name_of(&t);
-        uint64_t inner = 0;
-        bool holder = false;
-        if (tn != "llama_model_loader") {
-          // A wrapper with a llama_model_loader member.
-          if (declaration(&t)) continue;
-          Dwarf_Die c;
-          if (dwarf_child(&t, &c) != 0) continue;
-          do {
-            Dwarf_Die mt;
-            if (dwarf_tag(&c) == DW_TAG_member && type_of(&c, &mt) && (mt = strip_cv(mt), true) &&
-                name_of(&mt) == "llama_model_loader" && is_struct(&mt)) {
-              inner = member_offset(&c);
-              holder = true;
-              t = mt;
-              break;
-            }
-          } while (dwarf_siblingof(&c, &c) == 0);
-          if (!holder) continue;
-        }
-        const std::string vname = name_of(&v);
-        main_mod_ = f.mod;
-        st.in_scope = true;
-        try {
-          how_.clear();
-          Obj loader{complete(t, ""), var_address(fi, &v, indirect, "the loader") + inner};
-          const std::string via = how();
-          if (loader.addr < 4096) throw NotKnown{"it is null"};
-          st.loader = loader.addr;
-          st.frame_index = static_cast<int>(fi);
-          st.frame = f.functions[static_cast<size_t>(s)];
-          st.loader_from = "`" + vname + "`" + (holder ? " (holding the loader)" : "") + " in frame #" +
-                           std::to_string(fi) + " " + f.functions[static_cast<size_t>(s)] + via;
-          read_slots(field(loader, "mappings"), "llama_mmap", st.mappings, &map_start_, &map_esize_);
-          read_files(field(loader, "files"), st.files);
-          if (auto m = try_field(loader, "mlocks")) {
-            read_slots(*m, "llama_mlock", st.mlocks);
-            st.have_mlocks = true;
+    each_var(fi, [&](Var& v) {
+      uint64_t inner = 0;
+      bool holder = false;
+      if (v.type_name != "llama_model_loader") {
+        // A wrapper with a llama_model_loader member.
+        Dwarf_Die c;
+        if (declaration(&v.type) || dwarf_child(&v.type, &c) != 0) return false;
+        do {
+          Dwarf_Die mt;
+          if (dwarf_tag(&c) == DW_TAG_member && type_of(&c, &mt) && (mt = strip_cv(mt), true) &&
+              name_of(&mt) == "llama_model_loader" && is_struct(&mt)) {
+            inner = member_offset(&c);
+            holder = true;
+            v.type = mt;
+            break;
           }
-          st.found = true;
-          const char* mainfile = nullptr;
-          const char* debugfile = nullptr;
-          dwfl_module_info(f.mod, nullptr, nullptr, nullptr, nullptr, nullptr, &mainfile, &debugfile);
-          st.debug_file = debugfile ? debugfile : mainfile ? mainfile : "";
-        } catch (const NotKnown& e) {
-          if (loader_why.empty())
-            loader_why = "`" + vname + "` in frame #" + std::to_string(fi) + " " + f.functions[static_cast<size_t>(s)] +
-                         ": " + e.why;
-          st.mappings.clear();
-          st.files.clear();
-          st.mlocks.clear();
+        } while (dwarf_siblingof(&c, &c) == 0);
+        if (!holder) return false;
+      }
+      main_mod_ = f.mod;
+      st.in_scope = true;
+      try {
+        how_.clear();
+        Obj loader{complete(v.type, ""), var_address(fi, &v.die, v.indirect, "the loader") + inner};
+        const std::string via = how();
+        if (loader.addr < 4096) throw NotKnown{"it is null"};
+        st.loader = loader.addr;
+        st.frame_index = static_cast<int>(fi);
+        st.frame = v.function;
+        st.loader_from = "`" + v.name + "`" + (holder ? " (holding the loader)" : "") + " in frame #" +
+                         std::to_string(fi) + " " + v.function + via;
+        read_slots(field(loader, "mappings"), "llama_mmap", st.mappings, &map_start_, &map_esize_);
+        read_files(field(loader, "files"), st.files);
+        if (auto m = try_field(loader, "mlocks")) {
+          read_slots(*m, "llama_mlock", st.mlocks);
+          st.have_mlocks = true;
         }
-      } while (!st.found && dwarf_siblingof(&v, &v) == 0);
-    }
+        st.found = true;
+        const char* mainfile = nullptr;
+        const char* debugfile = nullptr;
+        dwfl_module_info(f.mod, nullptr, nullptr, nullptr, nullptr, nullptr, &mainfile, &debugfile);
+        st.debug_file = debugfile ? debugfile : mainfile ? mainfile : "";
+      } catch (const NotKnown& e) {
+        if (loader_why.empty()) loader_why = v.where() + ": " + e.why;
+        st.mappings.clear();
+        st.files.clear();
+        st.mlocks.clear();
+      }
+      return st.found;
+    });
   }
   if (!st.found) {
     std::string modules;
@@ -1003,42 +1020,30 @@ LoaderState Reader::run(int tid) {
   // innermost frames first (the weight may be in a caller of the loader's
   // frame, as when a helper gets only its idx and offs).
   for (size_t fi = 0; fi < frames_.size(); ++fi) {
-    FrameInfo& f = info(fi);
-    for (int s = 0; s < static_cast<int>(f.scopes.size()); ++s) {
-      Dwarf_Die v;
-      if (dwarf_child(&f.scopes[s], &v) != 0) continue;
-      do {
-        int tag = dwarf_tag(&v);
-        if (tag != DW_TAG_variable && tag != DW_TAG_formal_parameter) continue;
-        Dwarf_Die t;
-        bool indirect = false;
-        if (!struct_of(&v, &t, &indirect)) continue;
-        const std::string vname = name_of(&v), tn = name_of(&t);
-        const std::string where =
-            "`" + vname + "` in frame #" + std::to_string(fi) + " " + f.functions[static_cast<size_t>(s)];
-        try {
-          if (!st.have_weight && tn == "llama_tensor_weight" && (vname == "weight" || vname == "w")) {
-            how_.clear();
-            read_weight(fi, &v, indirect, st);
-            st.weight_from = where + how();
-          } else if (!st.have_mlocks && starts_with(tn, "vector<std::unique_ptr<llama_mlock")) {
-            uint64_t a = var_address(fi, &v, indirect, "the mlock slots");
-            if (a) {
-              read_slots(Obj{complete(t, ""), a}, "llama_mlock", st.mlocks);
-              st.have_mlocks = true;
-            }
-          } else if (st.mapping_slot < 0 && vname == "mapping" && indirect &&
-                     starts_with(tn, "unique_ptr<llama_mmap")) {
-            // The slot is the element's index in the loader's vector.
-            const uint64_t a = var_address(fi, &v, true, "the mapping");
-            if (a >= map_start_ && map_esize_ && a < map_start_ + map_esize_ * st.mappings.size())
-              st.mapping_slot = static_cast<int>((a - map_start_) / map_esize_);
+    each_var(fi, [&](Var& v) {
+      try {
+        if (!st.have_weight && v.type_name == "llama_tensor_weight" && (v.name == "weight" || v.name == "w")) {
+          how_.clear();
+          read_weight(fi, &v.die, v.indirect, st);
+          st.weight_from = v.where() + how();
+        } else if (!st.have_mlocks && starts_with(v.type_name, "vector<std::unique_ptr<llama_mlock")) {
+          uint64_t a = var_address(fi, &v.die, v.indirect, "the mlock slots");
+          if (a) {
+            read_slots(Obj{complete(v.type, ""), a}, "llama_mlock", st.mlocks);
+            st.have_mlocks = true;
           }
-        } catch (const NotKnown& e) {
-          if (tn == "llama_tensor_weight" && weight_why.empty()) weight_why = where + ": " + e.why;
+        } else if (st.mapping_slot < 0 && v.name == "mapping" && v.indirect &&
+                   starts_with(v.type_name, "unique_ptr<llama_mmap")) {
+          // The slot is the element's index in the loader's vector.
+          const uint64_t a = var_address(fi, &v.die, true, "the mapping");
+          if (a >= map_start_ && map_esize_ && a < map_start_ + map_esize_ * st.mappings.size())
+            st.mapping_slot = static_cast<int>((a - map_start_) / map_esize_);
         }
-      } while (dwarf_siblingof(&v, &v) == 0);
-    }
+      } catch (const NotKnown& e) {
+        if (v.type_name == "llama_tensor_weight" && weight_why.empty()) weight_why = v.where() + ": " + e.why;
+      }
+      return false;
+    });
   }
   if (!st.have_weight)
     st.weight_why = !weight_why.empty()

@@ -1,7 +1,7 @@
 // The loader's state read from its debug info (libdw or gdb), judged by
 // the rule engine as if it had been recorded: the same findings and the
 // same words as with a flight recorder.
-#include <signal.h>
+#include <cctype>
 
 #include "numatrace/model/replay.h"
 #include "numatrace/postmortem/postmortem.h"
