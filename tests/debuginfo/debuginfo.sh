@@ -16,8 +16,8 @@
 #   no debug info at all: the report says what it cannot know.
 NT=$1 O2=$2 O0=$3 NODEBUG=$4
 . "$(dirname "$0")/../cli/lib.sh"
-for tool in objcopy strip python3; do
-  command -v $tool >/dev/null || { echo "SKIP: $tool not installed (tools/quickstart installs it)"; exit 77; }
+for tool in objcopy strip readelf python3; do
+  command -v $tool >/dev/null || { echo "SKIP: $tool not installed (binutils and python3; tools/quickstart installs them)"; exit 77; }
 done
 cd "$T" || exit 1
 file_cores
