@@ -279,6 +279,19 @@ std::string signal_text(int sig) {
   return a ? std::string("SIG") + a : "signal " + std::to_string(sig);
 }
 
+std::string crash_sentence(int signal, uint64_t fault_address, FaultClass c, const std::string& where) {
+  return (signal ? signal_text(signal) + " at " + hex(fault_address) + " (" + fault_class_name(c) + ")"
+                 : std::string("Stopped")) +
+         where;
+}
+
+std::string recorder_error_sentence(const Report& r) {
+  if (r.recorder_error.empty()) return std::string();
+  std::string e = r.recorder_error;
+  e[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(e[0])));
+  return " " + e + ".";
+}
+
 Judgement judge(const nt_flight_recorder& fr, int tid, int signal, uint64_t fault_address, const std::string& where) {
   Judgement j;
   // Class of the fault address against the recorded mappings.
@@ -334,10 +347,7 @@ Judgement judge(const nt_flight_recorder& fr, int tid, int signal, uint64_t faul
     j.finding_text.emplace_back(buf);
   }
   // One paragraph: what happened, where, why, what to do.
-  std::string v = signal
-                      ? signal_text(signal) + " at " + hex(fault_address) + " (" + fault_class_name(j.fault_class) + ")"
-                      : std::string("Stopped");
-  v += where;
+  std::string v = crash_sentence(signal, fault_address, j.fault_class, where);
   if (inflight) {
     char fo[64];
     model::Buf b(fo, sizeof fo);
@@ -492,11 +502,7 @@ Result<Report> analyze(const Options& o) {
     r.verdict_source = "flight recorder";
   } else {
     std::string v = sig + " at " + hex(r.fault_address) + where + ".";
-    if (!r.recorder_error.empty()) {
-      std::string e = r.recorder_error;
-      e[0] = static_cast<char>(std::toupper(e[0]));
-      v += " " + e + ".";
-    }
+    v += recorder_error_sentence(r);
     v += " The program did not run under numa-trace (no flight recorder): the mappings below come from the core's "
          "NT_FILE note; which slot a tensor was resolved through, its name and the loader's offsets cannot be known "
          "without the recorder (or the loader's debug info).";

@@ -1,8 +1,6 @@
 // The loader's state read from its debug info (libdw or gdb), judged by
 // the rule engine as if it had been recorded: the same findings and the
 // same words as with a flight recorder.
-#include <cctype>
-
 #include "numatrace/model/replay.h"
 #include "numatrace/postmortem/postmortem.h"
 #include "numatrace/text.h"
@@ -85,7 +83,8 @@ std::shared_ptr<nt_flight_recorder> recorder_from_state(const LoaderState& st) {
 void judge_loader_state(Report& r) {
   const LoaderState& st = r.loader_state;
   auto rec = recorder_from_state(st);
-  Judgement j = judge(*rec, st.have_weight ? st.tid : -1, r.signal, r.fault_address, crash_location(r));
+  const std::string where = crash_location(r);
+  Judgement j = judge(*rec, st.have_weight ? st.tid : -1, r.signal, r.fault_address, where);
   r.fault_class = j.fault_class;
   r.findings = std::move(j.findings);
   r.finding_text = std::move(j.finding_text);
@@ -106,9 +105,7 @@ void judge_loader_state(Report& r) {
   } else {
     // No resolve in flight: the engine's sentence for a recorded run
     // ("no recorded mapping explains it") does not apply; say what is known.
-    v = r.signal ? signal_text(r.signal) + " at " + hex(r.fault_address) + " (" + fault_class_name(r.fault_class) + ")"
-                 : std::string("Stopped");
-    v += crash_location(r) + ".";
+    v = crash_sentence(r.signal, r.fault_address, r.fault_class, where) + ".";
     if (!empty.empty()) {
       v += empty.size() == 1 ? " Mapping slot" : " Mapping slots";
       for (size_t i = 0; i < empty.size(); ++i) v += (i ? ", " : " ") + std::to_string(empty[i]);
@@ -128,11 +125,7 @@ void judge_loader_state(Report& r) {
   v += st.source == "gdb" ? " (From the loader's debug info, read through gdb"
                           : " (From the loader's debug info, read natively with libdw";
   v += ": this core has no usable flight recorder.)";
-  if (!r.recorder_error.empty()) {
-    std::string e = r.recorder_error;
-    e[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(e[0])));
-    v += " " + e + ".";
-  }
+  v += recorder_error_sentence(r);
   r.verdict = v;
   r.verdict_source = st.source == "gdb" ? "debug info (gdb)" : "debug info (libdw)";
 }

@@ -160,6 +160,11 @@ struct Judgement {
 Judgement judge(const nt_flight_recorder& recorder, int tid, int signal, uint64_t fault_address,
                 const std::string& where);
 std::string signal_text(int sig);  // "SIGSEGV"
+// The verdict's first words: "SIGSEGV at 0x0 (null page)" + where, or
+// "Stopped" + where for signal 0.
+std::string crash_sentence(int signal, uint64_t fault_address, FaultClass c, const std::string& where);
+// r.recorder_error as a sentence (" The flight recorder ... ."), or "".
+std::string recorder_error_sentence(const Report& r);
 // " in FUNCTION": the crashing thread's first frame of the program's own code.
 std::string crash_location(const Report& r);
 
