@@ -56,7 +56,7 @@ TEST(Synth, SixSplitModelOpensFromAnySplitAndVerifies) {
   for (const auto& t : m.tensors()) {
     auto mf = MappedFile::open(m.files[t.file_idx].path).value();
     auto data = mf.bytes().subspan(t.abs_offset, t.info->size);
-    ASSERT_FALSE(verify_tensor_bytes(t.info->name, plan.seed, 0, data)) << t.info->name;
+    ASSERT_FALSE(verify_tensor_bytes(t.info->name, t.info->type, plan.seed, 0, data)) << t.info->name;
   }
 }
 

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "numatrace/gguf/reader.h"
 #include "numatrace/gguf/synth.h"
@@ -87,14 +88,31 @@ TEST(ReaderWriter, WriterRejectsSpecsItCannotLayOut) {
 
 TEST(ReaderWriter, ContentsAreVerifiableFromNameAndOffset) {
   std::vector<std::byte> a(1000), b(100);
-  fill_tensor_bytes("blk.0.attn_q.weight", 7, 0, a);
-  fill_tensor_bytes("blk.0.attn_q.weight", 7, 333, b);
+  fill_tensor_bytes("blk.0.attn_q.weight", GgmlType::f16, 7, 0, a);
+  fill_tensor_bytes("blk.0.attn_q.weight", GgmlType::f16, 7, 333, b);
   EXPECT_TRUE(std::equal(b.begin(), b.end(), a.begin() + 333));
-  EXPECT_FALSE(verify_tensor_bytes("blk.0.attn_q.weight", 7, 0, a));
-  EXPECT_EQ(verify_tensor_bytes("blk.0.attn_k.weight", 7, 0, a), 0u);  // another tensor's bytes
-  EXPECT_TRUE(verify_tensor_bytes("blk.0.attn_q.weight", 8, 0, a));    // another seed
+  EXPECT_FALSE(verify_tensor_bytes("blk.0.attn_q.weight", GgmlType::f16, 7, 0, a));
+  EXPECT_EQ(verify_tensor_bytes("blk.0.attn_k.weight", GgmlType::f16, 7, 0, a), 0u);  // another tensor's bytes
+  EXPECT_TRUE(verify_tensor_bytes("blk.0.attn_q.weight", GgmlType::f16, 8, 0, a));    // another seed
   a[517] ^= std::byte{1};
-  EXPECT_EQ(verify_tensor_bytes("blk.0.attn_q.weight", 7, 0, a), 517u);
+  EXPECT_EQ(verify_tensor_bytes("blk.0.attn_q.weight", GgmlType::f16, 7, 0, a), 517u);
+}
+
+// Real llama.cpp computes with the generated weights: no NaN, no infinity.
+TEST(ReaderWriter, FloatContentsAreFinite) {
+  std::vector<std::byte> a(4096), h(4096);
+  fill_tensor_bytes("blk.0.attn_norm.weight", GgmlType::f32, 7, 0, a);
+  for (size_t i = 0; i < a.size(); i += 4) {
+    float v;
+    std::memcpy(&v, &a[i], sizeof v);
+    ASSERT_TRUE(std::isfinite(v) && std::fabs(v) < 2.0f) << i;
+  }
+  fill_tensor_bytes("blk.0.attn_q.weight", GgmlType::f16, 7, 3, std::span(h).subspan(1));  // odd start
+  for (size_t i = 0; i + 1 < h.size(); i += 2) {
+    auto exponent = (static_cast<unsigned>(h[i + 1]) >> 2) & 0x1f;  // element starting at tensor offset i + 2
+    ASSERT_LT(exponent, 0x10u) << i;                                // below 2
+  }
+  EXPECT_FALSE(verify_tensor_bytes("blk.0.attn_q.weight", GgmlType::f16, 7, 3, std::span(h).subspan(1)));
 }
 
 // Cutting a valid file anywhere gives an error, never a crash or a read past

@@ -2,8 +2,10 @@
 // real SIGSEGV, strict mode, sinks and their failures, fork, threads,
 // placement, data verification, crash chaining. Not built with sanitizers:
 // the recorder never is, and these tests load it.
+#include <cpuid.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -125,7 +127,8 @@ TEST(Recorder, HooksRecordEventsAndTheResolveInFlight) {
   EXPECT_EQ(r->a, 0x100u);
   EXPECT_EQ(r->b, 64u);
   EXPECT_STREQ(r->name, "blk.3.attn_v.weight");
-  // The CPU and node come from RDTSCP's TSC_AUX on x86-64.
+  // Every machine has a source of the CPU and node (CpuAndNodeOnEveryCpu
+  // checks each source against the kernel).
   EXPECT_GE(r->cpu, 0);
   EXPECT_LT(r->cpu, static_cast<int>(sysconf(_SC_NPROCESSORS_CONF)));
   EXPECT_GE(r->node, 0);
@@ -140,6 +143,53 @@ TEST(Recorder, HooksRecordEventsAndTheResolveInFlight) {
   NUMATRACE_MAPPING_DESTROY(1, p);
   EXPECT_EQ(m.state, NT_STATE_DESTROYED);
   munmap(p, f.sizes[1]);
+}
+
+// The node the kernel gives `cpu`, read the way the recorder does not
+// (the node<N>/cpu<C> links).
+int kernel_node_of(int cpu) {
+  for (int n = 0; n < 1024; ++n) {
+    std::string d = "/sys/devices/system/node/node" + std::to_string(n);
+    if (access(d.c_str(), F_OK) != 0) continue;
+    if (access((d + "/cpu" + std::to_string(cpu)).c_str(), F_OK) == 0) return n;
+  }
+  return -1;
+}
+
+// Run once per CPU source by ctest (recorder.cpu_source.*, with NUMA_TRACE
+// asking for it and NT_EXPECT_CPU_SOURCE naming it): pinned to each CPU it
+// may use in turn, the thread's resolve carries that CPU and its node.
+// Machines without RDPID/RDTSCP (AMD EPYC guests, valgrind) depend on the
+// rseq and getcpu sources, so both are checked on every machine.
+TEST(Recorder, CpuAndNodeOnEveryCpu) {
+  if (const char* want = getenv("NT_EXPECT_CPU_SOURCE")) {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (!std::strcmp(want, "rdtscp") && !(__get_cpuid(0x80000001, &a, &b, &c, &d) && (d & (1u << 27))))
+      GTEST_SKIP() << "this CPU has no RDTSCP";
+    if (!std::strcmp(want, "rdpid") && !(__get_cpuid_count(7, 0, &a, &b, &c, &d) && (c & (1u << 22))))
+      GTEST_SKIP() << "this CPU has no RDPID";
+    EXPECT_STREQ(numatrace_cpu_source(), want);
+  }
+  cpu_set_t allowed;
+  ASSERT_EQ(sched_getaffinity(0, sizeof allowed, &allowed), 0);
+  int checked = 0;
+  std::thread t([&] {
+    for (int c = 0; c < CPU_SETSIZE && checked < 64; ++c) {
+      if (!CPU_ISSET(c, &allowed)) continue;
+      cpu_set_t one;
+      CPU_ZERO(&one);
+      CPU_SET(c, &one);
+      ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+      NUMATRACE_RESOLVE(0, 0, 0, 1, nullptr, "cpu-probe");
+      const nt_fr_event* r = last_of(NT_EV_RESOLVE);
+      ASSERT_NE(r, nullptr);
+      EXPECT_EQ(r->cpu, c) << numatrace_cpu_source();
+      EXPECT_EQ(r->node, kernel_node_of(c)) << "cpu " << c << ", " << numatrace_cpu_source();
+      ++checked;
+    }
+  });
+  t.join();
+  EXPECT_GT(checked, 0);
 }
 
 // The acceptance case: a real program resolves through an empty slot; the

@@ -81,7 +81,7 @@ std::vector<FileSpec> small_model_specs(unsigned splits) {
 
 std::vector<std::byte> bytes_of(const FileSpec& spec) {
   return write_memory(spec, [](const TensorSpec& t, uint64_t off,
-                               std::span<std::byte> out) { fill_tensor_bytes(t.name, kDefaultSeed, off, out); })
+                               std::span<std::byte> out) { fill_tensor_bytes(t.name, t.type, kDefaultSeed, off, out); })
       .value();
 }
 

@@ -23,16 +23,29 @@ uint64_t splitmix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
+// Clearing this bit of the most significant byte of every f16 or f32
+// element caps its exponent below the all-ones pattern and the magnitude
+// below 2: the values are finite, so a real llama.cpp computes with them
+// (no NaN or infinity), and each byte still depends on its position alone.
+unsigned top_byte_stride(GgmlType type) {
+  return type == GgmlType::f16 ? 2 : type == GgmlType::f32 ? 4 : 0;
+}
+constexpr uint8_t kExponentTopBit = 0x40;
+
 // Calls fn(j, expected byte) for each byte of [offset, offset + n).
 template <class Fn>
-void for_each_expected(std::string_view name, uint64_t seed, uint64_t offset, size_t n, Fn&& fn) {
+void for_each_expected(std::string_view name, GgmlType type, uint64_t seed, uint64_t offset, size_t n, Fn&& fn) {
   const uint64_t key = fnv1a(name) ^ seed;
+  const unsigned stride = top_byte_stride(type);
   size_t j = 0;
   while (j < n) {
     uint64_t p = offset + j;
     uint64_t word = splitmix64(key + p / 8);
-    for (unsigned b = static_cast<unsigned>(p % 8); b < 8 && j < n; ++b, ++j)
-      fn(j, static_cast<std::byte>(word >> (8 * b)));
+    for (unsigned b = static_cast<unsigned>(p % 8); b < 8 && j < n; ++b, ++j) {
+      auto v = static_cast<uint8_t>(word >> (8 * b));
+      if (stride && b % stride == stride - 1) v &= static_cast<uint8_t>(~kExponentTopBit);
+      fn(j, static_cast<std::byte>(v));
+    }
   }
 }
 
@@ -40,16 +53,74 @@ Error plan_error(std::string field, std::string message) {
   return Error{ErrorKind::invalid, "GEN", "gen-model", std::move(field), std::move(message)};
 }
 
-}  // namespace
-
-void fill_tensor_bytes(std::string_view name, uint64_t seed, uint64_t offset, std::span<std::byte> out) {
-  for_each_expected(name, seed, offset, out.size(), [&](size_t j, std::byte v) { out[j] = v; });
+// llama.cpp's LLAMA_FTYPE for a model whose matrices are of `type`
+// (MOSTLY_F16 = 1, ...); ALL_F32 = 0. Informational: the loader reads each
+// tensor's own type.
+uint32_t file_type_of(GgmlType type) {
+  switch (type) {
+    case GgmlType::f32: return 0;
+    case GgmlType::f16: return 1;
+    case GgmlType::q4_0: return 2;
+    case GgmlType::q4_1: return 3;
+    case GgmlType::q8_0: return 7;
+    case GgmlType::q5_0: return 8;
+    case GgmlType::q5_1: return 9;
+    case GgmlType::bf16: return 32;
+    default: return 1;
+  }
 }
 
-std::optional<uint64_t> verify_tensor_bytes(std::string_view name, uint64_t seed, uint64_t offset,
+// A small SentencePiece ("llama") vocabulary of exactly n_vocab tokens:
+// <unk>, <s>, </s>, the 256 byte tokens, a few words, then filler pieces.
+// Real llama.cpp tokenizes and generates with it.
+std::vector<KeyValue> spm_tokenizer(uint64_t n_vocab) {
+  enum : int32_t { kNormal = 1, kUnknown = 2, kControl = 3, kByte = 6 };
+  std::vector<Value> tokens, scores, types;
+  auto add = [&](std::string piece, int32_t type) {
+    scores.push_back(Value::of_float(ValueType::f32, -static_cast<double>(tokens.size())));
+    tokens.push_back(Value::of_string(std::move(piece)));
+    types.push_back(Value::of_signed(ValueType::i32, type));
+  };
+  add("<unk>", kUnknown);
+  add("<s>", kControl);
+  add("</s>", kControl);
+  for (int b = 0; b < 256; ++b) {
+    char hexbyte[8];
+    std::snprintf(hexbyte, sizeof hexbyte, "<0x%02X>", b);
+    add(hexbyte, kByte);
+  }
+  const std::string space = "\xe2\x96\x81";  // U+2581, SentencePiece's word start
+  for (const char* w : {"hello", "world", "numa", "node", "model", "the", "a", "of", "and", "to"})
+    add(space + w, kNormal);
+  for (uint64_t i = 0; tokens.size() < n_vocab; ++i) {
+    std::string piece = space;  // "▁AAB", "▁BAB", ...: distinct, upper case, so never a word above
+    for (uint64_t k = i + 26 * 26; k; k /= 26) piece += static_cast<char>('A' + k % 26);
+    add(piece, kNormal);
+  }
+  auto id = [](uint64_t v) { return Value::of(ValueType::u32, v); };
+  return {
+      {"tokenizer.ggml.model", Value::of_string("llama")},
+      {"tokenizer.ggml.pre", Value::of_string("default")},
+      {"tokenizer.ggml.tokens", Value::of_array(ValueType::string, std::move(tokens))},
+      {"tokenizer.ggml.scores", Value::of_array(ValueType::f32, std::move(scores))},
+      {"tokenizer.ggml.token_type", Value::of_array(ValueType::i32, std::move(types))},
+      {"tokenizer.ggml.bos_token_id", id(1)},
+      {"tokenizer.ggml.eos_token_id", id(2)},
+      {"tokenizer.ggml.unknown_token_id", id(0)},
+      {"tokenizer.ggml.add_bos_token", Value::of_bool(true)},
+  };
+}
+
+}  // namespace
+
+void fill_tensor_bytes(std::string_view name, GgmlType type, uint64_t seed, uint64_t offset, std::span<std::byte> out) {
+  for_each_expected(name, type, seed, offset, out.size(), [&](size_t j, std::byte v) { out[j] = v; });
+}
+
+std::optional<uint64_t> verify_tensor_bytes(std::string_view name, GgmlType type, uint64_t seed, uint64_t offset,
                                             std::span<const std::byte> data) {
   std::optional<uint64_t> bad;
-  for_each_expected(name, seed, offset, data.size(), [&](size_t j, std::byte v) {
+  for_each_expected(name, type, seed, offset, data.size(), [&](size_t j, std::byte v) {
     if (!bad && data[j] != v) bad = offset + j;
   });
   return bad;
@@ -100,17 +171,23 @@ Result<SynthPlan> plan_model(const SynthOptions& o) {
   p.tensors.push_back({"output.weight", {e, v}, o.type});
 
   auto u32 = [](uint64_t x) { return Value::of(ValueType::u32, x); };
+  const uint64_t n_head = n_embd / 64;
   p.metadata = {
       {"general.architecture", Value::of_string("llama")},
       {"general.name", Value::of_string("numa-trace synthetic llama")},
+      {"general.file_type", u32(file_type_of(o.type))},
       {"llama.context_length", u32(4096)},
       {"llama.embedding_length", u32(n_embd)},
       {"llama.block_count", u32(layers)},
       {"llama.feed_forward_length", u32(n_ff)},
-      {"llama.attention.head_count", u32(n_embd / 64)},
-      {"llama.attention.head_count_kv", u32(n_embd / 64)},
+      {"llama.attention.head_count", u32(n_head)},
+      {"llama.attention.head_count_kv", u32(n_head)},
+      {"llama.rope.dimension_count", u32(n_embd / n_head)},
+      {"llama.attention.layer_norm_rms_epsilon", Value::of_float(ValueType::f32, 1e-5)},
       {"llama.vocab_size", u32(n_vocab)},
   };
+  auto tokenizer = spm_tokenizer(n_vocab);
+  p.metadata.insert(p.metadata.end(), tokenizer.begin(), tokenizer.end());
 
   // Cut into splits.
   std::vector<uint64_t> sizes;
@@ -158,7 +235,7 @@ Result<std::vector<std::string>> write_model(const std::string& prefix, const Sy
   uint64_t total = 0, done = 0;
   for (const auto& t : plan.tensors) total += tensor_bytes(t).value();
   auto fill = [&](const TensorSpec& t, uint64_t offset, std::span<std::byte> out) {
-    fill_tensor_bytes(t.name, plan.seed, offset, out);
+    fill_tensor_bytes(t.name, t.type, plan.seed, offset, out);
     done += out.size();
     if (progress) progress(done, total);
   };

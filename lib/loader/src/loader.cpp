@@ -165,6 +165,7 @@ class Loader {
   uint64_t seed_ = 0;
   bool have_seed_ = false;
   size_t total_ = 0;                      // bytes of a unified region
+  size_t reach_ = 0;                      // bytes either layout can address
   std::vector<size_t> packed_, aligned_;  // per-file offsets in a unified region
   int n_nodes_ = 1;
   std::atomic<uint64_t> bytes_{0}, checksum_{0}, bad_tensors_{0};
@@ -221,6 +222,10 @@ void Loader::open_model() {
     at_a += f->size();
   }
   total_ = o_.page_aligned ? at_a : at_p;
+  // The region is allocated for the larger layout: a loader computing with
+  // the other one (offset-drift) reads wrong bytes of its own memory, as the
+  // real bug does, instead of running off the region's end.
+  reach_ = std::max(at_a, at_p);
 }
 
 void Loader::init_per_file() {
@@ -257,7 +262,7 @@ void* Loader::map_region(int node, size_t& mapped, bool& fresh, std::string& hug
     if (statfs(o_.hugetlbfs.c_str(), &sfs) != 0 || sfs.f_type != kHugetlbfsMagic)
       fail(2, o_.hugetlbfs + " is not a hugetlbfs mount (mount -t hugetlbfs none DIR)");
     const size_t huge = static_cast<size_t>(sfs.f_bsize);
-    mapped = (total_ + huge - 1) / huge * huge;
+    mapped = (reach_ + huge - 1) / huge * huge;
     hugepage_file = o_.hugetlbfs + "/llama-unified-node" + std::to_string(node) + "-0";
     if (o_.fault == Fault::stale_copy && access(hugepage_file.c_str(), F_OK) != 0) {
       // What a crashed earlier run leaves behind: the file, full of old bytes.
@@ -289,7 +294,7 @@ void* Loader::map_region(int node, size_t& mapped, bool& fresh, std::string& hug
                   std::strerror(err) + " (not enough free hugepages? see /proc/meminfo HugePages_Free)");
     return p;
   }
-  mapped = (total_ + page_size() - 1) & ~(page_size() - 1);
+  mapped = (reach_ + page_size() - 1) & ~(page_size() - 1);
   if (o_.strategy == Strategy::mirror && n_nodes_ > 1 && !want) {
     void* p = numa_alloc_onnode(mapped, o_.fault == Fault::misbind ? 0 : node);
     if (!p) fail(2, "numa_alloc_onnode(" + std::to_string(mapped) + ", " + std::to_string(node) + ") failed");
@@ -464,7 +469,8 @@ void Loader::resolve(const llama_model_loader::llama_tensor_weight& w, int node)
     u.second = std::max(u.second, offset_in_region + n);
   }
   if (o_.verify) {
-    auto bad = gguf::verify_tensor_bytes(w.tensor->name, seed_, 0, {reinterpret_cast<const std::byte*>(data), n});
+    auto bad = gguf::verify_tensor_bytes(w.tensor->name, static_cast<gguf::GgmlType>(w.tensor->type), seed_, 0,
+                                         {reinterpret_cast<const std::byte*>(data), n});
     if (bad) {
       bad_tensors_++;
       std::lock_guard<std::mutex> lock(report_mutex_);

@@ -18,6 +18,10 @@ inline constexpr int kMaxSinks = 4;
 
 enum class SinkKind : uint8_t { binary, jsonl, text, journal };
 
+// Where an event's CPU and node come from (NUMA_TRACE's cpu= word picks
+// one for tests and comparisons; none = the cheapest the machine has).
+enum class CpuSource : uint8_t { none, rdpid, rdtscp, rseq, getcpu };
+
 // What NUMA_TRACE (or numatrace_configure) asked for; small, copied freely.
 struct SinkSpec {
   SinkKind kind = SinkKind::text;
@@ -30,6 +34,7 @@ struct Settings {
   bool keep_dump = false;  // do not mark model mappings MADV_DONTDUMP
   bool verify = true;      // NT011: compare unified/replica data with the files at model end
   bool progress = false;   // a progress line on stderr while resolving (numa-trace run sets it on a terminal)
+  CpuSource cpu_source = CpuSource::none;
   int n_sinks = 0;
   SinkSpec sinks[kMaxSinks];
 };
@@ -46,12 +51,13 @@ struct ThreadInfo {
 };
 ThreadInfo thread_info();
 
-// Timestamp and, on x86-64 with RDTSCP, the CPU and node it ran on.
+// Timestamp and the CPU and node it ran on (-1 when no source answers).
 struct Stamp {
   uint64_t tsc;
   int16_t cpu, node;
 };
 Stamp stamp();
+CpuSource cpu_source();  // the source chosen at start
 
 // Claims the next seq and returns a staging event (the calling thread's,
 // or `into`) with the common fields filled, for the caller to complete;

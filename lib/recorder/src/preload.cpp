@@ -14,11 +14,13 @@
 // the hooks (it calls NUMATRACE_MODEL_BEGIN before mapping) is left to its
 // hooks: the interposer then records nothing, so nothing is counted twice.
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -119,8 +121,17 @@ int32_t node_in_name(const char* path) {
 
 // Looks at a freshly opened descriptor: a GGUF split (by magic and name) or
 // a file on hugetlbfs.
+// Saves errno on construction and puts it back on destruction: what a
+// wrapper looks at after the real call must not change what the program
+// sees of that call.
+struct KeepErrno {
+  int saved = errno;
+  ~KeepErrno() { errno = saved; }
+};
+
 void classify(int fd, const char* path) {
   if (g_secure || fd < 0 || fd >= kMaxFds || !path || t_busy) return;
+  KeepErrno keep;
   FdInfo& info = g_fds[fd];
   info.kind.store(kNone, std::memory_order_relaxed);
   const bool gguf_name = ends_with(path, ".gguf");
@@ -141,8 +152,11 @@ void classify(int fd, const char* path) {
     info.file_idx = idx;
     info.split_count = count;
     info.node = node_in_name(path);
-    off_t end = lseek(fd, 0, SEEK_END);
-    info.size = end > 0 ? static_cast<uint64_t>(end) : 0;
+    // fstat and pread only: the program's file offset is its own (an lseek
+    // here once left every split at its end, and llama.cpp's fread-based
+    // loading then read nothing).
+    struct stat st {};
+    info.size = fstat(fd, &st) == 0 && st.st_size > 0 ? static_cast<uint64_t>(st.st_size) : 0;
     std::strncpy(info.path, path, sizeof info.path - 1);
     info.path[sizeof info.path - 1] = 0;
     info.kind.store(kind, std::memory_order_release);
@@ -184,6 +198,7 @@ void on_mmap(void* addr, size_t length, int flags, int fd) {
   FdInfo& info = g_fds[fd];
   uint8_t kind = info.kind.load(std::memory_order_acquire);
   if (kind == kNone || hooked_program()) return;
+  KeepErrno keep;
   t_busy = true;
   int32_t slot = kind == kGguf ? info.file_idx : 0;
   if (!g_began && numatrace_model_begin) {
@@ -209,6 +224,7 @@ void on_mmap(void* addr, size_t length, int flags, int fd) {
 
 void on_munmap(void* addr, size_t length) {
   if (g_secure || t_busy) return;
+  KeepErrno keep;
   const uint64_t lo = reinterpret_cast<uint64_t>(addr), hi = lo + length;
   lock();
   for (auto& m : g_maps) {
@@ -253,6 +269,7 @@ void on_tensor(void* tensor, const void* data, uint64_t size_hint) {
   int32_t slot, file;
   uint64_t offset;
   if (!locate(reinterpret_cast<uint64_t>(data), slot, file, offset)) return;
+  KeepErrno keep;
   t_busy = true;
   using name_t = const char* (*)(const void*);
   using nbytes_t = size_t (*)(const void*);

@@ -15,7 +15,10 @@
 //   and reported once; they never stop or slow the loader.
 // - Never built with sanitizers (see cmake/NumaTraceFlags.cmake).
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -44,8 +47,20 @@ namespace {
 std::atomic_flag g_table_lock = ATOMIC_FLAG_INIT;
 constinit std::atomic<uint32_t> g_threads{0};
 constinit std::atomic<uint32_t> g_epoch{1};  // bumped in a forked child: thread records restart
-bool g_rdtscp = false;
-bool g_rdpid = false;
+constinit CpuSource g_cpu_source = CpuSource::none;
+
+// cpu -> node, from sysfs, for the sources that give the CPU alone (rseq).
+constexpr int kMaxCpus = 4096;
+int16_t g_cpu_node[kMaxCpus];
+
+// glibc >= 2.35 registers an rseq area per thread (unless the
+// glibc.pthread.rseq tunable is 0 or the kernel refuses, as valgrind does);
+// the kernel keeps its cpu_id current. Weak: older glibc has no symbols.
+extern "C" {
+extern const ptrdiff_t __rseq_offset __attribute__((weak));
+extern const unsigned int __rseq_size __attribute__((weak));
+}
+constexpr size_t kRseqCpuId = 4;  // struct rseq: u32 cpu_id_start, u32 cpu_id, ...
 
 struct TlsState {
   uint32_t epoch;
@@ -104,14 +119,114 @@ uint32_t intern(const char* s) {
   return at;
 }
 
-__attribute__((constructor)) void init() {
+// Reads a small sysfs file into buf (NUL-terminated); false when unreadable.
+bool read_small(const char* path, char* buf, size_t size) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  ssize_t n = read(fd, buf, size - 1);
+  close(fd);
+  if (n <= 0) return false;
+  buf[n] = 0;
+  return true;
+}
+
+// Fills g_cpu_node from /sys/devices/system/node/node<N>/cpulist; false
+// when sysfs does not say (every CPU then stays on node -1).
+bool load_cpu_nodes() {
+  for (auto& n : g_cpu_node) n = -1;
+  char buf[4096];
+  if (!read_small("/sys/devices/system/node/possible", buf, sizeof buf)) return false;
+  long last_node = 0;
+  for (const char* p = buf; *p;) {  // "0-1" or "0,2-3": the highest number
+    char* end;
+    long v = strtol(p, &end, 10);
+    if (end == p) break;
+    if (v > last_node) last_node = v;
+    p = *end ? end + 1 : end;
+  }
+  bool any = false;
+  for (long node = 0; node <= last_node && node < 1024; ++node) {
+    char path[64] = "/sys/devices/system/node/node";
+    model::Buf b(path + std::strlen(path), sizeof path - std::strlen(path));
+    b.i(node).s("/cpulist");
+    if (!read_small(path, buf, sizeof buf)) continue;
+    for (const char* p = buf; *p && *p != '\n';) {  // "0-3,8-11"
+      char* end;
+      long lo = strtol(p, &end, 10), hi = lo;
+      if (end == p) break;
+      if (*end == '-') hi = strtol(end + 1, &end, 10);
+      for (long c = lo; c <= hi && c < kMaxCpus; ++c)
+        if (c >= 0) g_cpu_node[c] = static_cast<int16_t>(node);
+      any = true;
+      p = *end == ',' ? end + 1 : end;
+    }
+  }
+  return any;
+}
+
+bool rseq_usable() {
+  if (&__rseq_size == nullptr || &__rseq_offset == nullptr || __rseq_size < kRseqCpuId + 4) return false;
+  const char* area = static_cast<const char*>(__builtin_thread_pointer()) + __rseq_offset;
+  int32_t cpu;
+  std::memcpy(&cpu, area + kRseqCpuId, sizeof cpu);
+  return cpu >= 0;
+}
+
+// Valgrind's CPUID says RDTSCP and RDPID exist but it cannot run them
+// (SIGILL); its preloads name it in LD_PRELOAD.
+bool under_valgrind() {
+  const char* pre = getenv("LD_PRELOAD");
+  return pre && std::strstr(pre, "vgpreload");
+}
+
+// The cheapest source of the CPU and node this machine offers, or the one
+// NUMA_TRACE's cpu= asked for when the machine has it. RDPID and RDTSCP
+// read TSC_AUX, where Linux keeps (node << 12) | cpu; without them (AMD
+// EPYC guests, valgrind) the CPU comes from glibc's rseq area and the node
+// from sysfs; the last resort is getcpu(2), which the vDSO serves.
+// The CPU and node for sources other than TSC_AUX.
+Stamp with_cpu(uint64_t tsc) {
+  if (g_cpu_source == CpuSource::rseq) {
+    int32_t cpu;
+    std::memcpy(&cpu, static_cast<const char*>(__builtin_thread_pointer()) + __rseq_offset + kRseqCpuId, sizeof cpu);
+    if (cpu >= 0 && cpu < kMaxCpus) return {tsc, static_cast<int16_t>(cpu), g_cpu_node[cpu]};
+    // A thread made without glibc (raw clone) has no rseq area: getcpu.
+  }
+  unsigned cpu = 0, node = 0;
+  if (g_cpu_source == CpuSource::none || getcpu(&cpu, &node) != 0) return {tsc, -1, -1};
+  return {tsc, static_cast<int16_t>(cpu), static_cast<int16_t>(node)};
+}
+
+CpuSource choose_cpu_source(CpuSource wanted) {
+  bool rdpid = false, rdtscp = false;
 #if defined(__x86_64__)
   unsigned a = 0, b = 0, c = 0, d = 0;
-  g_rdtscp = __get_cpuid(0x80000001, &a, &b, &c, &d) && (d & (1u << 27));
-  g_rdpid = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (c & (1u << 22));
+  if (!under_valgrind()) {
+    rdtscp = __get_cpuid(0x80000001, &a, &b, &c, &d) && (d & (1u << 27));
+    rdpid = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (c & (1u << 22));
+  }
 #endif
-  reset_recorder();
-  pthread_atfork(nullptr, nullptr, atfork_child);
+  bool rseq = rseq_usable() && load_cpu_nodes();
+  auto have = [&](CpuSource s) {
+    switch (s) {
+      case CpuSource::rdpid: return rdpid;
+      case CpuSource::rdtscp: return rdtscp;
+      case CpuSource::rseq: return rseq;
+      case CpuSource::getcpu: return true;
+      default: return false;
+    }
+  };
+  if (wanted != CpuSource::none) {
+    if (have(wanted)) return wanted;
+    static const char msg[] = "numa-trace: NUMA_TRACE cpu= names a source this machine lacks; choosing one\n";
+    write_stderr(msg, sizeof msg - 1);
+  }
+  for (CpuSource s : {CpuSource::rdpid, CpuSource::rseq, CpuSource::rdtscp})
+    if (have(s)) return s;
+  return CpuSource::getcpu;
+}
+
+__attribute__((constructor)) void init() {
   if (const char* spec = getenv("NUMA_TRACE")) {
     if (parse_settings(spec, g_settings) != 0) {
       static const char msg[] =
@@ -120,6 +235,9 @@ __attribute__((constructor)) void init() {
       g_settings = Settings{};
     }
   }
+  g_cpu_source = choose_cpu_source(g_settings.cpu_source);
+  reset_recorder();
+  pthread_atfork(nullptr, nullptr, atfork_child);
   install_crash_handlers();
   g_ready.store(true, std::memory_order_release);
   start_sinks();
@@ -167,23 +285,30 @@ Guard::~Guard() {
 
 Stamp stamp() {
 #if defined(__x86_64__)
-  if (g_rdpid) {
-    // RDPID reads TSC_AUX alone and is much cheaper than RDTSCP; RDTSC is
-    // not ordered, which a timestamp of this precision does not need.
-    uint64_t aux;
-    asm volatile("rdpid %0" : "=r"(aux));
-    return {__rdtsc(), static_cast<int16_t>(aux & 0xfff), static_cast<int16_t>(aux >> 12)};
+  switch (g_cpu_source) {
+    case CpuSource::rdpid: {
+      // RDPID reads TSC_AUX alone and is much cheaper than RDTSCP; RDTSC is
+      // not ordered, which a timestamp of this precision does not need.
+      uint64_t aux;
+      asm volatile("rdpid %0" : "=r"(aux));
+      return {__rdtsc(), static_cast<int16_t>(aux & 0xfff), static_cast<int16_t>(aux >> 12)};
+    }
+    case CpuSource::rdtscp: {
+      unsigned aux;
+      uint64_t tsc = __rdtscp(&aux);
+      return {tsc, static_cast<int16_t>(aux & 0xfff), static_cast<int16_t>(aux >> 12)};
+    }
+    default: break;
   }
-  if (g_rdtscp) {
-    unsigned aux;
-    uint64_t tsc = __rdtscp(&aux);
-    // Linux keeps (node << 12) | cpu in TSC_AUX (what vgetcpu reads).
-    return {tsc, static_cast<int16_t>(aux & 0xfff), static_cast<int16_t>(aux >> 12)};
-  }
-  return {__rdtsc(), -1, -1};
+  const uint64_t tsc = __rdtsc();
 #else
-  return {mono_ns(), -1, -1};
+  const uint64_t tsc = mono_ns();
 #endif
+  return with_cpu(tsc);
+}
+
+CpuSource cpu_source() {
+  return g_cpu_source;
 }
 
 void refresh_clock() {
@@ -568,4 +693,15 @@ NT_EXPORT void numatrace_flush(void) {
   if (!g.entered) return;
   refresh_clock();
   while (!drain(false)) sched_yield();
+}
+
+NT_EXPORT const char* numatrace_cpu_source(void) {
+  using numatrace::rec::CpuSource;
+  switch (numatrace::rec::cpu_source()) {
+    case CpuSource::rdpid: return "rdpid";
+    case CpuSource::rdtscp: return "rdtscp";
+    case CpuSource::rseq: return "rseq";
+    case CpuSource::getcpu: return "getcpu";
+    default: return "none";
+  }
 }

@@ -642,6 +642,14 @@ int parse_settings(const char* spec, Settings& out) {
       out.verify = false;
     } else if (is("progress")) {
       out.progress = true;
+    } else if (is("cpu=rdpid")) {
+      out.cpu_source = CpuSource::rdpid;
+    } else if (is("cpu=rdtscp")) {
+      out.cpu_source = CpuSource::rdtscp;
+    } else if (is("cpu=rseq")) {
+      out.cpu_source = CpuSource::rseq;
+    } else if (is("cpu=getcpu")) {
+      out.cpu_source = CpuSource::getcpu;
     } else if (is("stderr") || is("stderr:all")) {
       if (!add(SinkKind::text, "", 0, n > 6)) return -1;
     } else if (is("journal") || is("journal:all")) {

@@ -26,6 +26,12 @@ int numatrace_configure(const char* spec);
 /* Drain every recorded event to the sinks now (blocks until written). */
 void numatrace_flush(void);
 
+/*
+ * Where events' CPU and node come from in this process: "rdpid", "rdtscp"
+ * (TSC_AUX), "rseq" (glibc's rseq area, node from sysfs) or "getcpu".
+ */
+const char* numatrace_cpu_source(void);
+
 #ifdef __cplusplus
 }
 #endif

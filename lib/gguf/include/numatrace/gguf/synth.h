@@ -29,7 +29,7 @@ struct SynthOptions {
 };
 
 struct SynthPlan {
-  std::vector<KeyValue> metadata;   // general.*, llama.*, in the first split
+  std::vector<KeyValue> metadata;   // general.*, llama.*, tokenizer.*, in the first split
   std::vector<TensorSpec> tensors;  // in load order
   std::vector<size_t> split_begin;  // index of each split's first tensor
   uint32_t alignment = kDefaultAlignment;
@@ -48,11 +48,13 @@ using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;
 Result<std::vector<std::string>> write_model(const std::string& prefix, const SynthPlan& plan,
                                              const ProgressFn& progress = {});
 
-// The deterministic contents.
-void fill_tensor_bytes(std::string_view name, uint64_t seed, uint64_t offset, std::span<std::byte> out);
+// The deterministic contents: a function of the tensor's name, the seed and
+// the byte's offset; f16 and f32 tensors hold finite values below 2 in
+// magnitude, so real llama.cpp can run the model.
+void fill_tensor_bytes(std::string_view name, GgmlType type, uint64_t seed, uint64_t offset, std::span<std::byte> out);
 // Offset of the first byte of `data` (holding the tensor from `offset` on)
 // that differs from the expected contents; nullopt when all match.
-std::optional<uint64_t> verify_tensor_bytes(std::string_view name, uint64_t seed, uint64_t offset,
+std::optional<uint64_t> verify_tensor_bytes(std::string_view name, GgmlType type, uint64_t seed, uint64_t offset,
                                             std::span<const std::byte> data);
 
 }  // namespace numatrace::gguf
