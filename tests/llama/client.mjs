@@ -3,7 +3,11 @@
 // model from its first split, evaluates a prompt greedily and prints the
 // token ids, one line. Deterministic: the same model gives the same line.
 //
-//   node client.mjs FIRST_SPLIT [--no-mmap] [--mlock] [--tokens N] [--prompt TEXT]
+//   node client.mjs FIRST_SPLIT [--no-mmap] [--mlock] [--tokens N] [--prompt TEXT] [--wait]
+//
+// --wait: after the tokens, print "ready" and wait for SIGTERM, SIGHUP,
+// SIGINT or SIGQUIT; print "got SIG..." for each one received and exit 0
+// half a second after the first (the signal tests count the lines).
 //
 // NUMA_TRACE_LLAMA_DIR names the folder holding node_modules/node-llama-cpp.
 // Exit status: 0 done, 1 the model did not load or evaluate, 2 usage.
@@ -11,18 +15,19 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 
 function usage(msg) {
-  process.stderr.write(`client.mjs: ${msg}\nusage: node client.mjs FIRST_SPLIT [--no-mmap] [--mlock] [--tokens N] [--prompt TEXT]\n`);
+  process.stderr.write(`client.mjs: ${msg}\nusage: node client.mjs FIRST_SPLIT [--no-mmap] [--mlock] [--tokens N] [--prompt TEXT] [--wait]\n`);
   process.exit(2);
 }
 
 const args = process.argv.slice(2);
-const opts = { model: null, useMmap: true, useMlock: false, tokens: 4, prompt: "hello world" };
+const opts = { model: null, useMmap: true, useMlock: false, tokens: 4, prompt: "hello world", wait: false };
 for (let i = 0; i < args.length; ++i) {
   const a = args[i];
   if (a === "--no-mmap") opts.useMmap = false;
   else if (a === "--mlock") opts.useMlock = true;
   else if (a === "--tokens") opts.tokens = Number(args[++i]);
   else if (a === "--prompt") opts.prompt = args[++i];
+  else if (a === "--wait") opts.wait = true;
   else if (a.startsWith("-")) usage(`unknown option ${a}`);
   else if (opts.model === null) opts.model = a;
   else usage(`unexpected argument ${a}`);
@@ -46,6 +51,23 @@ try {
     if (out.length >= opts.tokens) break;
   }
   process.stdout.write(`tokens: ${out.join(" ")}\n`);
+  if (opts.wait) {
+    await new Promise((resolve) => {
+      const alive = setInterval(() => {}, 1 << 30); // a pending promise alone lets node exit
+      let first = true;
+      for (const sig of ["SIGTERM", "SIGHUP", "SIGINT", "SIGQUIT"])
+        process.on(sig, () => {
+          process.stdout.write(`got ${sig}\n`);
+          if (first)
+            setTimeout(() => {
+              clearInterval(alive);
+              resolve();
+            }, 500);
+          first = false;
+        });
+      process.stdout.write("ready\n");
+    });
+  }
   await context.dispose();
   await model.dispose();
   await llama.dispose();

@@ -89,7 +89,9 @@ bool write_chrome_trace(const trace::Trace& t, const std::string& path) {
                                  {"pid", pid},
                                  {"tid", e.tid}};
     if (e.type != NT_EV_RESOLVE) ev["s"] = "t";
-    nlohmann::ordered_json args;
+    // Always an object: Perfetto and chrome://tracing drop events whose
+    // args are null.
+    auto args = nlohmann::ordered_json::object();
     if (e.slot >= 0) args["slot"] = e.slot;
     if (e.file_idx >= 0) args["file_idx"] = e.file_idx;
     switch (e.type) {
@@ -111,6 +113,10 @@ bool write_chrome_trace(const trace::Trace& t, const std::string& path) {
         args["length"] = e.b;
         break;
       case NT_EV_DESTROY: args["base"] = hex(e.a); break;
+      case NT_EV_MODEL_BEGIN:
+      case NT_EV_FILE_OPEN:
+        if (t.strings.count(e.seq)) args["path"] = t.strings.at(e.seq);
+        break;
       case NT_EV_FINDING:
         ev["name"] = model::code_info(e.flags).id;
         args["title"] = model::code_info(e.flags).title;
@@ -171,6 +177,7 @@ int print_report(const ReportOptions& o) {
   std::map<int, uint64_t> resolves_per_node;
   std::set<uint32_t> threads;
   std::string model_path;
+  std::map<int32_t, std::string> file_paths;  // file idx -> path, from the file open events
   uint64_t first_ns = 0, last_ns = 0;
   for (const auto& e : t.events) {
     replay.feed(e, on);
@@ -181,11 +188,21 @@ int print_report(const ReportOptions& o) {
       threads.insert(e.tid);
     }
     if (e.type == NT_EV_MODEL_BEGIN && t.strings.count(e.seq)) model_path = t.strings.at(e.seq);
+    if (e.type == NT_EV_FILE_OPEN && t.strings.count(e.seq)) file_paths[e.file_idx] = t.strings.at(e.seq);
     if (first_ns == 0) first_ns = t.ns(e.tsc);
     last_ns = t.ns(e.tsc);
   }
   replay.flush_create(on);
   const model::Recorder& r = replay.tables();
+  // The files a mapping holds: its extents (unified, replica), else the
+  // file of its slot (per-file: slot i maps file i, as upstream).
+  auto files_of = [&](const nt_fr_mapping& m) {
+    std::vector<int32_t> idx;
+    for (uint32_t k = 0; k < m.n_extents; ++k) idx.push_back(r.extents[m.first_extent + k].file_idx);
+    if (idx.empty() && m.kind == NT_KIND_PER_FILE && m.slot >= 0) idx.push_back(m.slot);
+    return idx;
+  };
+  auto path_of = [&](int32_t f) { return file_paths.count(f) ? file_paths.at(f) : std::string(); };
   // Load timeline: when each phase happened, from the start of the trace.
   struct Phase {
     uint64_t first = UINT64_MAX, last = 0, count = 0;
@@ -241,6 +258,8 @@ int print_report(const ReportOptions& o) {
     j["duration_ns"] = last_ns - first_ns;
     j["model"] = model_path;
     j["files"] = r.n_files;
+    j["opened_files"] = nlohmann::ordered_json::array();
+    for (const auto& [f, path] : file_paths) j["opened_files"].push_back({{"file_idx", f}, {"path", path}});
     j["mappings"] = nlohmann::ordered_json::array();
     for (uint32_t i = 0; i < model::mapping_count(r); ++i) {
       const auto& m = r.mappings[i];
@@ -253,6 +272,8 @@ int print_report(const ReportOptions& o) {
           {"intended_node", m.node},
           {"flags", m.flags},
           {"placement", hist_json(m.placement, m.placement_sampled, m.placement_absent, nodes)}};
+      jm["files"] = nlohmann::ordered_json::array();
+      for (int32_t f : files_of(m)) jm["files"].push_back({{"file_idx", f}, {"path", path_of(f)}});
       jm["extents"] = nlohmann::ordered_json::array();
       for (uint32_t k = 0; k < m.n_extents; ++k) {
         const auto& x = r.extents[m.first_extent + k];
@@ -295,14 +316,28 @@ int print_report(const ReportOptions& o) {
                 static_cast<double>(last_ns - first_ns) / 1e6, t.complete ? "" : " (cut short: no summary record)");
     if (t.stopped) std::printf("  reading stopped early: %s\n", t.stopped->str().c_str());
     if (!model_path.empty()) std::printf("model %s (%u files)\n", model_path.c_str(), r.n_files);
-    std::printf("\nmappings\n %4s  %-8s %4s  %-14s %12s  %-9s  %s\n", "slot", "kind", "node", "base", "size", "state",
-                "placement (sampled pages per node)");
+    if (model::mapping_count(r) == 0 && !file_paths.empty()) {
+      // Loaded without mmap (llama.cpp's use_mmap = false reads into its own
+      // buffers): say so rather than show an empty table.
+      std::printf("\n%zu split%s opened, none mapped: the program read %s into its own memory (no mmap)\n",
+                  file_paths.size(), file_paths.size() == 1 ? "" : "s", file_paths.size() == 1 ? "it" : "them");
+      for (const auto& [f, path] : file_paths) std::printf("  file %d: %s\n", f, path.c_str());
+    } else {
+      std::printf("\nmappings\n %4s  %-8s %4s  %-14s %12s  %-9s  %-34s  %s\n", "slot", "kind", "node", "base", "size",
+                  "state", "placement (sampled pages per node)", "files");
+    }
     for (uint32_t i = 0; i < model::mapping_count(r); ++i) {
       const auto& m = r.mappings[i];
-      std::printf(" %4d  %-8s %4s  %-14s %12s  %-9s  %s\n", m.slot, model::kind_name(m.kind),
+      auto files = files_of(m);
+      std::string ft;
+      if (files.size() == 1)
+        ft = std::to_string(files[0]) + (path_of(files[0]).empty() ? "" : " " + path_of(files[0]));
+      else if (!files.empty())
+        ft = std::to_string(files.front()) + "-" + std::to_string(files.back());
+      std::printf(" %4d  %-8s %4s  %-14s %12s  %-9s  %-34s  %s\n", m.slot, model::kind_name(m.kind),
                   m.node >= 0 ? std::to_string(m.node).c_str() : "-", hex(m.base).c_str(),
                   human_bytes(m.length).c_str(), state_name(m.state),
-                  placement_text(m.placement, m.placement_sampled, m.placement_absent, nodes).c_str());
+                  placement_text(m.placement, m.placement_sampled, m.placement_absent, nodes).c_str(), ft.c_str());
     }
     bool any_extent = false;
     for (uint32_t i = 0; i < model::mapping_count(r); ++i) any_extent |= r.mappings[i].n_extents > 0;

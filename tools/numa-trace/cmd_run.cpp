@@ -2,7 +2,9 @@
 // libnumatrace preloaded (and, for programs without the hooks, the preload
 // interposer), configured through NUMA_TRACE; forwards signals; exits with
 // the program's status.
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,13 +29,25 @@ struct RunOptions {
   std::string jsonl;
   bool stderr_events = false, stderr_all = false;
   bool strict = false, keep_dump = false, no_verify = false, quiet = false;
-  bool hooks_only = false, report = false, progress = true;
+  bool hooks_only = false, report = false, progress = true, journal = false;
 };
 
-pid_t g_child = 0;
+volatile sig_atomic_t g_child = 0;
 
-void forward(int sig) {
-  if (g_child > 0) kill(g_child, sig);
+// A signal a process sent to numa-trace (kill, systemctl stop, timeout) is
+// passed on; one the kernel sent (the terminal's ^C, ^\\, hangup) already
+// reached the program, in numa-trace's process group, and is not sent
+// twice (llama-server takes a second SIGINT as "force quit").
+void forward(int sig, siginfo_t* info, void*) {
+  if (g_child > 0 && info && info->si_code <= 0) kill(g_child, sig);
+}
+
+// Every "%p" in `path` replaced by `pid` (the recorder does the same in the
+// program).
+std::string expand_pid(std::string path, pid_t pid) {
+  for (size_t at = path.find("%p"); at != std::string::npos; at = path.find("%p", at))
+    path.replace(at, 2, std::to_string(pid));
+  return path;
 }
 
 int run_program(const RunOptions& o) {
@@ -48,6 +62,13 @@ int run_program(const RunOptions& o) {
                  lib.empty() ? "libnumatrace.so" : "libnumatrace-preload.so");
     return 2;
   }
+  // NUMA_TRACE separates its words with commas: a path holding one would
+  // be cut there, and the rest read as options.
+  for (const std::string* p : {&o.output, &o.jsonl})
+    if (p->find(',') != std::string::npos && !(p == &o.output && o.no_output)) {
+      std::fprintf(stderr, "numa-trace run: %s: a trace path cannot contain a comma\n", p->c_str());
+      return 2;
+    }
   // NUMA_TRACE for the program.
   std::string spec;
   auto add = [&](const std::string& w) { spec += (spec.empty() ? "" : ",") + w; };
@@ -61,31 +82,40 @@ int run_program(const RunOptions& o) {
   if (o.keep_dump) add("keep-dump");
   if (o.no_verify) add("no-verify");
   if (o.quiet) add("quiet");
+  if (o.journal) add("journal");
   if (o.progress && isatty(STDERR_FILENO)) add("progress");
   // libnumatrace itself is preloaded too (after the interposer), so that it
   // comes before libc and its sigaction() keeps the crash handler first.
   std::string ld_preload = o.hooks_only ? lib : preload + ":" + lib;
   if (const char* old = std::getenv("LD_PRELOAD"); old && *old) ld_preload += std::string(":") + old;
 
-  // Signals sent to numa-trace go to the program; the terminal's SIGINT and
-  // SIGQUIT reach the program directly (same process group), so numa-trace
-  // ignores those while it waits.
+  // Signals sent to numa-trace by a process go to the program (forward()).
   struct sigaction fwd {};
-  fwd.sa_handler = forward;
+  fwd.sa_sigaction = forward;
   sigemptyset(&fwd.sa_mask);
-  fwd.sa_flags = SA_RESTART;
-  for (int sig : {SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGCONT, SIGWINCH}) sigaction(sig, &fwd, nullptr);
-  signal(SIGINT, SIG_IGN);
-  signal(SIGQUIT, SIG_IGN);
+  fwd.sa_flags = SA_RESTART | SA_SIGINFO;
+  for (int sig : {SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGCONT, SIGWINCH}) sigaction(sig, &fwd, nullptr);
 
+  // The child waits for a go before exec: the trace paths name its pid, and
+  // a file already there is refused before the program runs (the recorder
+  // never overwrites one, and the report must not show an older trace).
+  int go[2];
+  if (pipe2(go, O_CLOEXEC) != 0) {
+    std::perror("numa-trace run: pipe");
+    return 2;
+  }
   pid_t pid = fork();
   if (pid < 0) {
     std::perror("numa-trace run: fork");
     return 2;
   }
   if (pid == 0) {
-    signal(SIGINT, SIG_DFL);
-    signal(SIGQUIT, SIG_DFL);
+    close(go[1]);
+    char ok = 0;
+    while (read(go[0], &ok, 1) < 0 && errno == EINTR) {
+    }
+    if (ok != 'g') _exit(2);
+    for (int sig : {SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGCONT, SIGWINCH}) signal(sig, SIG_DFL);
     setenv("LD_PRELOAD", ld_preload.c_str(), 1);
     setenv("NUMA_TRACE", spec.c_str(), 1);
     std::vector<char*> args;
@@ -95,11 +125,28 @@ int run_program(const RunOptions& o) {
     std::fprintf(stderr, "numa-trace run: %s: %s\n", args[0], std::strerror(errno));
     _exit(errno == ENOENT ? 127 : 126);
   }
-  g_child = pid;
+  close(go[0]);
+  const std::string path = expand_pid(o.output, pid);
+  std::string refused;
+  struct stat st {};
+  if (!o.no_output && lstat(path.c_str(), &st) == 0) refused = path;
+  if (!o.jsonl.empty() && lstat(expand_pid(o.jsonl, pid).c_str(), &st) == 0) refused = expand_pid(o.jsonl, pid);
+  if (refused.empty()) g_child = pid;
+  ssize_t sent = refused.empty() ? write(go[1], "g", 1) : 0;
+  close(go[1]);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   g_child = 0;
+  if (!refused.empty()) {
+    std::fprintf(stderr, "numa-trace run: %s exists; not overwriting it (remove it or name another with -o)\n",
+                 refused.c_str());
+    return 2;
+  }
+  if (sent != 1) {
+    std::perror("numa-trace run: starting the program");
+    return 2;
+  }
 
   int rc;
   if (WIFSIGNALED(status)) {
@@ -110,8 +157,6 @@ int run_program(const RunOptions& o) {
     rc = WEXITSTATUS(status);
   }
   if (!o.no_output) {
-    std::string path = o.output;
-    if (auto at = path.find("%p"); at != std::string::npos) path.replace(at, 2, std::to_string(pid));
     auto t = trace::read_trace(path);
     if (t) {
       std::fprintf(stderr, "numa-trace: %zu events, %zu findings in %s (numa-trace report %s)\n", t->events.size(),
@@ -137,10 +182,13 @@ Command add_run(CLI::App& app) {
       "run",
       "Run a loader under numa-trace: libnumatrace is preloaded (with the interposer for programs built without "
       "numatrace/hooks.h) and writes a binary trace; findings are printed as they happen. Signals sent to numa-trace "
-      "are forwarded. Exit status: the program's (128+N when it died of signal N, which is said); 127 or 126 when it "
+      "by a process are forwarded (the terminal's are not sent twice). Also run as 'numa-trace PROGRAM ARGS...'. "
+      "Exit status: the program's (128+N when it died of signal N, which is said); 127 or 126 when it "
       "cannot be started, 2 on wrong arguments.");
   sub->add_option("command", o->command, "PROGRAM and its arguments, after --")->required();
-  sub->add_option("-o,--output", o->output, "Binary trace path; %p is the program's pid (never overwritten)")
+  sub->add_option("-o,--output", o->output,
+                  "Binary trace path; every %p is the program's pid. An existing file is refused (exit 2), never "
+                  "overwritten; no commas")
       ->default_val("numa-trace-%p.nttrace");
   sub->add_flag("--no-output", o->no_output, "Write no binary trace");
   sub->add_option("--jsonl", o->jsonl, "Also write every event as JSON lines to this path");
@@ -151,6 +199,7 @@ Command add_run(CLI::App& app) {
   sub->add_flag("--no-verify", o->no_verify, "Skip the check of unified/replica data against the files (NT011)");
   sub->add_flag("-q,--quiet", o->quiet, "No finding lines on stderr (they stay in the trace)");
   sub->add_flag("--hooks-only", o->hooks_only, "Preload libnumatrace alone, without the interposer");
+  sub->add_flag("--journal", o->journal, "Also send findings and mapping events to the systemd journal");
   sub->add_flag("--report", o->report, "Print the report of the trace when the program ends");
   sub->add_flag("!--no-progress", o->progress, "No progress line (shown only when stderr is a terminal)");
   sub->positionals_at_end(true);

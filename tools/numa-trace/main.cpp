@@ -2,6 +2,7 @@
 // its own cmd_*.cpp; this file wires them and maps errors to exit codes.
 #include <cstdio>
 #include <exception>
+#include <vector>
 
 #include "cli.h"
 
@@ -24,8 +25,19 @@ int main(int argc, char** argv) {
       add_postmortem(app), add_diagnose(app), add_journal(app), add_demo(app),
   };
 
+  // `numa-trace PROGRAM ARGS...` (as heaptrack, strace, valgrind are used)
+  // is `numa-trace run -- PROGRAM ARGS...` when PROGRAM is no subcommand.
+  std::vector<char*> args(argv, argv + argc);
+  if (argc > 1 && argv[1][0] != '-') {
+    bool subcommand = false;
+    for (const auto& c : commands) subcommand |= c.sub->check_name(argv[1]);
+    if (!subcommand) {
+      static char run[] = "run", dashes[] = "--";
+      args.insert(args.begin() + 1, {run, dashes});
+    }
+  }
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(args.size()), args.data());
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? kOk : kUsage;

@@ -312,8 +312,9 @@ Judgement judge(const nt_flight_recorder& fr, int tid, int signal, uint64_t faul
   // The thread's resolve in flight, judged by the rule engine against the
   // tables as they were at the crash.
   const nt_fr_thread* inflight = nullptr;
+  const nt_fr_thread* finished = nullptr;  // the thread's last resolve, ended before the crash
   for (const auto& t : fr.threads)
-    if (t.tid == static_cast<uint32_t>(tid) && t.in_flight && (t.gen & 1) == 0) inflight = &t;
+    if (t.tid == static_cast<uint32_t>(tid) && t.seq && (t.gen & 1) == 0) (t.in_flight ? inflight : finished) = &t;
   if (inflight) {
     nt_fr_event ev{};
     ev.seq = inflight->seq;
@@ -352,7 +353,15 @@ Judgement judge(const nt_flight_recorder& fr, int tid, int signal, uint64_t faul
     char fo[64];
     model::Buf b(fo, sizeof fo);
     model::file_of(fr, b, inflight->file_idx);
-    v += " while resolving '" + std::string(inflight->name) + "' (" + fo + ", offset " + hex(inflight->offset) + ")";
+    v += " while resolving '" + std::string(inflight->name, strnlen(inflight->name, NT_FR_NAME)) + "' (" + fo +
+         ", offset " + hex(inflight->offset) + ")";
+  } else if (finished) {
+    char fo[64];
+    model::Buf b(fo, sizeof fo);
+    model::file_of(fr, b, finished->file_idx);
+    v += "; last resolve by this thread (finished): '" +
+         std::string(finished->name, strnlen(finished->name, NT_FR_NAME)) + "' (" + fo + ", offset " +
+         hex(finished->offset) + ")";
   }
   v += ".";
   if (!j.findings.empty() && j.findings.front().code == model::NT001 && inflight) {
@@ -481,6 +490,19 @@ Result<Report> analyze(const Options& o) {
 
   // The flight recorder and the verdict.
   find_recorder(dwfl.get(), core, r);
+  // A handler of the program's own (node's, for one) may catch a fault and
+  // raise() it again: the core's siginfo then says SI_TKILL and holds the
+  // sender's pid where the fault address would be. The recorder's crash
+  // record, taken at the fault, has the real one.
+  if (r.recorder && r.si_code <= 0) {
+    const nt_fr_crash& c = r.recorder->crash;
+    if (c.signal == r.signal && c.tid == static_cast<uint32_t>(core.first_tid) && c.si_code > 0) {
+      r.warnings.push_back("the program re-raised " + signal_text(r.signal) +
+                           " from its own handler; the fault address is the flight recorder's, taken at the fault");
+      r.si_code = c.si_code;
+      r.fault_address = c.fault_address;
+    }
+  }
   const std::string where = crash_location(r);
   const std::string sig = r.signal ? signal_text(r.signal) : "no signal";
   if (r.recorder) {

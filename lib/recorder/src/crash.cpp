@@ -95,11 +95,18 @@ void capture(int sig, siginfo_t* info, void* uc) {
   b.s("numa-trace: ").s(signal_name(sig)).s(" at fault address ").x(c.fault_address).s(" in thread ").u(c.tid);
   for (uint32_t i = 0; i < NT_FR_MAX_THREADS; ++i) {
     const nt_fr_thread& t = r.threads[i];
-    if (t.tid != c.tid || !t.in_flight) continue;
-    b.s(" while resolving '").sn(t.name, NT_FR_NAME).s("' (");
-    model::file_of(r, b, t.file_idx);
-    b.s(", offset ").x(t.offset).s(") through slot ").i(t.slot);
-    if (model::find_live_in_slot(r, t.slot, t.address, t.node) < 0) b.s(", which is empty");
+    if (t.tid != c.tid || !t.seq) continue;
+    if (t.in_flight) {
+      b.s(" while resolving '").sn(t.name, NT_FR_NAME).s("' (");
+      model::file_of(r, b, t.file_idx);
+      b.s(", offset ").x(t.offset).s(") through slot ").i(t.slot);
+      if (model::find_live_in_slot(r, t.slot, t.address, t.node) < 0) b.s(", which is empty");
+    } else {
+      // Only the last resolve is known, and it had ended: not the cause.
+      b.s("; last resolve by this thread (finished): '").sn(t.name, NT_FR_NAME).s("' (");
+      model::file_of(r, b, t.file_idx);
+      b.s(", offset ").x(t.offset).s(")");
+    }
     break;
   }
   b.s("; the flight recorder is in the core (symbol numatrace_flight_recorder)");

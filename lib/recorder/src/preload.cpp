@@ -58,7 +58,9 @@ Mapping g_maps[kMaxMappings];
 std::atomic_flag g_maps_lock = ATOMIC_FLAG_INIT;
 std::atomic<int32_t> g_next_order{0};
 bool g_secure = false;
-bool g_began = false;  // the interposer called model_begin itself
+std::atomic<bool> g_began{false};  // the interposer called model_begin itself
+constexpr int kMaxFiles = 4096;
+std::atomic<bool> g_announced[kMaxFiles];  // file_open recorded for this file idx
 __attribute__((tls_model("initial-exec"))) thread_local bool t_busy = false;
 
 template <class F>
@@ -87,7 +89,7 @@ using munmap_t = int (*)(void*, size_t);
 
 bool hooked_program() {
   // A patched loader calls NUMATRACE_MODEL_BEGIN before it maps anything.
-  return numatrace_flight_recorder.n_files != 0 && !g_began;
+  return numatrace_flight_recorder.n_files != 0 && !g_began.load(std::memory_order_relaxed);
 }
 
 bool ends_with(const char* s, const char* suffix) {
@@ -191,6 +193,39 @@ void unlock() {
   g_maps_lock.clear(std::memory_order_release);
 }
 
+// The model begins with the first GGUF descriptor the program maps or
+// reads (not at open: a patched loader opens and parses its splits before
+// its own NUMATRACE_MODEL_BEGIN, and llama.cpp opens them once more to
+// estimate memory); each split is announced once.
+void announce(const FdInfo& info) {
+  const bool gguf = info.kind.load(std::memory_order_relaxed) == kGguf;
+  if (!g_began.exchange(true) && numatrace_model_begin) {
+    // The model is named by its first split, whichever split came first.
+    char first[sizeof info.path];
+    std::memcpy(first, info.path, sizeof first);
+    if (gguf && info.split_count > 0) {
+      size_t n = std::strlen(first);
+      std::memcpy(first + n - std::strlen("00000-of-00000.gguf"), "00001", 5);  // split_number() checked the shape
+    }
+    numatrace_model_begin(first, gguf ? info.split_count : 0);
+  }
+  if (gguf && info.file_idx >= 0 && info.file_idx < kMaxFiles && !g_announced[info.file_idx].exchange(true) &&
+      numatrace_file_open)
+    numatrace_file_open(static_cast<uint32_t>(info.file_idx), info.path, info.size);
+}
+
+// A read of a GGUF descriptor (llama.cpp without mmap reads the tensors
+// into its own buffers): the split counts as opened by the model.
+void on_read(int fd) {
+  if (g_secure || t_busy || fd < 0 || fd >= kMaxFds) return;
+  FdInfo& info = g_fds[fd];
+  if (info.kind.load(std::memory_order_acquire) != kGguf || hooked_program()) return;
+  KeepErrno keep;
+  t_busy = true;
+  announce(info);
+  t_busy = false;
+}
+
 // A mapping of part of a file (offset != 0) is recorded like a whole one,
 // from its start address.
 void on_mmap(void* addr, size_t length, int flags, int fd) {
@@ -201,12 +236,7 @@ void on_mmap(void* addr, size_t length, int flags, int fd) {
   KeepErrno keep;
   t_busy = true;
   int32_t slot = kind == kGguf ? info.file_idx : 0;
-  if (!g_began && numatrace_model_begin) {
-    g_began = true;
-    numatrace_model_begin(info.path, kind == kGguf ? info.split_count : 0);
-  }
-  if (kind == kGguf && numatrace_file_open)
-    numatrace_file_open(static_cast<uint32_t>(info.file_idx), info.path, info.size);
+  announce(info);
   uint32_t fl = (flags & MAP_POPULATE ? NUMATRACE_MAP_POPULATE : 0u) | (flags & MAP_FIXED ? NUMATRACE_MAP_FIXED : 0u) |
                 (kind == kHugetlbfs ? NUMATRACE_MAP_HUGETLB : 0u);
   if (numatrace_mapping_create)
@@ -264,20 +294,46 @@ bool locate(uint64_t addr, int32_t& slot, int32_t& file, uint64_t& offset) {
   return found;
 }
 
-void on_tensor(void* tensor, const void* data, uint64_t size_hint) {
-  if (g_secure || t_busy || !tensor || !data || hooked_program() || !numatrace_resolve) return;
+// The definition a wrapped ggml function would have bound to without us.
+// dlsym(RTLD_NEXT) searches the global scope only; llama.cpp loaded with
+// dlopen(RTLD_LOCAL) (node-llama-cpp's addon, Python bindings) keeps
+// libggml-base in a local scope, so the caller's own scope is asked next.
+void* next_definition(const char* name, void* self, void* caller) {
+  void* p = dlsym(RTLD_NEXT, name);
+  if (p && p != self) return p;
+  Dl_info di{};
+  if (caller && dladdr(caller, &di) && di.dli_fname && di.dli_fname[0]) {
+    if (void* h = dlopen(di.dli_fname, RTLD_LAZY | RTLD_NOLOAD)) {
+      p = dlsym(h, name);
+      dlclose(h);
+      if (p && p != self) return p;
+    }
+  }
+  return nullptr;
+}
+
+// Records the resolve of a tensor whose data lies in a recorded mapping;
+// true when it did (the caller then ends it with resolve_done()).
+bool on_tensor(void* tensor, const void* data, uint64_t size_hint, void* caller) {
+  if (g_secure || t_busy || !tensor || !data || hooked_program() || !numatrace_resolve) return false;
   int32_t slot, file;
   uint64_t offset;
-  if (!locate(reinterpret_cast<uint64_t>(data), slot, file, offset)) return;
+  if (!locate(reinterpret_cast<uint64_t>(data), slot, file, offset)) return false;
   KeepErrno keep;
   t_busy = true;
   using name_t = const char* (*)(const void*);
   using nbytes_t = size_t (*)(const void*);
-  static name_t get_name = reinterpret_cast<name_t>(dlsym(RTLD_DEFAULT, "ggml_get_name"));
-  static nbytes_t nbytes = reinterpret_cast<nbytes_t>(dlsym(RTLD_DEFAULT, "ggml_nbytes"));
+  // Looked up in the caller's scope, where its ggml is (see next_definition).
+  static name_t get_name = reinterpret_cast<name_t>(next_definition("ggml_get_name", nullptr, caller));
+  static nbytes_t nbytes = reinterpret_cast<nbytes_t>(next_definition("ggml_nbytes", nullptr, caller));
   uint64_t size = size_hint ? size_hint : nbytes ? nbytes(tensor) : 0;
   numatrace_resolve(slot, static_cast<uint32_t>(file), offset, size, data, get_name ? get_name(tensor) : "?");
   t_busy = false;
+  return true;
+}
+
+void resolve_done() {
+  if (numatrace_resolve_done) numatrace_resolve_done();
 }
 
 __attribute__((constructor)) void init() {
@@ -391,6 +447,34 @@ NT_FCNTL(fcntl64)
 NT_MMAP(mmap)
 NT_MMAP(mmap64)
 
+using fread_t = size_t (*)(void*, size_t, size_t, FILE*);
+using read_t = ssize_t (*)(int, void*, size_t);
+using pread_t = ssize_t (*)(int, void*, size_t, off_t);
+
+NT_EXPORT size_t fread(void* ptr, size_t size, size_t n, FILE* f) {
+  REAL(fread_t, fread);
+  size_t r = real_fread(ptr, size, n, f);
+  if (r > 0) on_read(fileno_unlocked(f));
+  return r;
+}
+
+NT_EXPORT ssize_t read(int fd, void* buf, size_t n) {
+  REAL(read_t, read);
+  ssize_t r = real_read(fd, buf, n);
+  if (r > 0) on_read(fd);
+  return r;
+}
+
+#define NT_PREAD(name)                                                \
+  NT_EXPORT ssize_t name(int fd, void* buf, size_t n, off_t offset) { \
+    REAL(pread_t, name);                                              \
+    ssize_t r = real_##name(fd, buf, n, offset);                      \
+    if (r > 0) on_read(fd);                                           \
+    return r;                                                         \
+  }
+NT_PREAD(pread)
+NT_PREAD(pread64)
+
 NT_EXPORT int munmap(void* addr, size_t length) {
   REAL(munmap_t, munmap);
   // Recorded before the pages go: placement is sampled while they exist.
@@ -398,18 +482,35 @@ NT_EXPORT int munmap(void* addr, size_t length) {
   return real_munmap(addr, length);
 }
 
+#define NEXT_DEFINITION(type, name)                                                                                    \
+  static std::atomic<type> real_##name{nullptr};                                                                       \
+  type next_##name = real_##name.load(std::memory_order_relaxed);                                                      \
+  if (!next_##name) {                                                                                                  \
+    KeepErrno keep_;                                                                                                   \
+    next_##name = reinterpret_cast<type>(next_definition(#name, reinterpret_cast<void*>(&name),                        \
+                                                         __builtin_extract_return_addr(__builtin_return_address(0)))); \
+    real_##name.store(next_##name, std::memory_order_relaxed);                                                         \
+  }                                                                                                                    \
+  (void)0
+
 // ggml (shared-library builds of llama.cpp): a tensor placed in a buffer
-// made from a mapping, or copied out of one.
+// made from a mapping, or copied out of one. The resolve is recorded before
+// the call and ended when it returns, so that a crash later in the load is
+// not blamed on it.
 NT_EXPORT int ggml_backend_tensor_alloc(void* buffer, void* tensor, void* addr) {
   using alloc_t = int (*)(void*, void*, void*);
-  static alloc_t real_alloc = real<alloc_t>("ggml_backend_tensor_alloc");
-  on_tensor(tensor, addr, 0);
-  return real_alloc ? real_alloc(buffer, tensor, addr) : 1;  // GGML_STATUS_FAILED
+  NEXT_DEFINITION(alloc_t, ggml_backend_tensor_alloc);
+  bool traced = on_tensor(tensor, addr, 0, __builtin_return_address(0));
+  int status = next_ggml_backend_tensor_alloc ? next_ggml_backend_tensor_alloc(buffer, tensor, addr)
+                                              : 1;  // GGML_STATUS_FAILED: there is nothing to call
+  if (traced) resolve_done();
+  return status;
 }
 
 NT_EXPORT void ggml_backend_tensor_set(void* tensor, const void* data, size_t offset, size_t size) {
   using set_t = void (*)(void*, const void*, size_t, size_t);
-  static set_t real_set = real<set_t>("ggml_backend_tensor_set");
-  if (offset == 0) on_tensor(tensor, data, size);
-  if (real_set) real_set(tensor, data, offset, size);
+  NEXT_DEFINITION(set_t, ggml_backend_tensor_set);
+  bool traced = offset == 0 && on_tensor(tensor, data, size, __builtin_return_address(0));
+  if (next_ggml_backend_tensor_set) next_ggml_backend_tensor_set(tensor, data, offset, size);
+  if (traced) resolve_done();
 }

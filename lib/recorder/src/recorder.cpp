@@ -606,6 +606,12 @@ NT_EXPORT void numatrace_resolve(int32_t slot, uint32_t file_idx, uint64_t offse
   if (__builtin_expect(model::check_resolve(r, *e, f), 0)) raise_finding(f);
 }
 
+NT_EXPORT void numatrace_resolve_done(void) {
+  if (!g_ready.load(std::memory_order_acquire)) return;
+  ThreadInfo ti = thread_info();
+  if (ti.index >= 0) __atomic_store_n(&fr().threads[ti.index].in_flight, 0, __ATOMIC_RELAXED);
+}
+
 NT_EXPORT void numatrace_unmap_fragment(int32_t slot, const void* address, uint64_t length) {
   Guard g;
   if (!g.entered) return;

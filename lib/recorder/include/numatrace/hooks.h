@@ -53,6 +53,7 @@ extern void numatrace_mapping_create(int32_t slot, uint32_t kind, const void* ba
                                      uint32_t n_extents) NUMATRACE_WEAK;
 extern void numatrace_resolve(int32_t slot, uint32_t file_idx, uint64_t offset, uint64_t size, const void* address,
                               const char* tensor_name) NUMATRACE_WEAK;
+extern void numatrace_resolve_done(void) NUMATRACE_WEAK;
 extern void numatrace_unmap_fragment(int32_t slot, const void* address, uint64_t length) NUMATRACE_WEAK;
 extern void numatrace_mapping_destroy(int32_t slot, const void* base) NUMATRACE_WEAK;
 extern void numatrace_mlock_grow(int32_t slot, const void* address, uint64_t size) NUMATRACE_WEAK;
@@ -65,7 +66,10 @@ extern void numatrace_sample_placement(void) NUMATRACE_WEAK;
  *
  * NUMATRACE_RESOLVE must come BEFORE the loader dereferences the slot: pass
  * the address it is about to use, or NULL when the slot is empty (that is
- * the NT001 crash numa-trace exists to explain).
+ * the NT001 crash numa-trace exists to explain). NUMATRACE_RESOLVE_DONE
+ * (optional) says the thread is done with that tensor's bytes: a crash
+ * after it is not blamed on that resolve (the thread's next hook call says
+ * the same).
  */
 #ifdef NUMATRACE_NO_HOOKS
 /* Compiled out: the same program without numa-trace's hooks (to trace it
@@ -92,6 +96,7 @@ extern void numatrace_sample_placement(void) NUMATRACE_WEAK;
                  (n_extents))
 #define NUMATRACE_RESOLVE(slot, file_idx, offset, size, address, name) \
   NUMATRACE_CALL(numatrace_resolve, (slot), (file_idx), (offset), (size), (address), (name))
+#define NUMATRACE_RESOLVE_DONE() NUMATRACE_CALL0(numatrace_resolve_done)
 #define NUMATRACE_UNMAP_FRAGMENT(slot, address, length) \
   NUMATRACE_CALL(numatrace_unmap_fragment, (slot), (address), (length))
 #define NUMATRACE_MAPPING_DESTROY(slot, base) NUMATRACE_CALL(numatrace_mapping_destroy, (slot), (base))

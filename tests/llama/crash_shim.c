@@ -1,0 +1,53 @@
+/*
+ * Test-only preload shim: a real SIGSEGV inside the real llama.cpp's load.
+ * NT_CRASH_IN=alloc:N  crashes in the Nth ggml_backend_tensor_alloc call
+ *                      (a resolve is in flight: the tensor is being placed);
+ * NT_CRASH_IN=munmap:N crashes in the Nth munmap of the process once a
+ *                      tensor was placed (every resolve has finished).
+ * Otherwise each call goes on to the definition the caller would have used.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+static long g_allocs, g_munmaps;
+
+static long crash_at(const char* what) {
+  const char* spec = getenv("NT_CRASH_IN");
+  size_t n = strlen(what);
+  if (!spec || strncmp(spec, what, n) != 0 || spec[n] != ':') return -1;
+  return strtol(spec + n + 1, NULL, 10);
+}
+
+static void crash(void) {
+  volatile int* volatile p = NULL;
+  *p = 1; /* SIGSEGV at address 0 */
+}
+
+/* The real definition, in libggml-base.so (loaded RTLD_LOCAL by node, so
+ * not in the global scope that RTLD_NEXT searches). */
+static void* ggml_definition(const char* name) {
+  void* h = dlopen("libggml-base.so", RTLD_LAZY | RTLD_NOLOAD);
+  void* p = h ? dlsym(h, name) : NULL;
+  if (h) dlclose(h);
+  return p;
+}
+
+int ggml_backend_tensor_alloc(void* buffer, void* tensor, void* addr) {
+  typedef int (*alloc_t)(void*, void*, void*);
+  static alloc_t next;
+  if (!next) next = (alloc_t)ggml_definition("ggml_backend_tensor_alloc");
+  if (++g_allocs == crash_at("alloc")) crash();
+  return next ? next(buffer, tensor, addr) : 1;
+}
+
+int munmap(void* addr, size_t length) {
+  typedef int (*munmap_t)(void*, size_t);
+  static munmap_t next;
+  if (!next) next = (munmap_t)dlsym(RTLD_NEXT, "munmap");
+  if (g_allocs > 0 && ++g_munmaps == crash_at("munmap")) crash();
+  return next(addr, length);
+}

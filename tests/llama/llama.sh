@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# The real llama.cpp (node-llama-cpp's prebuilt CPU build, unmodified) as a
+# test subject of numa-trace run. One part per ctest:
+#   unharmed  same tokens and exit status with and without numa-trace (run,
+#             --hooks-only, --journal), for mmap, no mmap and mlock
+#   trace     one per-file mapping per split; every tensor resolved once with
+#             inspect's file idx, offset and size (jsonl, report --json,
+#             --chrome-trace); a load without mmap says so
+#   signals   signals sent to numa-trace reach the program once; the
+#             terminal's ^C is not sent twice
+#   crash     a SIGSEGV inside the real load decodes with postmortem
+# usage: llama.sh PART NUMA-TRACE CLIENT.mjs LLAMA-DIR [CRASH-SHIM.so]
+PART=$1 NT=$2 CLIENT=$3 LLAMA_DIR=$4 SHIM=${5:-}
+. "$(dirname "$0")/../cli/lib.sh"
+HERE=$(cd "$(dirname "$0")" && pwd)
+
+if [ ! -f "$LLAMA_DIR/.installed" ]; then
+  echo "SKIP: the real llama.cpp is not installed in $LLAMA_DIR (tools/quickstart test installs it)"
+  exit 77
+fi
+command -v node >/dev/null || { echo "SKIP: node is not installed (tools/quickstart test installs it)"; exit 77; }
+export NUMA_TRACE_LLAMA_DIR=$LLAMA_DIR
+
+"$NT" gen-model "$T/m" --splits 3 --size 2M >/dev/null || { echo "gen-model failed"; exit 1; }
+M=$T/m-00001-of-00003.gguf
+client() { node "$CLIENT" "$M" "$@"; }
+
+unharmed() {
+  local mode want want_rc
+  start_journald
+  for mode in "" --no-mmap --mlock; do
+    client $mode >"$T/want" 2>"$T/want.err"
+    want_rc=$?
+    want=$(cat "$T/want")
+    [ "$want_rc" = 0 ] || fail "client ${mode:-(mmap)} without numa-trace: exit $want_rc: $(head -c 300 "$T/want.err")"
+    grep -qE '^tokens: [0-9]+( [0-9]+){3}$' "$T/want" && pass || fail "client ${mode:-(mmap)} printed: $want"
+    local variant i=0
+    for variant in "run -o $T/t%p.nttrace --" "run --hooks-only --no-output --" "run --journal --no-output --" ""; do
+      i=$((i + 1))
+      # The last variant is the form users type: numa-trace PROGRAM ARGS...
+      run "$NT" $variant node "$CLIENT" "$M" $mode
+      expect_rc "$want_rc" -- "numa-trace ${variant:-PROGRAM} with ${mode:-mmap}"
+      [ "$(cat "$T/out")" = "$want" ] && pass ||
+        fail "numa-trace ${variant:-PROGRAM} with ${mode:-mmap}: stdout '$(cat "$T/out")', without numa-trace '$want'"
+    done
+  done
+  rm -f numa-trace-*.nttrace
+  stop_started_daemons
+}
+
+trace() {
+  run "$NT" run -o "$T/m.nttrace" --jsonl "$T/m.jsonl" -- node "$CLIENT" "$M"
+  expect_rc 0 -- "traced load"
+  run "$NT" inspect "$M" --tensors --json
+  cp "$T/out" "$T/inspect.json"
+  run "$NT" report "$T/m.nttrace" --json --chrome-trace "$T/chrome.json"
+  expect_rc 0 -- "report --json"
+  cp "$T/out" "$T/report.json"
+  run "$NT" report "$T/m.nttrace"
+  cp "$T/out" "$T/report.txt"
+  run python3 "$HERE/check_trace.py" "$T/inspect.json" "$T/m.jsonl" "$T/report.json" "$T/chrome.json" "$T/report.txt"
+  expect_rc 0 -- "the trace matches inspect: $(cat "$T/out")"
+  cat "$T/out"
+
+  # Without mmap llama.cpp reads the splits into its own buffers.
+  run "$NT" run -o "$T/read.nttrace" -- node "$CLIENT" "$M" --no-mmap
+  expect_rc 0 -- "traced load without mmap"
+  run "$NT" report "$T/read.nttrace"
+  expect_grep "$T/out" "^3 splits opened, none mapped" "the report of a load without mmap says so"
+  expect_grep "$T/out" "^  file 2: $T/m-00003-of-00003.gguf" "and names the splits"
+
+  # The interposer leaves the descriptors' offsets alone (a program that is
+  # not ours reads the whole file through it).
+  run "$NT" run --no-output -- cat "$M"
+  [ "$(wc -c <"$T/out")" = "$(stat -c %s "$M")" ] && pass || fail "cat under numa-trace read $(wc -c <"$T/out") bytes"
+}
+
+signals() {
+  local sig
+  for sig in TERM HUP INT QUIT; do
+    "$NT" run -o "$T/s$sig.nttrace" -- node "$CLIENT" "$M" --wait >"$T/sig.out" 2>"$T/sig.err" &
+    local pid=$!
+    for _ in $(seq 300); do grep -q '^ready' "$T/sig.out" && break; sleep 0.1; done
+    kill -s "$sig" "$pid"
+    wait "$pid"
+    RC=$?
+    cp "$T/sig.err" "$T/err"
+    expect_rc 0 -- "SIG$sig sent to numa-trace: the program's exit status"
+    [ "$(grep -c "^got SIG$sig" "$T/sig.out")" = 1 ] && pass ||
+      fail "SIG$sig sent to numa-trace reached the program $(grep -c "^got SIG$sig" "$T/sig.out") times"
+    run "$NT" report "$T/s$sig.nttrace" --json
+    expect_grep "$T/out" '"complete": true' "the trace after SIG$sig is complete"
+  done
+  # ^C on a terminal: the kernel signals the whole foreground group, so the
+  # program has it already and numa-trace must not send it again.
+  run python3 "$HERE/tty_sigint.py" "$T/tty.out" "$NT" run --no-output -- node "$CLIENT" "$M" --wait
+  expect_rc 0 -- "^C on a terminal: $(cat "$T/out")"
+  # (the terminal echoes ^C in front of the program's line)
+  [ "$(grep -c 'got SIGINT' "$T/tty.out")" = 1 ] && pass ||
+    fail "^C on a terminal reached the program $(grep -c 'got SIGINT' "$T/tty.out") times: $(cat "$T/tty.out")"
+}
+
+crash() {
+  [ -n "$SHIM" ] || { echo "no crash shim given"; exit 2; }
+  file_cores
+  local where want
+  for where in alloc:5 munmap:1; do
+    mkdir -p "$T/$where" && cd "$T/$where" || exit 1
+    (ulimit -c unlimited && NT_CRASH_IN=$where LD_PRELOAD=$SHIM exec "$NT" run --keep-dump -o "$T/$where/c.nttrace" -- \
+       node "$CLIENT" "$M") >"$T/out" 2>"$T/err"
+    RC=$?
+    expect_rc 139 -- "crash in $where"
+    local core
+    core=$(newest_core "$T/$where")
+    [ -n "$core" ] || { fail "crash in $where: no core in $T/$where (core_pattern $(cat /proc/sys/kernel/core_pattern))"; continue; }
+    run "$NT" postmortem "$core" --json
+    cp "$T/out" "$T/$where.json"
+    run "$NT" postmortem "$core"
+    cp "$T/out" "$T/$where.txt"
+    run python3 "$HERE/check_crash.py" "$where" "$T/$where.json" "$T/$where.txt" "$M"
+    expect_rc 0 -- "postmortem of the crash in $where: $(cat "$T/out")"
+    cd "$T" || exit 1
+  done
+}
+
+case $PART in
+  unharmed | trace | signals | crash) "$PART" ;;
+  *) echo "usage: llama.sh unharmed|trace|signals|crash NUMA-TRACE CLIENT LLAMA-DIR [SHIM]" >&2; exit 2 ;;
+esac
+finish
