@@ -10,6 +10,11 @@ expect_grep "$T/out" "gen-model" "--help lists gen-model"
 run "$NT" --version;           expect_rc 0 -- "--version"
 expect_grep "$T/out" "^numa-trace [0-9]+\.[0-9]+" "--version prints the version"
 run "$NT" frobnicate;          expect_rc 2 -- "unknown subcommand"
+expect_grep "$T/err" "'frobnicate' is neither a subcommand" "an unknown word that is no program either"
+cd "$T" || exit 1  # the default trace, numa-trace-PID.nttrace, goes to the current folder
+run "$NT" true;                expect_rc 0 -- "numa-trace PROGRAM runs it"
+run "$NT" sh -c 'exit 7';      expect_rc 7 -- "numa-trace PROGRAM: the program's exit status"
+cd - >/dev/null || exit 1
 run "$NT" inspect;             expect_rc 2 -- "inspect without a model"
 run "$NT" inspect --nope x;    expect_rc 2 -- "unknown option"
 run "$NT" inspect --help;      expect_rc 0 -- "inspect --help"

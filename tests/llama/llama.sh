@@ -20,6 +20,7 @@ if [ ! -f "$LLAMA_DIR/.installed" ]; then
 fi
 command -v node >/dev/null || { echo "SKIP: node is not installed (tools/quickstart test installs it)"; exit 77; }
 export NUMA_TRACE_LLAMA_DIR=$LLAMA_DIR
+cd "$T" || exit 1  # numa-trace PROGRAM writes numa-trace-PID.nttrace here
 
 "$NT" gen-model "$T/m" --splits 3 --size 2M >/dev/null || { echo "gen-model failed"; exit 1; }
 M=$T/m-00001-of-00003.gguf
@@ -44,7 +45,6 @@ unharmed() {
         fail "numa-trace ${variant:-PROGRAM} with ${mode:-mmap}: stdout '$(cat "$T/out")', without numa-trace '$want'"
     done
   done
-  rm -f numa-trace-*.nttrace
   stop_started_daemons
 }
 

@@ -1,7 +1,11 @@
 // numa-trace: the command that fronts the toolkit. Each subcommand lives in
 // its own cmd_*.cpp; this file wires them and maps errors to exit codes.
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
+#include <string>
 #include <vector>
 
 #include "cli.h"
@@ -9,6 +13,26 @@
 #ifndef NUMA_TRACE_VERSION
 #error "NUMA_TRACE_VERSION must be defined by the build"
 #endif
+
+namespace {
+
+// Whether execvp would find `name`: a path with a slash as it is, else an
+// executable file in a $PATH folder.
+bool on_path(const std::string& name) {
+  if (name.find('/') != std::string::npos) return access(name.c_str(), X_OK) == 0;
+  const char* path = std::getenv("PATH");
+  std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
+  for (size_t at = 0; at <= dirs.size();) {
+    size_t end = dirs.find(':', at);
+    if (end == std::string::npos) end = dirs.size();
+    std::string dir = dirs.substr(at, end - at);
+    if (access(((dir.empty() ? "." : dir) + "/" + name).c_str(), X_OK) == 0) return true;
+    at = end + 1;
+  }
+  return false;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace numatrace::cli;
@@ -31,6 +55,12 @@ int main(int argc, char** argv) {
   if (argc > 1 && argv[1][0] != '-') {
     bool subcommand = false;
     for (const auto& c : commands) subcommand |= c.sub->check_name(argv[1]);
+    if (!subcommand && !on_path(argv[1])) {
+      std::fprintf(stderr,
+                   "numa-trace: '%s' is neither a subcommand (numa-trace --help lists them) nor a program to run\n",
+                   argv[1]);
+      return kUsage;
+    }
     if (!subcommand) {
       static char run[] = "run", dashes[] = "--";
       args.insert(args.begin() + 1, {run, dashes});
