@@ -65,7 +65,7 @@ check_native() {  # check_native NAME [postmortem options...]
 import json, sys
 j = json.load(open(sys.argv[1])); model = json.load(open(sys.argv[2]))
 ls = j["loader_state"]
-assert j["verdict_source"] == "debug info (libdw)", j["verdict_source"]
+assert j["verdict_source"].startswith("debug info (libdw)"), j["verdict_source"]
 assert ls["source"] == "libdw"
 m = ls["mappings"]
 assert [s["empty"] for s in m] == [False, True, False], m
@@ -162,7 +162,21 @@ expect_grep "$T/err" "these have no debug info \(DWARF\): shaped_loader_nodebug.
 run "$NT" postmortem --json "$T/nodebug.core"
 expect_grep "$T/out" '"verdict_source": "NT_FILE only"' "nodebug: verdict from NT_FILE only"
 
-# 6. A bad --debug-info value is a usage error.
+# 6. The same crash under numa-trace run: the interposer records the
+# mappings but no resolve, so the recorder explains nothing; the verdict
+# must be no worse than without it (NT001 from the DWARF, both sources said).
+rm -f "$T"/core* "$T"/run.nttrace
+(ulimit -c unlimited; exec "$NT" run -o "$T/run.nttrace" -- "$O2" "$T/index" --threads 1 --missing 1) >/dev/null 2>"$T/run.err"
+RC=$?
+expect_rc 139 -- "o2 under numa-trace run crashes with SIGSEGV"
+c=$(newest_core "$T")
+[ -n "$c" ] && mv "$c" "$T/run.core" && pass || fail "o2 under numa-trace run: no core"
+check_native run
+run "$NT" postmortem --json "$T/run.core"
+expect_grep "$T/out" '"verdict_source": "debug info \(libdw\) and flight recorder"' "run: both sources said"
+expect_grep "$T/out" '"recorder_verdict": "SIGSEGV at 0x0' "run: the recorder's own verdict kept"
+
+# 7. A bad --debug-info value is a usage error.
 run "$NT" postmortem --debug-info maybe "$T/o2.core"
 expect_rc 2 -- "--debug-info maybe"
 expect_grep "$T/err" "auto, native, gdb or none" "--debug-info values named"

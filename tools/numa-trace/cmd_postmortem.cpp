@@ -163,7 +163,10 @@ int run_postmortem(const PostmortemOptions& in) {
                  : o.sources == "none" ? postmortem::Sources::none
                                        : postmortem::Sources::crashed;
   auto analyzed = postmortem::analyze(o.pm);
-  if (analyzed && !analyzed->recorder && !analyzed->damaged && !analyzed->loader_state.found) {
+  // The loader's state from its debug info, when no recorder explains the
+  // crash (none in the core, or one whose mappings say nothing about it).
+  if (analyzed && (!analyzed->recorder || (!analyzed->recorder_explains && analyzed->signal)) && !analyzed->damaged &&
+      !analyzed->loader_state.found) {
     postmortem::LoaderState& native = analyzed->loader_state;
     // gdb when asked, or when the native reader met DWARF it does not
     // evaluate, or could not read a loader it saw.
@@ -205,6 +208,7 @@ int run_postmortem(const PostmortemOptions& in) {
     j["crashed_tid"] = r.crashed_tid;
     j["verdict"] = r.verdict;
     j["verdict_source"] = r.verdict_source;
+    if (!r.recorder_verdict.empty()) j["recorder_verdict"] = r.recorder_verdict;
     const auto& ls = r.loader_state;
     if (ls.found) {
       nlohmann::ordered_json jl = {

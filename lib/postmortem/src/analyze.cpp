@@ -522,6 +522,13 @@ Result<Report> analyze(const Options& o) {
     r.finding_text = std::move(j.finding_text);
     r.verdict = std::move(j.verdict);
     r.verdict_source = "flight recorder";
+    r.recorder_explains = !r.findings.empty();
+    // A recorder that explains nothing (the interposer saw no resolve, the
+    // hooks missed a slot) must not hide what the loader's DWARF says.
+    if (!r.recorder_explains && r.signal && o.debug_info && !r.threads.empty()) {
+      r.loader_state = read_loader_state(dwfl.get(), core, core.first_tid, std::move(crashed_frames));
+      if (r.loader_state.found) judge_loader_state(r);
+    }
   } else {
     std::string v = sig + " at " + hex(r.fault_address) + where + ".";
     v += recorder_error_sentence(r);

@@ -85,6 +85,8 @@ void judge_loader_state(Report& r) {
   auto rec = recorder_from_state(st);
   const std::string where = crash_location(r);
   Judgement j = judge(*rec, st.have_weight ? st.tid : -1, r.signal, r.fault_address, where);
+  const bool with_recorder = r.recorder != nullptr;
+  if (with_recorder && j.findings.empty()) return;  // the recorder's verdict stands; loader_state is shown beside it
   r.fault_class = j.fault_class;
   r.findings = std::move(j.findings);
   r.finding_text = std::move(j.finding_text);
@@ -124,10 +126,18 @@ void judge_loader_state(Report& r) {
   }
   v += st.source == "gdb" ? " (From the loader's debug info, read through gdb"
                           : " (From the loader's debug info, read natively with libdw";
-  v += ": this core has no usable flight recorder.)";
+  if (with_recorder) {
+    v += "; the flight recorder's " + std::to_string(r.recorder->head) +
+         " events hold no mapping that explains this crash: a loader the interposer sees only in part, or one "
+         "patched with hooks that were not called for this slot.)";
+    r.recorder_verdict = r.verdict;
+  } else {
+    v += ": this core has no usable flight recorder.)";
+  }
   v += recorder_error_sentence(r);
   r.verdict = v;
   r.verdict_source = st.source == "gdb" ? "debug info (gdb)" : "debug info (libdw)";
+  if (with_recorder) r.verdict_source += " and flight recorder";
 }
 
 }  // namespace numatrace::postmortem

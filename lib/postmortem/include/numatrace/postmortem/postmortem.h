@@ -142,8 +142,11 @@ struct Report {
   std::vector<nt_fr_event> last_events;
   std::string verdict;           // one paragraph
   bool interposer_only = false;  // recorder present but fed by the preload interposer (no resolves)
-  LoaderState loader_state;      // without a recorder: the loader's state from its debug info
-  std::string verdict_source;    // "flight recorder", "debug info (libdw)", "debug info (gdb)", "NT_FILE only"
+  LoaderState loader_state;      // the loader's state from its debug info, when the recorder does not explain the crash
+  bool recorder_explains = false;  // the recorder's verdict carries a finding about this crash
+  std::string recorder_verdict;    // the recorder's own verdict, when the debug info's replaced it
+  std::string verdict_source;  // "flight recorder", "debug info (libdw)", "debug info (gdb)", "NT_FILE only",
+                               // or "debug info (...) and flight recorder"
 };
 
 // The verdict on a flight recorder for thread `tid`: the thread's resolve
@@ -173,7 +176,10 @@ std::string crash_location(const Report& r);
 // flight), so the rule engine judges it like a recorded run.
 std::shared_ptr<nt_flight_recorder> recorder_from_state(const LoaderState& state);
 // Sets r.findings, r.finding_text, r.fault_class and r.verdict from
-// r.loader_state, saying where the state came from.
+// r.loader_state, saying where the state came from. With a recorder that
+// did not explain the crash, the debug info's verdict replaces the
+// recorder's only when it has a finding (never a worse verdict with the
+// recorder than without), and the verdict says which source gave what.
 void judge_loader_state(Report& r);
 
 // A core caught by systemd-coredump, found through the journal
