@@ -57,7 +57,8 @@ loaded, else from the llama_model_loader of the selected frame (`this`)."""
 
     def invoke(self, arg, from_tty):
         rec = recorder()
-        if rec is not None:
+        loader = selected_loader()
+        if rec is not None and int(rec["n_mappings"]) > 0:
             n = min(int(rec["n_mappings"]), 128)
             n_files = int(rec["n_files"])
             gdb.write("mapping slots (flight recorder, %d mappings, %d files)\n" % (n, n_files))
@@ -72,8 +73,8 @@ loaded, else from the llama_model_loader of the selected frame (`this`)."""
             for s in range(n_files):
                 if s not in seen:
                     gdb.write("  slot %d: %s\n" % (s, EMPTY))
-            return
-        loader = selected_loader()
+            if loader is None:
+                return
         if loader is None:
             raise gdb.GdbError("numa-trace slots: no flight recorder in this program and no llama_model_loader "
                                "(`this` or `ml`) in the selected frame; select a loader frame with `frame N`")
@@ -239,8 +240,14 @@ from the selected frame's debug info."""
         exe = numa_trace_binary()
         signal, fault, where = stop_facts()
         tid = gdb.selected_thread().ptid[1]
+        stop = ["--signal", str(signal), "--fault-address", str(fault), "--where", where]
         with tempfile.TemporaryDirectory(prefix="numa-trace-gdb-") as d:
             rec = recorder()
+            loader = selected_loader()
+            if rec is None and loader is None:
+                raise gdb.GdbError("numa-trace diagnose: no flight recorder and no llama_model_loader in the "
+                                   "selected frame; select the loader's frame with `frame N`")
+            out = None
             if rec is not None:
                 path = os.path.join(d, "recorder.bin")
                 size = int(gdb.parse_and_eval("sizeof(numatrace_flight_recorder)"))
@@ -248,18 +255,20 @@ from the selected frame's debug info."""
                 data = gdb.selected_inferior().read_memory(addr, size)
                 with open(path, "wb") as f:
                     f.write(bytes(data))
-                cmd = [exe, "diagnose", "--recorder", path, "--tid", str(tid)]
-            else:
-                loader = selected_loader()
-                if loader is None:
-                    raise gdb.GdbError("numa-trace diagnose: no flight recorder and no llama_model_loader in the "
-                                       "selected frame; select the loader's frame with `frame N`")
+                out = subprocess.run([exe, "diagnose", "--recorder", path, "--tid", str(tid)] + stop,
+                                     capture_output=True, text=True)
+            # A recorder that explains nothing (no mapping or resolve of this
+            # crash) must not hide the loader of the selected frame.
+            if loader is not None and (out is None or out.returncode == 0):
                 path = os.path.join(d, "facts.json")
                 with open(path, "w") as f:
                     json.dump(loader_facts(loader), f)
-                cmd = [exe, "diagnose", "--facts", path]
-            cmd += ["--signal", str(signal), "--fault-address", str(fault), "--where", where]
-            out = subprocess.run(cmd, capture_output=True, text=True)
+                from_loader = subprocess.run([exe, "diagnose", "--facts", path] + stop, capture_output=True,
+                                             text=True)
+                if out is None or from_loader.returncode == 1:
+                    if out is not None:
+                        gdb.write("(from the loader's debug info; the flight recorder explains nothing here)\n")
+                    out = from_loader
             gdb.write(out.stdout)
             if out.returncode == 2:
                 raise gdb.GdbError(out.stderr.strip())

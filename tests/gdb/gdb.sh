@@ -43,6 +43,12 @@ run "${GDB[@]}" -iex "add-auto-load-safe-path $(dirname "$LIB")" -ex "break stop
   -ex "info pretty-printer" -ex "up" -ex "print ml.mappings" --args "$PROG_LINKED" stop
 expect_grep "$T/out" "^  numatrace" "info pretty-printer lists numatrace"
 expect_grep "$T/out" '\[1\] = <empty slot>' "auto-loaded printers work"
+# Linked with libnumatrace but never calling its hooks: the empty flight
+# recorder does not hide the loader of the selected frame.
+run "${GDB[@]}" -iex "add-auto-load-safe-path $(dirname "$LIB")" -ex "break stop_here" -ex "run stop" -ex "up" \
+  -ex "numa-trace slots" -ex "numa-trace diagnose" --args "$PROG_LINKED" stop
+expect_grep "$T/out" "^mapping slots \(llama_model_loader.mappings, 6 slots\)" "slots: the loader's, beside an empty recorder"
+expect_grep "$T/out" "^Stopped in load_all_data.* while resolving 'blk.0.attn_k.weight' \(file 1 of 6, offset 0x1a40\)\. Mapping slot 1 is empty\..* File 1 of 6 is /models/m-00002-of-00006\.gguf \(12288 bytes\)\." "diagnose: the loader's verdict, with the file sentence postmortem gives"
 run "${GDB[@]}" -iex "set auto-load safe-path /nonexistent" -ex "break stop_here" -ex "run stop" \
   -ex "info pretty-printer" --args "$PROG_LINKED" stop
 if grep -q "^  numatrace" "$T/out"; then fail "loaded outside the auto-load safe-path"; else pass; fi

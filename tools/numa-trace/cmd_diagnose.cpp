@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -28,6 +29,7 @@ struct DiagnoseOptions {
 
 int run_diagnose(const DiagnoseOptions& o) {
   std::shared_ptr<nt_flight_recorder> rec;
+  std::optional<postmortem::LoaderState> state;  // with --facts
   int tid = o.tid;
   if (!o.recorder.empty()) {
     std::ifstream in(o.recorder, std::ios::binary);
@@ -49,11 +51,14 @@ int run_diagnose(const DiagnoseOptions& o) {
     }
     rec = postmortem::recorder_from_state(*f);
     tid = f->tid;
+    state = *f;
   } else {
     std::fprintf(stderr, "numa-trace diagnose: give --recorder FILE or --facts FILE\n");
     return kUsage;
   }
   auto j = postmortem::judge(*rec, tid, o.signal, o.fault_address, o.where);
+  // The file behind the weight, as postmortem says it.
+  if (state && state->have_weight) j.verdict += postmortem::file_sentence(*state, state->weight_idx);
   if (o.json) {
     nlohmann::ordered_json out;
     out["verdict"] = j.verdict;

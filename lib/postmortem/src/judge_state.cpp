@@ -80,6 +80,14 @@ std::shared_ptr<nt_flight_recorder> recorder_from_state(const LoaderState& st) {
   return rec;
 }
 
+std::string file_sentence(const LoaderState& st, int idx) {
+  if (idx < 0 || static_cast<size_t>(idx) >= st.files.size() || st.files[static_cast<size_t>(idx)].path.empty())
+    return "";
+  const auto& f = st.files[static_cast<size_t>(idx)];
+  return " File " + std::to_string(idx) + " of " + std::to_string(st.files.size()) + " is " + f.path + " (" +
+         std::to_string(f.size) + " bytes).";
+}
+
 void judge_loader_state(Report& r) {
   const LoaderState& st = r.loader_state;
   auto rec = recorder_from_state(st);
@@ -94,14 +102,7 @@ void judge_loader_state(Report& r) {
   std::vector<int> empty;
   for (const auto& m : st.mappings)
     if (m.empty) empty.push_back(m.slot);
-  auto file_text = [&](int idx) {
-    std::string s;
-    if (idx >= 0 && static_cast<size_t>(idx) < st.files.size() && !st.files[static_cast<size_t>(idx)].path.empty())
-      s = " File " + std::to_string(idx) + " of " + std::to_string(st.files.size()) + " is " +
-          st.files[static_cast<size_t>(idx)].path + " (" + std::to_string(st.files[static_cast<size_t>(idx)].size) +
-          " bytes).";
-    return s;
-  };
+  auto file_text = [&](int idx) { return file_sentence(st, idx); };
   if (st.have_weight) {
     v += file_text(st.weight_idx);
   } else {

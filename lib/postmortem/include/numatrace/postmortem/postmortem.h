@@ -175,6 +175,8 @@ std::string crash_location(const Report& r);
 // the unified region's extents, the weight as the thread's resolve in
 // flight), so the rule engine judges it like a recorded run.
 std::shared_ptr<nt_flight_recorder> recorder_from_state(const LoaderState& state);
+// " File N of M is PATH (SIZE bytes)." for the loader's file `idx`, or "".
+std::string file_sentence(const LoaderState& state, int idx);
 // Sets r.findings, r.finding_text, r.fault_class and r.verdict from
 // r.loader_state, saying where the state came from. With a recorder that
 // did not explain the crash, the debug info's verdict replaces the
