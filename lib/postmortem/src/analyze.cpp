@@ -103,16 +103,22 @@ void symbolize(Dwfl* dwfl, uint64_t pc, std::vector<Frame>& out, bool sources, b
       out.push_back(f);
       return;
     }
-    if (Dwfl_Line* line = dwfl_module_getsrc(mod, pc)) {
-      int lineno = 0;
-      if (const char* src = dwfl_lineinfo(line, nullptr, &lineno, nullptr, nullptr, nullptr)) {
-        f.file = src;
-        f.line = lineno;
+    // A source line only from a compile unit that covers the pc: code
+    // without DWARF of its own (crt1.o's _start) would otherwise get the
+    // nearest line of another unit.
+    Dwarf_Addr bias = 0;
+    Dwarf_Die* cu = dwfl_module_addrdie(mod, pc, &bias);
+    if (cu && dwarf_haspc(cu, pc - bias) > 0) {
+      if (Dwfl_Line* line = dwfl_module_getsrc(mod, pc)) {
+        int lineno = 0;
+        if (const char* src = dwfl_lineinfo(line, nullptr, &lineno, nullptr, nullptr, nullptr)) {
+          f.file = src;
+          f.line = lineno;
+        }
       }
     }
     // Inlined calls at this pc, innermost first.
-    Dwarf_Addr bias = 0;
-    if (Dwarf_Die* cu = dwfl_module_addrdie(mod, pc, &bias)) {
+    if (cu) {
       // Every level of inlining (concrete scopes, not dwarf_getscopes,
       // which stops at the innermost inlined call's abstract origin).
       std::vector<Dwarf_Die> chain;
