@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
 # numa-trace run: unmodified and patched loaders, exit statuses, signals,
 # ggml's functions interposed, reports and Chrome traces of the traces.
-NT=$1 LOADER=$2 GGML_USER=$3
+NT=$1 LOADER=$2 GGML_USER=$3 PROBE=$4
 . "$(dirname "$0")/lib.sh"
 cd "$T" || exit 1
 "$NT" gen-model "$T/m" --splits 6 --size 12M >/dev/null
+
+# What a program sees of its own calls is the same with and without the
+# interposer: errno, file offsets (open/read/pread/fopen/fread of a split),
+# signal dispositions (an ignored SIGINT stays ignored), the signal mask.
+(trap '' INT; exec "$PROBE" "$T/m-00001-of-00006.gguf") >"$T/probe.want" 2>&1
+(trap '' INT; exec "$NT" run --no-output -q -- "$PROBE" "$T/m-00001-of-00006.gguf") >"$T/probe.got" 2>"$T/probe.err"
+grep -q '^offset after open: 0$' "$T/probe.want" && grep -q '^signal 2: ignored$' "$T/probe.want" && pass ||
+  fail "probe without numa-trace: $(cat "$T/probe.want")"
+diff -u "$T/probe.want" "$T/probe.got" >"$T/probe.diff" && pass || fail "the program sees its calls differently under numa-trace: $(cat "$T/probe.diff")"
 
 # Unmodified (unhooked) loader: one create and one destroy per split, with
 # its file idx as slot.

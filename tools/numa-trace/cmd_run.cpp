@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <memory>
 
 #include "cli.h"
@@ -90,11 +91,15 @@ int run_program(const RunOptions& o) {
   if (const char* old = std::getenv("LD_PRELOAD"); old && *old) ld_preload += std::string(":") + old;
 
   // Signals sent to numa-trace by a process go to the program (forward()).
-  struct sigaction fwd {};
+  // The program gets the dispositions numa-trace was started with (an
+  // ignored SIGINT under nohup stays ignored).
+  constexpr int kForwarded[] = {SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGCONT, SIGWINCH};
+  struct sigaction fwd {
+  }, before[std::size(kForwarded)];
   fwd.sa_sigaction = forward;
   sigemptyset(&fwd.sa_mask);
   fwd.sa_flags = SA_RESTART | SA_SIGINFO;
-  for (int sig : {SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGCONT, SIGWINCH}) sigaction(sig, &fwd, nullptr);
+  for (size_t i = 0; i < std::size(kForwarded); ++i) sigaction(kForwarded[i], &fwd, &before[i]);
 
   // The child waits for a go before exec: the trace paths name its pid, and
   // a file already there is refused before the program runs (the recorder
@@ -115,7 +120,7 @@ int run_program(const RunOptions& o) {
     while (read(go[0], &ok, 1) < 0 && errno == EINTR) {
     }
     if (ok != 'g') _exit(2);
-    for (int sig : {SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGCONT, SIGWINCH}) signal(sig, SIG_DFL);
+    for (size_t i = 0; i < std::size(kForwarded); ++i) sigaction(kForwarded[i], &before[i], nullptr);
     setenv("LD_PRELOAD", ld_preload.c_str(), 1);
     setenv("NUMA_TRACE", spec.c_str(), 1);
     std::vector<char*> args;
