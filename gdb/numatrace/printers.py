@@ -215,7 +215,7 @@ class LoaderPrinter:
 KINDS = {1: "per-file", 2: "unified", 3: "replica"}
 STATES = {0: "free", 1: "live", 2: "destroyed"}
 EVENTS = ["none", "model_begin", "model_end", "file_open", "create", "extent", "resolve", "unmap", "destroy",
-          "mlock_grow", "placement", "finding", "crash", "unified_test"]
+          "mlock_grow", "placement", "finding", "crash", "unified_test", "dropped", "read"]
 
 
 class RecorderPrinter:

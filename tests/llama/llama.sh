@@ -62,12 +62,24 @@ trace() {
   expect_rc 0 -- "the trace matches inspect: $(cat "$T/out")"
   cat "$T/out"
 
-  # Without mmap llama.cpp reads the splits into its own buffers.
-  run "$NT" run -o "$T/read.nttrace" -- node "$CLIENT" "$M" --no-mmap
+  # Without mmap llama.cpp reads the splits into its own buffers: the reads
+  # are recorded, each tensor read once at inspect's offset and size.
+  run "$NT" run -o "$T/read.nttrace" --jsonl "$T/read.jsonl" -- node "$CLIENT" "$M" --no-mmap
   expect_rc 0 -- "traced load without mmap"
   run "$NT" report "$T/read.nttrace"
   expect_grep "$T/out" "^3 splits opened, none mapped" "the report of a load without mmap says so"
   expect_grep "$T/out" "^  file 2: $T/m-00003-of-00003.gguf" "and names the splits"
+  expect_grep "$T/out" "^  file 1: [0-9]+ reads, [0-9.]+ [KM]iB  node0 100%" "and the reads per file, by destination node"
+  python3 - "$T/inspect.json" "$T/read.jsonl" <<'PY' && pass || fail "reads without mmap do not cover every tensor"
+import json, sys
+model = json.load(open(sys.argv[1]))
+reads = [json.loads(l) for l in open(sys.argv[2]) if '"type":"read"' in l]
+got = [(r["file_idx"], r["offset"], r["length"]) for r in reads]
+for t in model["tensors"]:
+    want = (t["file_idx"], t["offset"], t["size"])
+    if got.count(want) != 1:
+        sys.exit(f"{t['name']} (file, offset, bytes) {want}: read {got.count(want)} times, want once")
+PY
 
   # The interposer leaves the descriptors' offsets alone (a program that is
   # not ours reads the whole file through it).

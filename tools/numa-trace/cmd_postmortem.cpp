@@ -89,8 +89,9 @@ std::string frame_text(const postmortem::Frame& f) {
 }
 
 const char* event_type(uint16_t t) {
-  static const char* names[] = {"none",  "model_begin", "model_end",  "file_open", "create",  "extent", "resolve",
-                                "unmap", "destroy",     "mlock_grow", "placement", "finding", "crash",  "unified_test"};
+  static const char* names[] = {"none",    "model_begin",  "model_end", "file_open",  "create",    "extent",
+                                "resolve", "unmap",        "destroy",   "mlock_grow", "placement", "finding",
+                                "crash",   "unified_test", "dropped",   "read"};
   return t < sizeof names / sizeof names[0] ? names[t] : "?";
 }
 

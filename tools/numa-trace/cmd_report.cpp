@@ -61,6 +61,7 @@ const char* event_name(uint16_t type) {
     case NT_EV_FINDING: return "finding";
     case NT_EV_CRASH: return "crash";
     case NT_EV_UNIFIED_TEST: return "unified test";
+    case NT_EV_READ: return "read";
   }
   return "event";
 }
@@ -113,6 +114,12 @@ bool write_chrome_trace(const trace::Trace& t, const std::string& path) {
         args["length"] = e.b;
         break;
       case NT_EV_DESTROY: args["base"] = hex(e.a); break;
+      case NT_EV_READ:
+        args["offset"] = e.a;
+        args["length"] = e.b;
+        args["destination"] = hex(e.c);
+        args["page_node"] = e.page_node;
+        break;
       case NT_EV_MODEL_BEGIN:
       case NT_EV_FILE_OPEN:
         if (t.strings.count(e.seq)) args["path"] = t.strings.at(e.seq);
@@ -178,6 +185,11 @@ int print_report(const ReportOptions& o) {
   std::set<uint32_t> threads;
   std::string model_path;
   std::map<int32_t, std::string> file_paths;  // file idx -> path, from the file open events
+  struct Reads {                              // a file's reads into the program's own memory (no mmap)
+    uint64_t count = 0, bytes = 0;
+    std::map<int, uint64_t> bytes_by_page_node;  // -1: not known
+  };
+  std::map<int32_t, Reads> reads;
   uint64_t first_ns = 0, last_ns = 0;
   for (const auto& e : t.events) {
     replay.feed(e, on);
@@ -189,6 +201,12 @@ int print_report(const ReportOptions& o) {
     }
     if (e.type == NT_EV_MODEL_BEGIN && t.strings.count(e.seq)) model_path = t.strings.at(e.seq);
     if (e.type == NT_EV_FILE_OPEN && t.strings.count(e.seq)) file_paths[e.file_idx] = t.strings.at(e.seq);
+    if (e.type == NT_EV_READ) {
+      Reads& rd = reads[e.file_idx];
+      rd.count++;
+      rd.bytes += e.b;
+      rd.bytes_by_page_node[e.page_node >= 0 ? e.page_node : -1] += e.b;
+    }
     if (first_ns == 0) first_ns = t.ns(e.tsc);
     last_ns = t.ns(e.tsc);
   }
@@ -219,6 +237,7 @@ int print_report(const ReportOptions& o) {
     switch (e.type) {
       case NT_EV_MODEL_BEGIN: phases["model begin"].add(ns); break;
       case NT_EV_CREATE: phases["mappings created"].add(ns); break;
+      case NT_EV_READ: phases["splits read"].add(ns); break;
       case NT_EV_RESOLVE:
         phases["tensors resolved"].add(ns);
         resolved_bytes += e.b;
@@ -231,7 +250,7 @@ int print_report(const ReportOptions& o) {
     }
   }
   static const char* kPhaseOrder[] = {
-      "model begin", "mappings created", "tensors resolved", "fragments unmapped", "model end", "mappings destroyed",
+      "model begin", "mappings created", "splits read", "tensors resolved", "fragments unmapped", "model end", "mappings destroyed",
       "crash"};
   if (!o.chrome_trace.empty() && !write_chrome_trace(t, o.chrome_trace)) return kUsage;
   int nodes = 1;
@@ -284,6 +303,14 @@ int print_report(const ReportOptions& o) {
              {"placement", hist_json(x.placement, x.placement_sampled, x.placement_absent, nodes)}});
       }
       j["mappings"].push_back(jm);
+    }
+    j["reads"] = nlohmann::ordered_json::array();
+    for (const auto& [file, rd] : reads) {
+      auto by_node = nlohmann::ordered_json::object();
+      for (const auto& [node, bytes] : rd.bytes_by_page_node)
+        by_node[node >= 0 ? std::to_string(node) : "unknown"] = bytes;
+      j["reads"].push_back(
+          {{"file_idx", file}, {"count", rd.count}, {"bytes", rd.bytes}, {"bytes_by_page_node", by_node}});
     }
     j["resolves"] = nlohmann::ordered_json::array();
     for (const auto& [file, count] : resolves_per_file)
@@ -338,6 +365,17 @@ int print_report(const ReportOptions& o) {
                   m.node >= 0 ? std::to_string(m.node).c_str() : "-", hex(m.base).c_str(),
                   human_bytes(m.length).c_str(), state_name(m.state),
                   placement_text(m.placement, m.placement_sampled, m.placement_absent, nodes).c_str(), ft.c_str());
+    }
+    if (!reads.empty()) {
+      std::printf("\nreads into the program's memory (no mmap), by the node of the destination pages\n");
+      for (const auto& [file, rd] : reads) {
+        std::string by_node;
+        for (const auto& [node, bytes] : rd.bytes_by_page_node)
+          by_node += (node >= 0 ? "  node" + std::to_string(node) : std::string("  node?")) + " " +
+                     std::to_string(bytes * 100 / std::max<uint64_t>(rd.bytes, 1)) + "%";
+        std::printf("  file %d: %llu reads, %s%s\n", file, static_cast<unsigned long long>(rd.count),
+                    human_bytes(rd.bytes).c_str(), by_node.c_str());
+      }
     }
     bool any_extent = false;
     for (uint32_t i = 0; i < model::mapping_count(r); ++i) any_extent |= r.mappings[i].n_extents > 0;

@@ -92,6 +92,7 @@ void sample_placement(int mapping);  // caller holds the table lock
 void sample_all_live();              // every live mapping; caller holds the table lock
 void verify_data();                  // caller holds the table lock
 void refresh_clock();
+int page_node_of(const void* address);  // node of the page holding `address`, -1 unknown (one move_pages query)
 
 // Crash capture (crash.cpp).
 void install_crash_handlers();

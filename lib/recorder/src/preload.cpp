@@ -214,15 +214,28 @@ void announce(const FdInfo& info) {
     numatrace_file_open(static_cast<uint32_t>(info.file_idx), info.path, info.size);
 }
 
-// A read of a GGUF descriptor (llama.cpp without mmap reads the tensors
-// into its own buffers): the split counts as opened by the model.
-void on_read(int fd) {
+// Reads shorter than this are the header's keys and tensor infos, not
+// tensor data: they announce the split but are not recorded one by one.
+constexpr uint64_t kMinRecordedRead = 512;
+
+// A read of `length` bytes at `offset` of a GGUF descriptor into `dest`
+// (llama.cpp without mmap reads the tensors into its own buffers).
+// `offset` < 0: the descriptor's position after the read, minus length.
+void on_read(int fd, int64_t offset, uint64_t length, const void* dest, FILE* stream = nullptr) {
   if (g_secure || t_busy || fd < 0 || fd >= kMaxFds) return;
   FdInfo& info = g_fds[fd];
   if (info.kind.load(std::memory_order_acquire) != kGguf || hooked_program()) return;
   KeepErrno keep;
   t_busy = true;
   announce(info);
+  if (length >= kMinRecordedRead && numatrace_file_read && info.file_idx >= 0) {
+    if (offset < 0) {  // the position is asked, never moved
+      off_t end = stream ? ftello(stream) : lseek(fd, 0, SEEK_CUR);
+      offset = end >= 0 ? end - static_cast<int64_t>(length) : -1;
+    }
+    if (offset >= 0)
+      numatrace_file_read(static_cast<uint32_t>(info.file_idx), static_cast<uint64_t>(offset), length, dest);
+  }
   t_busy = false;
 }
 
@@ -454,14 +467,14 @@ using pread_t = ssize_t (*)(int, void*, size_t, off_t);
 NT_EXPORT size_t fread(void* ptr, size_t size, size_t n, FILE* f) {
   REAL(fread_t, fread);
   size_t r = real_fread(ptr, size, n, f);
-  if (r > 0) on_read(fileno_unlocked(f));
+  if (r > 0) on_read(fileno_unlocked(f), -1, r * size, ptr, f);
   return r;
 }
 
 NT_EXPORT ssize_t read(int fd, void* buf, size_t n) {
   REAL(read_t, read);
   ssize_t r = real_read(fd, buf, n);
-  if (r > 0) on_read(fd);
+  if (r > 0) on_read(fd, -1, static_cast<uint64_t>(r), buf);
   return r;
 }
 
@@ -469,7 +482,7 @@ NT_EXPORT ssize_t read(int fd, void* buf, size_t n) {
   NT_EXPORT ssize_t name(int fd, void* buf, size_t n, off_t offset) { \
     REAL(pread_t, name);                                              \
     ssize_t r = real_##name(fd, buf, n, offset);                      \
-    if (r > 0) on_read(fd);                                           \
+    if (r > 0) on_read(fd, offset, static_cast<uint64_t>(r), buf);    \
     return r;                                                         \
   }
 NT_PREAD(pread)

@@ -606,6 +606,19 @@ NT_EXPORT void numatrace_resolve(int32_t slot, uint32_t file_idx, uint64_t offse
   if (__builtin_expect(model::check_resolve(r, *e, f), 0)) raise_finding(f);
 }
 
+NT_EXPORT void numatrace_file_read(uint32_t file_idx, uint64_t offset, uint64_t length, const void* destination) {
+  Guard g;
+  if (!g.entered) return;
+  uint64_t seq;
+  nt_fr_event* e = begin_event(NT_EV_READ, seq);
+  e->file_idx = static_cast<int32_t>(file_idx);
+  e->a = offset;
+  e->b = length;
+  e->c = reinterpret_cast<uint64_t>(destination);
+  e->page_node = static_cast<int16_t>(page_node_of(destination));  // a read is a system call already
+  publish(e, seq);
+}
+
 NT_EXPORT void numatrace_resolve_done(void) {
   if (!g_ready.load(std::memory_order_acquire)) return;
   ThreadInfo ti = thread_info();

@@ -137,6 +137,7 @@ const char* type_name(uint16_t t) {
     case NT_EV_FINDING: return "finding";
     case NT_EV_CRASH: return "crash";
     case NT_EV_UNIFIED_TEST: return "unified_test";
+    case NT_EV_READ: return "read";
   }
   return "unknown";
 }
@@ -229,6 +230,10 @@ void emit_jsonl(int i, const nt_fr_event& e) {
     }
     case NT_EV_CRASH: b.s(",\"signal\":").u(e.a).s(",\"fault_address\":\"").x(e.b).c('"'); break;
     case NT_EV_UNIFIED_TEST: b.s(",\"answer\":").u(e.a); break;
+    case NT_EV_READ:
+      b.s(",\"offset\":").u(e.a).s(",\"length\":").u(e.b).s(",\"destination\":\"").x(e.c).s("\",\"cpu\":").i(e.cpu);
+      b.s(",\"node\":").i(e.node).s(",\"page_node\":").i(e.page_node);
+      break;
   }
   b.s("}");
   size_t n = b.size();
@@ -275,6 +280,9 @@ void emit_text(int i, const nt_fr_event& e) {
     }
     case NT_EV_CRASH: b.s(" signal ").u(e.a).s(" at ").x(e.b); break;
     case NT_EV_UNIFIED_TEST: b.s(" answer ").u(e.a); break;
+    case NT_EV_READ:
+      b.s(" offset ").x(e.a).s(" length ").u(e.b).s(" into ").x(e.c).s(" page node ").i(e.page_node);
+      break;
   }
   size_t n = b.size();
   line[n++] = '\n';

@@ -54,6 +54,8 @@ extern void numatrace_mapping_create(int32_t slot, uint32_t kind, const void* ba
 extern void numatrace_resolve(int32_t slot, uint32_t file_idx, uint64_t offset, uint64_t size, const void* address,
                               const char* tensor_name) NUMATRACE_WEAK;
 extern void numatrace_resolve_done(void) NUMATRACE_WEAK;
+extern void numatrace_file_read(uint32_t file_idx, uint64_t offset, uint64_t length,
+                                const void* destination) NUMATRACE_WEAK;
 extern void numatrace_unmap_fragment(int32_t slot, const void* address, uint64_t length) NUMATRACE_WEAK;
 extern void numatrace_mapping_destroy(int32_t slot, const void* base) NUMATRACE_WEAK;
 extern void numatrace_mlock_grow(int32_t slot, const void* address, uint64_t size) NUMATRACE_WEAK;
@@ -97,6 +99,8 @@ extern void numatrace_sample_placement(void) NUMATRACE_WEAK;
 #define NUMATRACE_RESOLVE(slot, file_idx, offset, size, address, name) \
   NUMATRACE_CALL(numatrace_resolve, (slot), (file_idx), (offset), (size), (address), (name))
 #define NUMATRACE_RESOLVE_DONE() NUMATRACE_CALL0(numatrace_resolve_done)
+#define NUMATRACE_FILE_READ(file_idx, offset, length, destination) \
+  NUMATRACE_CALL(numatrace_file_read, (file_idx), (offset), (length), (destination))
 #define NUMATRACE_UNMAP_FRAGMENT(slot, address, length) \
   NUMATRACE_CALL(numatrace_unmap_fragment, (slot), (address), (length))
 #define NUMATRACE_MAPPING_DESTROY(slot, base) NUMATRACE_CALL(numatrace_mapping_destroy, (slot), (base))

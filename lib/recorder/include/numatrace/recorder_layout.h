@@ -64,6 +64,10 @@ enum nt_event_type {
   NT_EV_CRASH = 12,        /* a: signal, b: fault address, c: si_code */
   NT_EV_UNIFIED_TEST = 13, /* a: the loader's answer (0/1) to "is this a unified mapping" */
   NT_EV_DROPPED = 14,      /* sinks only: a: events lost between the drainer and the ring */
+  NT_EV_READ = 15,         /* file_idx, cpu, node, page_node (of the destination); a: offset in file, b: length,
+                              c: destination address (a loader reading a split into its own memory, no mmap) */
+  /* New types may be added at the end without a version bump: readers show
+   * a type they do not know by its number and otherwise skip it. */
 };
 
 /* Mapping kinds. */
