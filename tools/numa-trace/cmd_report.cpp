@@ -250,8 +250,8 @@ int print_report(const ReportOptions& o) {
     }
   }
   static const char* kPhaseOrder[] = {
-      "model begin", "mappings created", "splits read", "tensors resolved", "fragments unmapped", "model end", "mappings destroyed",
-      "crash"};
+      "model begin",        "mappings created", "splits read",        "tensors resolved",
+      "fragments unmapped", "model end",        "mappings destroyed", "crash"};
   if (!o.chrome_trace.empty() && !write_chrome_trace(t, o.chrome_trace)) return kUsage;
   int nodes = 1;
   for (uint32_t i = 0; i < model::mapping_count(r); ++i) {

@@ -145,8 +145,8 @@ struct Report {
   LoaderState loader_state;      // the loader's state from its debug info, when the recorder does not explain the crash
   bool recorder_explains = false;  // the recorder's verdict carries a finding about this crash
   std::string recorder_verdict;    // the recorder's own verdict, when the debug info's replaced it
-  std::string verdict_source;  // "flight recorder", "debug info (libdw)", "debug info (gdb)", "NT_FILE only",
-                               // or "debug info (...) and flight recorder"
+  std::string verdict_source;      // "flight recorder", "debug info (libdw)", "debug info (gdb)", "NT_FILE only",
+                                   // or "debug info (...) and flight recorder"
 };
 
 // The verdict on a flight recorder for thread `tid`: the thread's resolve
