@@ -30,6 +30,13 @@
 
 #include "numatrace/recorder.h"
 
+// libnumatrace's interposer API (numatrace/recorder.h), weak like the hooks:
+// the interposer works whatever the load order, and does nothing without it.
+extern "C" {
+extern void numatrace_interposed_model_begin(const char* path, uint32_t n_files) __attribute__((weak));
+extern int numatrace_hooks_active(void) __attribute__((weak));
+}
+
 namespace {
 
 constexpr long kHugetlbfsMagic = 0x958458f6;
@@ -88,8 +95,9 @@ using munmap_t = int (*)(void*, size_t);
   (void)0
 
 bool hooked_program() {
-  // A patched loader calls NUMATRACE_MODEL_BEGIN before it maps anything.
-  return numatrace_flight_recorder.n_files != 0 && !g_began.load(std::memory_order_relaxed);
+  // A patched loader calls NUMATRACE_MODEL_BEGIN before it maps anything
+  // (and after it has read its splits' headers).
+  return numatrace_hooks_active && numatrace_hooks_active();
 }
 
 bool ends_with(const char* s, const char* suffix) {
@@ -121,8 +129,6 @@ int32_t node_in_name(const char* path) {
   return static_cast<int32_t>(std::strtol(p + 4, nullptr, 10));
 }
 
-// Looks at a freshly opened descriptor: a GGUF split (by magic and name) or
-// a file on hugetlbfs.
 // Saves errno on construction and puts it back on destruction: what a
 // wrapper looks at after the real call must not change what the program
 // sees of that call.
@@ -131,6 +137,8 @@ struct KeepErrno {
   ~KeepErrno() { errno = saved; }
 };
 
+// Looks at a freshly opened descriptor: a GGUF split (by magic and name) or
+// a file on hugetlbfs.
 void classify(int fd, const char* path) {
   if (g_secure || fd < 0 || fd >= kMaxFds || !path || t_busy) return;
   KeepErrno keep;
@@ -199,7 +207,7 @@ void unlock() {
 // estimate memory); each split is announced once.
 void announce(const FdInfo& info) {
   const bool gguf = info.kind.load(std::memory_order_relaxed) == kGguf;
-  if (!g_began.exchange(true) && numatrace_model_begin) {
+  if (!g_began.exchange(true) && numatrace_interposed_model_begin) {
     // The model is named by its first split, whichever split came first.
     char first[sizeof info.path];
     std::memcpy(first, info.path, sizeof first);
@@ -207,7 +215,7 @@ void announce(const FdInfo& info) {
       size_t n = std::strlen(first);
       std::memcpy(first + n - std::strlen("00000-of-00000.gguf"), "00001", 5);  // split_number() checked the shape
     }
-    numatrace_model_begin(first, gguf ? info.split_count : 0);
+    numatrace_interposed_model_begin(first, gguf ? info.split_count : 0);
   }
   if (gguf && info.file_idx >= 0 && info.file_idx < kMaxFiles && !g_announced[info.file_idx].exchange(true) &&
       numatrace_file_open)

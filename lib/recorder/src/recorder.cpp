@@ -464,7 +464,24 @@ using namespace numatrace::rec;
 
 #define NT_EXPORT extern "C" __attribute__((visibility("default")))
 
+namespace {
+// A loader's own NUMATRACE_MODEL_BEGIN was seen: the preload interposer,
+// which may have begun the model itself on the first read of a split (a
+// patched llama.cpp reads its headers before its hook runs), then steps
+// aside so that nothing is recorded twice.
+std::atomic<bool> g_hooked_model{false};
+}  // namespace
+
 NT_EXPORT void numatrace_model_begin(const char* path, uint32_t n_files) {
+  g_hooked_model.store(true, std::memory_order_relaxed);
+  numatrace_interposed_model_begin(path, n_files);
+}
+
+NT_EXPORT int numatrace_hooks_active(void) {
+  return g_hooked_model.load(std::memory_order_relaxed);
+}
+
+NT_EXPORT void numatrace_interposed_model_begin(const char* path, uint32_t n_files) {
   Guard g;
   if (!g.entered) return;
   Recorder& r = fr();

@@ -27,6 +27,14 @@ int numatrace_configure(const char* spec);
 void numatrace_flush(void);
 
 /*
+ * For the preload interposer: a model begin that is not the loader's own
+ * (numatrace_model_begin is the hooks', and marks the program as patched),
+ * and whether a patched loader's NUMATRACE_MODEL_BEGIN was seen.
+ */
+void numatrace_interposed_model_begin(const char* path, uint32_t n_files);
+int numatrace_hooks_active(void);
+
+/*
  * Where events' CPU and node come from in this process: "rdpid", "rdtscp"
  * (TSC_AUX), "rseq" (glibc's rseq area, node from sysfs) or "getcpu".
  */
