@@ -206,12 +206,13 @@ CpuSource choose_cpu_source(CpuSource wanted) {
     rdpid = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (c & (1u << 22));
   }
 #endif
-  bool rseq = rseq_usable() && load_cpu_nodes();
+  // The sysfs table is read only when rseq is the source: a process that
+  // has RDPID pays nothing for it at start.
   auto have = [&](CpuSource s) {
     switch (s) {
       case CpuSource::rdpid: return rdpid;
       case CpuSource::rdtscp: return rdtscp;
-      case CpuSource::rseq: return rseq;
+      case CpuSource::rseq: return rseq_usable() && load_cpu_nodes();
       case CpuSource::getcpu: return true;
       default: return false;
     }
