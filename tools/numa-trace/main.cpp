@@ -14,6 +14,15 @@
 #error "NUMA_TRACE_VERSION must be defined by the build"
 #endif
 
+// An ASan build of numa-trace must not change what `numa-trace run` hands
+// the program: ASan's default (disable_coredump=1) sets RLIMIT_CORE to 0 at
+// start, and the program would inherit it and write no core.
+#if defined(__SANITIZE_ADDRESS__)
+extern "C" const char* __asan_default_options() {
+  return "disable_coredump=0";
+}
+#endif
+
 namespace {
 
 // Whether execvp would find `name`: a path with a slash as it is, else an
