@@ -355,20 +355,17 @@ Judgement judge(const nt_flight_recorder& fr, int tid, int signal, uint64_t faul
   }
   // One paragraph: what happened, where, why, what to do.
   std::string v = crash_sentence(signal, fault_address, j.fault_class, where);
-  if (inflight) {
+  // "'NAME' (file K of N, offset X)" for a thread's resolve record.
+  auto resolve_text = [&](const nt_fr_thread& t) {
     char fo[64];
     model::Buf b(fo, sizeof fo);
-    model::file_of(fr, b, inflight->file_idx);
-    v += " while resolving '" + std::string(inflight->name, strnlen(inflight->name, NT_FR_NAME)) + "' (" + fo +
-         ", offset " + hex(inflight->offset) + ")";
-  } else if (finished) {
-    char fo[64];
-    model::Buf b(fo, sizeof fo);
-    model::file_of(fr, b, finished->file_idx);
-    v += "; last resolve by this thread (finished): '" +
-         std::string(finished->name, strnlen(finished->name, NT_FR_NAME)) + "' (" + fo + ", offset " +
-         hex(finished->offset) + ")";
-  }
+    model::file_of(fr, b, t.file_idx);
+    return "'" + std::string(t.name, strnlen(t.name, NT_FR_NAME)) + "' (" + fo + ", offset " + hex(t.offset) + ")";
+  };
+  if (inflight)
+    v += " while resolving " + resolve_text(*inflight);
+  else if (finished)
+    v += "; last resolve by this thread (finished): " + resolve_text(*finished);
   v += ".";
   if (!j.findings.empty() && j.findings.front().code == model::NT001 && inflight) {
     const nt_fr_finding& f = j.findings.front();

@@ -102,9 +102,8 @@ void judge_loader_state(Report& r) {
   std::vector<int> empty;
   for (const auto& m : st.mappings)
     if (m.empty) empty.push_back(m.slot);
-  auto file_text = [&](int idx) { return file_sentence(st, idx); };
   if (st.have_weight) {
-    v += file_text(st.weight_idx);
+    v += file_sentence(st, st.weight_idx);
   } else {
     // No resolve in flight: the engine's sentence for a recorded run
     // ("no recorded mapping explains it") does not apply; say what is known.
@@ -121,7 +120,7 @@ void judge_loader_state(Report& r) {
                     st.mappings[static_cast<size_t>(st.mapping_slot)].empty
                 ? ", which is empty."
                 : ".");
-      v += file_text(st.mapping_slot);
+      v += file_sentence(st, st.mapping_slot);
     }
     v += " Which tensor was being resolved cannot be known: " + st.weight_why + ".";
   }

@@ -21,6 +21,7 @@ enum class SinkKind : uint8_t { binary, jsonl, text, journal };
 // Where an event's CPU and node come from (NUMA_TRACE's cpu= word picks
 // one for tests and comparisons; none = the cheapest the machine has).
 enum class CpuSource : uint8_t { none, rdpid, rdtscp, rseq, getcpu };
+inline constexpr const char* kCpuSourceNames[] = {"none", "rdpid", "rdtscp", "rseq", "getcpu"};  // by CpuSource
 
 // What NUMA_TRACE (or numatrace_configure) asked for; small, copied freely.
 struct SinkSpec {
@@ -92,7 +93,6 @@ void sample_placement(int mapping);  // caller holds the table lock
 void sample_all_live();              // every live mapping; caller holds the table lock
 void verify_data();                  // caller holds the table lock
 void refresh_clock();
-int page_node_of(const void* address);  // node of the page holding `address`, -1 unknown (one move_pages query)
 
 // Crash capture (crash.cpp).
 void install_crash_handlers();

@@ -38,13 +38,6 @@ void count(uint32_t (&hist)[NT_FR_MAX_NODES], uint32_t& sampled, uint32_t& absen
 
 }  // namespace
 
-int page_node_of(const void* address) {
-  void* page = reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(address) & ~(kPage - 1));
-  int status = -1;
-  if (!address || syscall(SYS_move_pages, 0, 1, &page, nullptr, &status, 0) != 0) return -1;
-  return status;  // a negative errno when the page is absent
-}
-
 void sample_placement(int mi) {
   Recorder& r = fr();
   nt_fr_mapping& m = r.mappings[mi];

@@ -179,11 +179,6 @@ bool under_valgrind() {
   return pre && std::strstr(pre, "vgpreload");
 }
 
-// The cheapest source of the CPU and node this machine offers, or the one
-// NUMA_TRACE's cpu= asked for when the machine has it. RDPID and RDTSCP
-// read TSC_AUX, where Linux keeps (node << 12) | cpu; without them (AMD
-// EPYC guests, valgrind) the CPU comes from glibc's rseq area and the node
-// from sysfs; the last resort is getcpu(2), which the vDSO serves.
 // The CPU and node for sources other than TSC_AUX.
 Stamp with_cpu(uint64_t tsc) {
   if (g_cpu_source == CpuSource::rseq) {
@@ -197,6 +192,11 @@ Stamp with_cpu(uint64_t tsc) {
   return {tsc, static_cast<int16_t>(cpu), static_cast<int16_t>(node)};
 }
 
+// The cheapest source of the CPU and node this machine offers, or the one
+// NUMA_TRACE's cpu= asked for when the machine has it. RDPID and RDTSCP
+// read TSC_AUX, where Linux keeps (node << 12) | cpu; without them (AMD
+// EPYC guests, valgrind) the CPU comes from glibc's rseq area and the node
+// from sysfs; the last resort is getcpu(2), which the vDSO serves.
 CpuSource choose_cpu_source(CpuSource wanted) {
   bool rdpid = false, rdtscp = false;
 #if defined(__x86_64__)
@@ -632,8 +632,7 @@ NT_EXPORT void numatrace_file_read(uint32_t file_idx, uint64_t offset, uint64_t 
   e->file_idx = static_cast<int32_t>(file_idx);
   e->a = offset;
   e->b = length;
-  e->c = reinterpret_cast<uint64_t>(destination);
-  e->page_node = static_cast<int16_t>(page_node_of(destination));  // a read is a system call already
+  e->c = reinterpret_cast<uint64_t>(destination);  // its page's node: filled by the drainer, as for resolves
   publish(e, seq);
 }
 
@@ -733,12 +732,5 @@ NT_EXPORT void numatrace_flush(void) {
 }
 
 NT_EXPORT const char* numatrace_cpu_source(void) {
-  using numatrace::rec::CpuSource;
-  switch (numatrace::rec::cpu_source()) {
-    case CpuSource::rdpid: return "rdpid";
-    case CpuSource::rdtscp: return "rdtscp";
-    case CpuSource::rseq: return "rseq";
-    case CpuSource::getcpu: return "getcpu";
-    default: return "none";
-  }
+  return numatrace::rec::kCpuSourceNames[static_cast<uint8_t>(numatrace::rec::cpu_source())];
 }

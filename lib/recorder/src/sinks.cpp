@@ -16,6 +16,7 @@
 #include <dlfcn.h>
 #include <sys/uio.h>
 #include <cstring>
+#include <iterator>
 
 #include "internal.h"
 #include "numatrace/trace_format.h"
@@ -573,20 +574,24 @@ void emit_dropped(uint64_t first, uint64_t count) {
   }
 }
 
-// The node of each resolved tensor's first page, in one move_pages(2)
-// query per batch (status only: no page is moved or faulted in).
+// The node of each resolved tensor's first page, and of each read's first
+// destination page, in one move_pages(2) query per batch (status only: no
+// page is moved or faulted in), off the event path.
+bool has_page(const nt_fr_event& e) {
+  return (e.type == NT_EV_RESOLVE || e.type == NT_EV_READ) && e.c;
+}
+
 void fill_page_nodes(nt_fr_event* batch, int n) {
   void* pages[256];
   int status[256];
   int k = 0;
   for (int i = 0; i < n; ++i)
-    if (batch[i].type == NT_EV_RESOLVE && batch[i].c)
-      pages[k++] = reinterpret_cast<void*>(batch[i].c & ~uint64_t{4095});
+    if (has_page(batch[i])) pages[k++] = reinterpret_cast<void*>(batch[i].c & ~uint64_t{4095});
   if (k == 0) return;
   if (syscall(SYS_move_pages, 0, static_cast<unsigned long>(k), pages, nullptr, status, 0) != 0) return;
   k = 0;
   for (int i = 0; i < n; ++i)
-    if (batch[i].type == NT_EV_RESOLVE && batch[i].c) {
+    if (has_page(batch[i])) {
       batch[i].page_node = static_cast<int16_t>(status[k] >= 0 ? status[k] : -1);
       ++k;
     }
@@ -650,14 +655,13 @@ int parse_settings(const char* spec, Settings& out) {
       out.verify = false;
     } else if (is("progress")) {
       out.progress = true;
-    } else if (is("cpu=rdpid")) {
-      out.cpu_source = CpuSource::rdpid;
-    } else if (is("cpu=rdtscp")) {
-      out.cpu_source = CpuSource::rdtscp;
-    } else if (is("cpu=rseq")) {
-      out.cpu_source = CpuSource::rseq;
-    } else if (is("cpu=getcpu")) {
-      out.cpu_source = CpuSource::getcpu;
+    } else if (prefix("cpu=")) {
+      uint8_t k = 1;  // "none" is not a word
+      while (k < std::size(kCpuSourceNames) &&
+             !(std::strlen(kCpuSourceNames[k]) == n - 4 && std::strncmp(p + 4, kCpuSourceNames[k], n - 4) == 0))
+        ++k;
+      if (k == std::size(kCpuSourceNames)) return -1;
+      out.cpu_source = static_cast<CpuSource>(k);
     } else if (is("stderr") || is("stderr:all")) {
       if (!add(SinkKind::text, "", 0, n > 6)) return -1;
     } else if (is("journal") || is("journal:all")) {
