@@ -7,7 +7,7 @@
 namespace numatrace::cli {
 
 int report(const Error& e) {
-  std::fprintf(stderr, "numa-trace: %s\n", e.str().c_str());
+  std::fprintf(stderr, "numa-trace: %s\n", printable(e.str()).c_str());
   return e.kind == ErrorKind::io ? kUsage : kProblems;
 }
 
@@ -25,6 +25,21 @@ std::string human_bytes(uint64_t v) {
   else
     std::snprintf(buf, sizeof buf, "%.1f %s", d, units[u]);
   return buf;
+}
+
+std::string printable(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) {
+      char b[8];
+      std::snprintf(b, sizeof b, "\\x%02x", c);
+      out += b;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
 }
 
 Progress::Progress(std::string what) : what_(std::move(what)), tty_(::isatty(STDERR_FILENO) == 1) {}

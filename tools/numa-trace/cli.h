@@ -48,6 +48,19 @@ int report(const Error& e);
 
 std::string human_bytes(uint64_t v);  // "64.0 MiB"
 
+// JSON text of any nlohmann document. Names and paths come from untrusted
+// inputs and need not be UTF-8: an invalid byte becomes U+FFFD rather than
+// failing the whole output (docs/numa-trace.md, "JSON").
+template <class Json>
+std::string json_text(const Json& j, int indent = 2) {
+  return j.dump(indent, ' ', false, Json::error_handler_t::replace);
+}
+
+// A name or path from an input, made safe for a terminal: control bytes
+// (and DEL) are shown as \xNN, so a tensor name cannot move the cursor or
+// change colours. Valid UTF-8 passes unchanged.
+std::string printable(const std::string& s);
+
 // Progress on stderr, only when stderr is a terminal; `done(…)` erases it.
 class Progress {
  public:

@@ -68,7 +68,7 @@ int run_diagnose(const DiagnoseOptions& o) {
                                  {"slot", j.findings[i].slot},
                                  {"file_idx", j.findings[i].file_idx},
                                  {"message", j.finding_text[i]}});
-    std::printf("%s\n", out.dump(2).c_str());
+    std::printf("%s\n", json_text(out).c_str());
   } else {
     std::printf("%s\n", j.verdict.c_str());
     for (const auto& t : j.finding_text) std::printf("  %s\n", t.c_str());

@@ -1,5 +1,6 @@
 // numa-trace gen-model: writes the synthetic llama-shaped model that the
 // demo and the tests load.
+#include <csignal>
 #include <cstdio>
 #include <memory>
 
@@ -34,6 +35,9 @@ int run_gen_model(const GenOptions& o) {
     std::fprintf(stderr, "numa-trace gen-model: --%s: %s\n", plan.error().field.c_str(), plan.error().message.c_str());
     return kUsage;
   }
+  // Past RLIMIT_FSIZE a write fails with EFBIG and says so, rather than
+  // the kernel's SIGXFSZ killing the command mid-file.
+  std::signal(SIGXFSZ, SIG_IGN);
   Progress progress("writing " + o.prefix);
   auto paths = gguf::write_model(o.prefix, *plan, [&](uint64_t d, uint64_t t) { progress.update(d, t); });
   progress.finish();
@@ -46,7 +50,7 @@ int run_gen_model(const GenOptions& o) {
     j["files"] = *paths;
     j["tensors"] = plan->tensors.size();
     j["seed"] = plan->seed;
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", json_text(j).c_str());
   } else {
     for (const auto& p : *paths) std::printf("%s\n", p.c_str());
   }

@@ -80,43 +80,65 @@ int run_inspect(const InspectOptions& o) {
     }
     j["problems"] = nlohmann::ordered_json::array();
     for (const auto& p : m.problems) j["problems"].push_back(problem_json(p));
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", json_text(j).c_str());
   } else {
-    std::printf("model %s: %u file%s, %llu tensors, %s\n\n", o.model.c_str(), m.split_count,
+    std::printf("model %s: %u file%s, %llu tensors, %s\n\n", printable(o.model).c_str(), m.split_count,
                 m.split_count == 1 ? "" : "s", static_cast<unsigned long long>(m.tensor_count()),
                 human_bytes(total_bytes).c_str());
     std::printf("%4s  %-36s %12s %12s %8s %12s\n", "idx", "file", "size", "data offset", "tensors", "tensor bytes");
+    // A run of unreadable files (missing splits of a huge split.count) is
+    // one row: the problem list says what is wrong with each.
     for (size_t i = 0; i < m.files.size(); ++i) {
       const auto& f = m.files[i];
       if (!m.readable[i]) {
-        std::printf("%4zu  %-36s %12s\n", i, base_name(f.path).c_str(), "(unreadable)");
+        size_t end = i + 1;
+        while (end < m.files.size() && !m.readable[end]) ++end;
+        if (end - i > 2) {
+          std::printf("%4zu  %-36s %12s\n", i, ("... to " + std::to_string(end - 1)).c_str(), "(unreadable)");
+          i = end - 1;
+        } else {
+          std::printf("%4zu  %-36s %12s\n", i, printable(base_name(f.path)).c_str(), "(unreadable)");
+        }
         continue;
       }
-      std::printf("%4zu  %-36s %12s %12s %8zu %12s\n", i, base_name(f.path).c_str(), human_bytes(f.file_size).c_str(),
-                  hex(f.data_offset).c_str(), f.tensors.size(), human_bytes(f.data_bytes()).c_str());
+      std::printf("%4zu  %-36s %12s %12s %8zu %12s\n", i, printable(base_name(f.path)).c_str(),
+                  human_bytes(f.file_size).c_str(), hex(f.data_offset).c_str(), f.tensors.size(),
+                  human_bytes(f.data_bytes()).c_str());
     }
     std::printf("\nunified layout (one region holding every file, as the NUMA-mirror loader builds it; page %s)\n",
                 human_bytes(page).c_str());
     std::printf("%4s  %16s %20s %14s\n", "idx", "packed offset", "page-aligned offset", "size");
-    for (size_t i = 0; i < m.files.size(); ++i)
+    for (size_t i = 0; i < m.files.size(); ++i) {
+      if (!m.readable[i] && i + 1 < m.files.size() && !m.readable[i + 1]) {
+        size_t end = i + 1;
+        while (end < m.files.size() && !m.readable[end]) ++end;
+        if (end - i > 2) {
+          std::printf("%4zu  %16s %20s %14s  (files %zu to %zu unreadable, size 0)\n", i,
+                      hex(packed->extents[i].offset).c_str(), hex(aligned->extents[i].offset).c_str(), "0x0", i,
+                      end - 1);
+          i = end - 1;
+          continue;
+        }
+      }
       std::printf("%4zu  %16s %20s %14s\n", i, hex(packed->extents[i].offset).c_str(),
                   hex(aligned->extents[i].offset).c_str(), hex(m.files[i].file_size).c_str());
+    }
     std::printf("%4s  %16s %20s\n", "end", hex(packed->total).c_str(), hex(aligned->total).c_str());
     if (o.tensors) {
       std::printf("\n%-40s %4s %14s %12s %6s\n", "tensor", "file", "offset", "size", "type");
       for (const auto& t : m.tensors())
-        std::printf("%-40s %4u %14s %12llu %6s\n", t.info->name.c_str(), t.file_idx, hex(t.abs_offset).c_str(),
-                    static_cast<unsigned long long>(t.info->size),
+        std::printf("%-40s %4u %14s %12llu %6s\n", printable(t.info->name).c_str(), t.file_idx,
+                    hex(t.abs_offset).c_str(), static_cast<unsigned long long>(t.info->size),
                     std::string(gguf::type_traits(static_cast<int32_t>(t.info->type))->name).c_str());
     }
     if (!m.problems.empty()) {
       std::printf("\n%zu problem%s:\n", m.problems.size(), m.problems.size() == 1 ? "" : "s");
-      for (const auto& p : m.problems) std::printf("  %s\n", p.str().c_str());
+      for (const auto& p : m.problems) std::printf("  %s\n", printable(p.str()).c_str());
     }
   }
   // Problems also go to stderr, one line each, so scripts see them whatever
   // the output format.
-  for (const auto& p : m.problems) std::fprintf(stderr, "numa-trace: %s\n", p.str().c_str());
+  for (const auto& p : m.problems) std::fprintf(stderr, "numa-trace: %s\n", printable(p.str()).c_str());
   return m.valid() ? kOk : kProblems;
 }
 

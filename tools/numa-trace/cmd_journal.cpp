@@ -116,7 +116,7 @@ int run_journal(const JournalOptions& o) {
   if (o.lines && entries.size() > o.lines) entries.erase(entries.begin(), entries.end() - o.lines);
   if (o.json) {
     nlohmann::ordered_json out = entries;
-    std::printf("%s\n", out.dump(2).c_str());
+    std::printf("%s\n", json_text(out).c_str());
   } else {
     for (const auto& e : entries) {
       time_t secs = static_cast<time_t>(e["time_usec"].get<uint64_t>() / 1000000);

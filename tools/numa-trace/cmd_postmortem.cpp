@@ -14,6 +14,7 @@
 #include "numatrace/model/engine.h"
 #include "numatrace/postmortem/postmortem.h"
 #include "process.h"
+#include "sandbox.h"
 
 namespace numatrace::cli {
 
@@ -26,6 +27,7 @@ struct PostmortemOptions {
   std::string sources = "crashed";  // --sources: crashed, all, none
   std::string coredump;             // --coredump MATCH
   bool journal = false;             // --journal: write the verdict back
+  unsigned timeout = 300;           // --timeout: the decoding child's wall-clock limit, seconds
 };
 
 // The gdb fallback: the loader's state from its debug info, read by gdb
@@ -59,7 +61,12 @@ bool judge_through_gdb(postmortem::Report& r, const PostmortemOptions& o, std::s
   for (const std::string& a : {std::string("-iex"), "source " + dir + "/numatrace-gdb.py", std::string("-ex"),
                                std::string("numa-trace facts"), r.executable, o.pm.core})
     cmd.push_back(a);
-  auto c = run_captured(cmd, {}, ".");
+  // Bounded like the decoder itself: gdb on a hostile core must not hang us.
+  auto c = run_captured(cmd, {}, ".", o.timeout ? o.timeout : 0);
+  if (c.timed_out) {
+    why = "gdb did not answer within " + std::to_string(o.timeout) + " s";
+    return false;
+  }
   auto begin = c.out.find("NUMA-TRACE-FACTS-BEGIN\n"), end = c.out.find("\nNUMA-TRACE-FACTS-END");
   if (begin == std::string::npos || end == std::string::npos || end < begin) {
     auto none = c.out.find("NUMA-TRACE-FACTS-NONE");
@@ -307,7 +314,7 @@ int run_postmortem(const PostmortemOptions& in) {
     }
     j["warnings"] = r.warnings;
     j["damaged"] = r.damaged;
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", json_text(j).c_str());
     return rc;
   }
 
@@ -416,7 +423,17 @@ Command add_postmortem(CLI::App& app) {
   sub->add_option("--max-threads", o->pm.max_threads, "Threads shown at most")->default_val(64);
   sub->add_option("--max-frames", o->pm.max_frames, "Frames per thread at most")->default_val(64);
   sub->add_option("--events", o->pm.events, "Last events of the recorder shown")->default_val(16);
-  return {sub, [o] { return run_postmortem(*o); }};
+  sub->add_option("--timeout", o->timeout,
+                  "Stop decoding after this many seconds (0: never). The core is decoded in a sandboxed child "
+                  "process: a hang or crash of the decoder on a damaged core is an error (PM010, PM011, exit 2)")
+      ->default_val(300);
+  return {sub, [o] {
+            SandboxLimits limits;
+            limits.wall_seconds = o->timeout;
+            limits.cpu_seconds = o->timeout;
+            return run_sandboxed(o->coredump.empty() ? o->pm.core : "--coredump " + o->coredump, limits,
+                                 [o] { return run_postmortem(*o); });
+          }};
 }
 
 }  // namespace numatrace::cli

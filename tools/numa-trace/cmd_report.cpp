@@ -1,6 +1,9 @@
 // numa-trace report TRACE: what a traced load did, from its binary trace:
 // mappings (slot, kind, base, size, intended node, observed placement),
 // placement per file and per node, resolves, findings, the crash.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -152,12 +155,16 @@ bool write_chrome_trace(const trace::Trace& t, const std::string& path) {
                     {"tid", 0},
                     {"args", {{"name", "traced loader (pid " + std::to_string(pid) + ")"}}}});
   nlohmann::ordered_json doc = {{"traceEvents", events}, {"displayTimeUnit", "ms"}};
-  FILE* f = std::fopen(path.c_str(), "wxe");  // never overwrite
+  // Never overwrite, never through a symlink; 0600 like the trace it is made
+  // from (it holds the same paths and addresses).
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  FILE* f = fd >= 0 ? ::fdopen(fd, "w") : nullptr;
   if (!f) {
+    if (fd >= 0) ::close(fd);
     std::fprintf(stderr, "numa-trace report: --chrome-trace %s: %s\n", path.c_str(), std::strerror(errno));
     return false;
   }
-  std::string text = doc.dump();
+  std::string text = json_text(doc, -1);
   bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
   ok = std::fclose(f) == 0 && ok;
   if (!ok)
@@ -190,7 +197,7 @@ int print_report(const ReportOptions& o) {
     std::map<int, uint64_t> bytes_by_page_node;  // -1: not known
   };
   std::map<int32_t, Reads> reads;
-  uint64_t first_ns = 0, last_ns = 0;
+  uint64_t first_ns = UINT64_MAX, last_ns = 0;
   for (const auto& e : t.events) {
     replay.feed(e, on);
     if (e.type == NT_EV_RESOLVE) {
@@ -207,9 +214,13 @@ int print_report(const ReportOptions& o) {
       rd.bytes += e.b;
       rd.bytes_by_page_node[e.page_node >= 0 ? e.page_node : -1] += e.b;
     }
-    if (first_ns == 0) first_ns = t.ns(e.tsc);
-    last_ns = t.ns(e.tsc);
+    // A counter that went backwards (another CPU's unsynchronized TSC, a
+    // corrupt record) must not make the span negative.
+    const uint64_t ns = t.ns(e.tsc);
+    first_ns = std::min(first_ns, ns);
+    last_ns = std::max(last_ns, ns);
   }
+  if (first_ns > last_ns) first_ns = last_ns;  // no events
   replay.flush_create(on);
   const model::Recorder& r = replay.tables();
   // The files a mapping holds: its extents (unified, replica), else the
@@ -260,6 +271,9 @@ int print_report(const ReportOptions& o) {
       if (r.mappings[i].placement[n]) nodes = std::max(nodes, n + 1);
   }
   for (const auto& [node, count] : resolves_per_node) nodes = std::max(nodes, node + 1);
+  // Placement histograms hold NT_FR_MAX_NODES nodes; a node number beyond
+  // that (a corrupt or hostile trace) is shown as itself, never read past.
+  nodes = std::min(nodes, NT_FR_MAX_NODES);
   std::map<std::string, std::pair<uint64_t, const trace::RecordedFinding*>> by_code;
   for (const auto& f : t.findings) {
     auto& slot = by_code[model::code_info(f.finding.code).id];
@@ -337,18 +351,19 @@ int print_report(const ReportOptions& o) {
     uint64_t dropped = 0;
     for (const auto& d : t.dropped) dropped += d.count;
     j["dropped_events"] = dropped;
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", json_text(j).c_str());
   } else {
-    std::printf("trace %s: pid %u, %zu events over %.1f ms%s\n", t.path.c_str(), t.header.pid, t.events.size(),
-                static_cast<double>(last_ns - first_ns) / 1e6, t.complete ? "" : " (cut short: no summary record)");
+    std::printf("trace %s: pid %u, %zu events over %.1f ms%s\n", printable(t.path).c_str(), t.header.pid,
+                t.events.size(), static_cast<double>(last_ns - first_ns) / 1e6,
+                t.complete ? "" : " (cut short: no summary record)");
     if (t.stopped) std::printf("  reading stopped early: %s\n", t.stopped->str().c_str());
-    if (!model_path.empty()) std::printf("model %s (%u files)\n", model_path.c_str(), r.n_files);
+    if (!model_path.empty()) std::printf("model %s (%u files)\n", printable(model_path).c_str(), r.n_files);
     if (model::mapping_count(r) == 0 && !file_paths.empty()) {
       // Loaded without mmap (llama.cpp's use_mmap = false reads into its own
       // buffers): say so rather than show an empty table.
       std::printf("\n%zu split%s opened, none mapped: the program read %s into its own memory (no mmap)\n",
                   file_paths.size(), file_paths.size() == 1 ? "" : "s", file_paths.size() == 1 ? "it" : "them");
-      for (const auto& [f, path] : file_paths) std::printf("  file %d: %s\n", f, path.c_str());
+      for (const auto& [f, path] : file_paths) std::printf("  file %d: %s\n", f, printable(path).c_str());
     } else {
       std::printf("\nmappings\n %4s  %-8s %4s  %-14s %12s  %-9s  %-34s  %s\n", "slot", "kind", "node", "base", "size",
                   "state", "placement (sampled pages per node)", "files");
@@ -364,7 +379,8 @@ int print_report(const ReportOptions& o) {
       std::printf(" %4d  %-8s %4s  %-14s %12s  %-9s  %-34s  %s\n", m.slot, model::kind_name(m.kind),
                   m.node >= 0 ? std::to_string(m.node).c_str() : "-", hex(m.base).c_str(),
                   human_bytes(m.length).c_str(), state_name(m.state),
-                  placement_text(m.placement, m.placement_sampled, m.placement_absent, nodes).c_str(), ft.c_str());
+                  placement_text(m.placement, m.placement_sampled, m.placement_absent, nodes).c_str(),
+                  printable(ft).c_str());
     }
     if (!reads.empty()) {
       std::printf("\nreads into the program's memory (no mmap), by the node of the destination pages\n");
@@ -431,7 +447,7 @@ int print_report(const ReportOptions& o) {
       std::printf("\nfindings\n");
       for (const auto& [code, v] : by_code)
         std::printf("  %s x%llu, first: %s\n", code.c_str(), static_cast<unsigned long long>(v.first),
-                    v.second->text.c_str());
+                    printable(v.second->text).c_str());
     }
     if (t.crash)
       std::printf("\ncrash: %s at fault address %s in thread %u (%u frames captured; the core has the rest)\n",

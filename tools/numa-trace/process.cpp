@@ -4,8 +4,10 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -48,8 +50,8 @@ std::string find_loader() {
   return first_readable("NUMA_TRACE_LOADER", {self_dir() + "/numa-trace-loader"});
 }
 
-Captured run_captured(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                      const std::string& cwd) {
+Captured run_captured(const std::vector<std::string>& argv, const std::vector<std::string>& env, const std::string& cwd,
+                      unsigned timeout_s) {
   Captured c;
   int out[2], err[2];
   if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
@@ -64,6 +66,7 @@ Captured run_captured(const std::vector<std::string>& argv, const std::vector<st
     return c;
   }
   if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);  // gone with whoever waits for it (a timed-out sandbox)
     dup2(out[1], 1);
     dup2(err[1], 2);
     if (chdir(cwd.c_str()) != 0) _exit(127);
@@ -85,11 +88,27 @@ Captured run_captured(const std::vector<std::string>& argv, const std::vector<st
   pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
   std::string* sinks[2] = {&c.out, &c.err};
   int open_fds = 2;
+  timespec start{};
+  clock_gettime(CLOCK_MONOTONIC, &start);
   while (open_fds > 0) {
-    if (poll(fds, 2, -1) < 0) {
+    int wait_ms = -1;
+    if (timeout_s) {
+      timespec now{};
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      const long long spent = (now.tv_sec - start.tv_sec) * 1000LL + (now.tv_nsec - start.tv_nsec) / 1000000;
+      if (spent >= timeout_s * 1000LL) {
+        c.timed_out = true;
+        kill(pid, SIGKILL);
+        break;
+      }
+      wait_ms = static_cast<int>(timeout_s * 1000LL - spent);
+    }
+    int ready = poll(fds, 2, wait_ms);
+    if (ready < 0) {
       if (errno == EINTR) continue;
       break;
     }
+    if (ready == 0) continue;
     for (int i = 0; i < 2; ++i) {
       if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       char buf[4096];
@@ -103,6 +122,8 @@ Captured run_captured(const std::vector<std::string>& argv, const std::vector<st
       }
     }
   }
+  for (auto& f : fds)
+    if (f.fd >= 0) close(f.fd);
   waitpid(pid, &c.status, 0);
   return c;
 }

@@ -14,11 +14,13 @@ std::string find_library(bool preload);
 std::string find_loader();  // numa-trace-loader next to numa-trace, or NUMA_TRACE_LOADER
 
 struct Captured {
-  int status = 0;  // as from waitpid; -1 when it could not start
+  int status = 0;          // as from waitpid; -1 when it could not start
+  bool timed_out = false;  // killed after timeout_s
   std::string out, err;
 };
-// Runs argv in `cwd` with `env` added, core dumps allowed, output captured.
-Captured run_captured(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                      const std::string& cwd);
+// Runs argv in `cwd` with `env` added, core dumps allowed, output captured;
+// killed (SIGKILL) after timeout_s seconds when that is not 0.
+Captured run_captured(const std::vector<std::string>& argv, const std::vector<std::string>& env, const std::string& cwd,
+                      unsigned timeout_s = 0);
 
 }  // namespace numatrace::cli

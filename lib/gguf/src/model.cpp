@@ -54,12 +54,12 @@ void Model::add(FileInfo f) {
   readable.push_back(true);
 }
 
-void Model::add_unreadable(const std::string& path, Error why) {
+void Model::add_unreadable(const std::string& path, std::optional<Error> why) {
   FileInfo f;
   f.path = path;
   files.push_back(std::move(f));
   readable.push_back(false);
-  problems.push_back(std::move(why));
+  if (why) problems.push_back(std::move(*why));
 }
 
 bool Model::all_read() const {
@@ -168,14 +168,30 @@ Result<Model> open_model(const std::string& path) {
   }
   m.add(std::move(f0.value()));
 
+  // Missing splits are reported one problem per run of consecutive ones: a
+  // split.count of 65535 with one file present is one line, not 65534.
+  unsigned missing_from = 0;
+  auto end_missing_run = [&](unsigned end) {  // splits [missing_from, end) are missing
+    if (!missing_from) return;
+    const std::string p = split_path(m.prefix, missing_from, name->count);
+    const std::string total = std::to_string(m.split_count);
+    m.problems.push_back(end - missing_from == 1
+                             ? problem(code::split_missing, p, "",
+                                       "split " + std::to_string(missing_from + 1) + " of " + total + " is missing")
+                             : problem(code::split_missing, p, "",
+                                       "splits " + std::to_string(missing_from + 1) + " to " + std::to_string(end) +
+                                           " of " + total + " are missing (" + std::to_string(end - missing_from) +
+                                           " files, from this name on)"));
+    missing_from = 0;
+  };
   for (unsigned i = 1; i < m.split_count; ++i) {
     std::string p = split_path(m.prefix, i, name->count);
     if (!exists(p)) {
-      m.add_unreadable(
-          p, problem(code::split_missing, p, "",
-                     "split " + std::to_string(i + 1) + " of " + std::to_string(m.split_count) + " is missing"));
+      if (!missing_from) missing_from = i;
+      m.add_unreadable(p, std::nullopt);
       continue;
     }
+    end_missing_run(i);
     auto fi = read_file(p);
     if (!fi) {
       m.add_unreadable(p, fi.error());
@@ -194,6 +210,7 @@ Result<Model> open_model(const std::string& path) {
                   "is " + std::to_string(*c) + ", the first file says " + std::to_string(m.split_count)));
     m.add(std::move(fi.value()));
   }
+  end_missing_run(m.split_count);
 
   std::unordered_map<std::string_view, size_t> seen;
   for (size_t i = 0; i < m.files.size(); ++i)

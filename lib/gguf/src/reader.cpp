@@ -1,4 +1,5 @@
 #include "numatrace/gguf/reader.h"
+#include "numatrace/fs.h"
 #include "numatrace/text.h"
 
 #include <fcntl.h>
@@ -23,18 +24,10 @@ Result<MappedFile> MappedFile::open(const std::string& path) {
   auto io_error = [&](const char* call) {
     return Error{ErrorKind::io, std::string(code::io), path, "", std::string(call) + ": " + std::strerror(errno)};
   };
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return io_error("open");
+  std::string why;
   struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    auto e = io_error("fstat");
-    ::close(fd);
-    return e;
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return Error{ErrorKind::io, std::string(code::io), path, "", "not a regular file"};
-  }
+  int fd = open_regular(path, why, &st);
+  if (fd < 0) return Error{ErrorKind::io, std::string(code::io), path, "", why};
   if (st.st_size == 0) {
     ::close(fd);
     return MappedFile(nullptr, 0);
@@ -121,7 +114,10 @@ class Parser {
   }
   bool read_string(std::string& out, const std::string& field, size_t max_len) {
     uint64_t len = 0;
-    if (!read(len, field + ".length")) return false;
+    // The field's name is built only on failure: strings are read per array
+    // element, and building a name each time made parsing quadratic.
+    if (remaining() < sizeof len) return need(sizeof len, field + ".length");
+    read(len, field);
     if (len > remaining()) {
       err_ = fail(code::string, field,
                   "string length " + std::to_string(len) + " at offset " + hex(pos_ - 8) + " runs past the end (" +
@@ -245,7 +241,14 @@ bool Parser::read_value(ValueType type, Value& out, const std::string& field, bo
       a.items.reserve(static_cast<size_t>(n));
       for (uint64_t i = 0; i < n; ++i) {
         Value v;
-        if (!read_value(elem, v, field + "[" + std::to_string(i) + "]", true)) return false;
+        // Elements are read under the array's field; an error gets the
+        // element's index afterwards (a name per element made parsing time
+        // grow as key length x element count).
+        if (!read_value(elem, v, field, true)) {
+          if (err_ && err_->field.compare(0, field.size(), field) == 0)
+            err_->field.insert(field.size(), "[" + std::to_string(i) + "]");
+          return false;
+        }
         a.items.push_back(std::move(v));
       }
       out.data = std::move(a);

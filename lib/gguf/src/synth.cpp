@@ -1,5 +1,8 @@
 #include "numatrace/gguf/synth.h"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 
@@ -258,7 +261,12 @@ Result<std::vector<std::string>> write_model(const std::string& prefix, const Sy
     std::string path = count > 1 ? split_path(prefix, s, count) : prefix + ".gguf";
     // Written beside and renamed, so an interrupted run leaves no file that
     // looks complete.
+    // A leftover at the temporary name (an interrupted run's file, or a
+    // symlink planted there) is removed, never written through: unlink
+    // takes the link itself, and write_file creates with O_EXCL.
     std::string tmp = path + ".tmp";
+    if (::unlink(tmp.c_str()) != 0 && errno != ENOENT)
+      return Error{ErrorKind::io, std::string(code::io), tmp, "", std::string("unlink: ") + std::strerror(errno)};
     auto w = write_file(tmp, spec, fill);
     if (!w) {
       std::remove(tmp.c_str());

@@ -175,7 +175,9 @@ Result<uint64_t> write_file(const std::string& path, const FileSpec& spec, const
     return e;
   }
   auto header = padded_header(spec, *infos);
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // A new file only: never through a symlink or into a file planted at the
+  // path (O_EXCL also refuses a dangling symlink).
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0) return write_error(path, "open");
   uint64_t total = 0;
   auto sink = [&](const std::byte* p, size_t n) {

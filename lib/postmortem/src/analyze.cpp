@@ -5,6 +5,7 @@
 #include <elfutils/libdwfl.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -260,18 +261,26 @@ bool find_recorder(Dwfl* dwfl, const Core& core, Report& r) {
   // Without a libnumatrace module there is no recorder to find (it lives in
   // that library's .bss); the scan is for one whose symbols are gone.
   if (!found.loaded) return false;
-  // Fallback: the magic at an 8-byte boundary in a writable segment.
+  // Fallback: the magic at an 8-byte boundary in the dumped part of a
+  // writable segment. Only the magic must lie in one segment: the recorder
+  // itself may run on into the next (it spans .data/.bss boundaries in real
+  // cores), and take() reads it piecewise. Only bytes the core file holds
+  // are scanned, whatever p_filesz claims.
   for (const auto& s : core.loads()) {
-    if (!(s.flags & PF_W) || s.filesz < sizeof(nt_flight_recorder)) continue;
-    const unsigned char* p = core.view(s.vaddr, std::min<uint64_t>(s.filesz, core.file_size()));
-    if (!p) continue;
+    if (!(s.flags & PF_W) || s.filesz < 8 || s.offset >= core.file_size()) continue;
+    const uint64_t avail = std::min<uint64_t>(s.filesz, core.file_size() - s.offset);
+    const unsigned char* p = core.view(s.vaddr, static_cast<size_t>(avail));
+    if (!p || avail < 8) continue;
     const uint64_t magic = NT_FR_MAGIC;
-    const size_t len = static_cast<size_t>(s.filesz - sizeof(nt_flight_recorder) + 8);
-    for (const unsigned char* at = p; at < p + len;) {
+    const size_t len = static_cast<size_t>(avail);
+    for (const unsigned char* at = p; at + 8 <= p + len;) {
       const auto* hit = static_cast<const unsigned char*>(memmem(at, static_cast<size_t>(p + len - at), &magic, 8));
       if (!hit) break;
-      const uint64_t off = static_cast<uint64_t>(hit - p);
-      if (off % 8 == 0) return take(s.vaddr + off, "magic scan");
+      const uint64_t addr = s.vaddr + static_cast<uint64_t>(hit - p);
+      if (addr % 8 == 0 && take(addr, "magic scan")) {
+        r.recorder_error.clear();
+        return true;
+      }
       at = hit + 1;
     }
   }
@@ -465,6 +474,36 @@ Result<Report> analyze(const Options& o) {
                                     &debug_path_c};
   std::unique_ptr<Dwfl, DwflCloser> dwfl(dwfl_begin(&callbacks));
   if (!dwfl) return Error{ErrorKind::io, "PM001", o.core, "", std::string("dwfl_begin: ") + dwfl_error()};
+  // libdwfl opens the files the core names (NT_FILE, the executable) with a
+  // plain blocking open: a FIFO planted at such a path would hang it. The
+  // executable is passed only when it is a regular file; a FIFO named in
+  // NT_FILE is held open here for writing (O_NONBLOCK), so libdwfl's open
+  // returns at once and its reads fail (a pipe cannot be pread).
+  std::vector<int> held_fifos;
+  struct FifoCloser {
+    std::vector<int>& fds;
+    ~FifoCloser() {
+      for (int fd : fds) ::close(fd);
+    }
+  } close_fifos{held_fifos};
+  auto not_regular = [](const std::string& p) {
+    struct stat st {};
+    return ::stat(p.c_str(), &st) == 0 && !S_ISREG(st.st_mode);
+  };
+  if (!r.executable.empty() && not_regular(r.executable)) {
+    r.warnings.push_back("the executable " + r.executable + " is not a regular file; not read (pass --exe)");
+    r.executable.clear();
+  }
+  for (const auto& f : core.nt_file) {
+    struct stat st {};
+    if (::stat(f.path.c_str(), &st) != 0 || S_ISREG(st.st_mode)) continue;
+    if (S_ISFIFO(st.st_mode) && held_fifos.size() < 64) {
+      int fd = ::open(f.path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+      if (fd >= 0) held_fifos.push_back(fd);
+    }
+    if (r.warnings.size() < 16)
+      r.warnings.push_back(f.path + ", mapped at the crash, is now not a regular file; not read");
+  }
   dwfl_report_begin(dwfl.get());
   if (dwfl_core_file_report(dwfl.get(), core.elf(), r.executable.empty() ? nullptr : r.executable.c_str()) < 0)
     r.warnings.push_back(std::string("dwfl_core_file_report: ") + dwfl_error() +

@@ -1,4 +1,5 @@
 #include "core.h"
+#include "numatrace/fs.h"
 #include "numatrace/text.h"
 
 #include <elf.h>
@@ -32,8 +33,43 @@ bool is_zstd(int fd) {
   return pread(fd, &magic, 4, 0) == 4 && magic == 0xFD2FB528u;
 }
 
+// The most a compressed core may expand to, whatever its headers say.
+constexpr uint64_t kMaxDecompressed = uint64_t{64} << 30;
+
+// The end of the data a core's ELF header and program headers declare
+// (headers, notes, segments), once enough of it is decompressed into `fd`;
+// 0 while unknown. A core is never longer than that, so decompression
+// stops there: a small .zst cannot fill the disk with what follows.
+uint64_t declared_end(int fd, uint64_t written) {
+  Elf64_Ehdr eh;
+  if (written < sizeof eh || pread(fd, &eh, sizeof eh, 0) != static_cast<ssize_t>(sizeof eh)) return 0;
+  if (std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+      eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 || eh.e_phnum == PN_XNUM)
+    return written;  // not a core this reader takes: parse() will say why
+  const uint64_t table_end = eh.e_phoff + uint64_t{eh.e_phnum} * sizeof(Elf64_Phdr);
+  if (eh.e_phoff > kMaxDecompressed || table_end > kMaxDecompressed) return written;
+  if (written < table_end) return 0;
+  uint64_t end = table_end;
+  for (unsigned i = 0; i < eh.e_phnum; ++i) {
+    Elf64_Phdr ph;
+    if (pread(fd, &ph, sizeof ph, static_cast<off_t>(eh.e_phoff + i * sizeof ph)) != static_cast<ssize_t>(sizeof ph))
+      return written;
+    if (ph.p_offset <= kMaxDecompressed && ph.p_filesz <= kMaxDecompressed - ph.p_offset)
+      end = std::max(end, ph.p_offset + ph.p_filesz);
+    else
+      end = kMaxDecompressed;
+  }
+  return end;
+}
+
+bool all_zero(const char* p, size_t n) {
+  return n == 0 || (p[0] == 0 && std::memcmp(p, p + 1, n - 1) == 0);
+}
+
 // Streams a zstd frame sequence from `in` into an unlinked temporary file:
-// memory stays at the codec's buffers whatever the core's size.
+// memory stays at the codec's buffers whatever the core's size. Bounded:
+// blocks of zeros become holes (no disk), and output stops at the end the
+// core's own headers declare, at most kMaxDecompressed.
 Result<int> decompress(int in, const std::string& path) {
   const char* dir = getenv("TMPDIR");
   int out = ::open(dir && *dir ? dir : "/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
@@ -41,42 +77,58 @@ Result<int> decompress(int in, const std::string& path) {
   ZSTD_DCtx* ctx = ZSTD_createDCtx();
   std::vector<char> ibuf(ZSTD_DStreamInSize()), obuf(ZSTD_DStreamOutSize());
   size_t last = 0;
-  bool any = false;
-  for (;;) {
+  bool any = false, done = false;
+  uint64_t written = 0, limit = 0;  // limit: the declared end, once known
+  auto failed = [&](Error e) -> Result<int> {
+    ZSTD_freeDCtx(ctx);
+    ::close(out);
+    return e;
+  };
+  while (!done) {
     ssize_t n = read(in, ibuf.data(), ibuf.size());
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      ZSTD_freeDCtx(ctx);
-      ::close(out);
-      return fail(ErrorKind::io, "PM001", path, "", std::string("read: ") + std::strerror(errno));
-    }
+    if (n < 0) return failed(fail(ErrorKind::io, "PM001", path, "", std::string("read: ") + std::strerror(errno)));
     if (n == 0) break;
     any = true;
     ZSTD_inBuffer ib{ibuf.data(), static_cast<size_t>(n), 0};
-    while (ib.pos < ib.size) {
+    while (ib.pos < ib.size && !done) {
       ZSTD_outBuffer ob{obuf.data(), obuf.size(), 0};
       last = ZSTD_decompressStream(ctx, &ob, &ib);
-      if (ZSTD_isError(last)) {
-        ZSTD_freeDCtx(ctx);
-        ::close(out);
-        return fail(ErrorKind::invalid, "PM006", path, "zstd", ZSTD_getErrorName(last));
+      if (ZSTD_isError(last)) return failed(fail(ErrorKind::invalid, "PM006", path, "zstd", ZSTD_getErrorName(last)));
+      size_t take = ob.pos;
+      const uint64_t cap = limit ? limit : kMaxDecompressed;
+      if (written + take >= cap) {
+        take = static_cast<size_t>(cap - written);
+        done = true;
       }
-      if (ob.pos && write(out, obuf.data(), ob.pos) != static_cast<ssize_t>(ob.pos)) {
-        ZSTD_freeDCtx(ctx);
-        ::close(out);
-        return fail(ErrorKind::io, "PM001", path, "",
-                    std::string("writing the decompressed core: ") + std::strerror(errno));
+      if (take && all_zero(obuf.data(), take)) {
+        if (lseek(out, static_cast<off_t>(take), SEEK_CUR) < 0)
+          return failed(fail(ErrorKind::io, "PM001", path, "", std::string("lseek: ") + std::strerror(errno)));
+      } else if (take && write(out, obuf.data(), take) != static_cast<ssize_t>(take)) {
+        return failed(fail(ErrorKind::io, "PM001", path, "",
+                           std::string("writing the decompressed core: ") + std::strerror(errno)));
+      }
+      written += take;
+      if (!limit) {
+        // The header must be readable back; holes read as zeros.
+        if (ftruncate(out, static_cast<off_t>(written)) != 0)
+          return failed(fail(ErrorKind::io, "PM001", path, "", std::string("ftruncate: ") + std::strerror(errno)));
+        limit = declared_end(out, written);
+        if (limit && written >= limit) done = true;
       }
     }
   }
   ZSTD_freeDCtx(ctx);
-  if (!any || last != 0) {
-    // A frame that never ended: the .zst was cut short. What was
-    // decompressed is still a (truncated) core.
-    if (!any) {
-      ::close(out);
-      return fail(ErrorKind::invalid, "PM006", path, "zstd", "empty stream");
-    }
+  if (!any) {
+    ::close(out);
+    return fail(ErrorKind::invalid, "PM006", path, "zstd", "empty stream");
+  }
+  // A frame that never ended (last != 0) is a .zst cut short: what was
+  // decompressed is still a (truncated) core, and parse() says so.
+  (void)last;
+  if (ftruncate(out, static_cast<off_t>(written)) != 0) {
+    ::close(out);
+    return fail(ErrorKind::io, "PM001", path, "", std::string("ftruncate: ") + std::strerror(errno));
   }
   return out;
 }
@@ -85,13 +137,10 @@ Result<int> decompress(int in, const std::string& path) {
 
 Result<std::unique_ptr<Core>> Core::open(const std::string& path) {
   std::unique_ptr<Core> c(new Core());
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return fail(ErrorKind::io, "PM001", path, "", std::string("open: ") + std::strerror(errno));
+  std::string why;
   struct stat st {};
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return fail(ErrorKind::io, "PM001", path, "", "not a regular file");
-  }
+  int fd = open_regular(path, why, &st);
+  if (fd < 0) return fail(ErrorKind::io, "PM001", path, "", why);
   if (is_zstd(fd)) {
     auto out = decompress(fd, path);
     ::close(fd);
@@ -133,9 +182,16 @@ Status Core::parse(const std::string& path) {
   if (elf_getphdrnum(elf_, &phnum) != 0) return fail(ErrorKind::invalid, "PM002", path, "e_phnum", elf_error());
   if (phnum > 1u << 20)
     return fail(ErrorKind::invalid, "PM002", path, "e_phnum", "implausible: " + std::to_string(phnum));
+  if (phnum == 0)
+    return fail(ErrorKind::invalid, "PM002", path, "e_phnum",
+                "is 0: a core has program headers for its notes and memory (damaged header?)");
+  size_t notes = 0;
   for (size_t i = 0; i < phnum; ++i) {
     GElf_Phdr ph;
     if (!gelf_getphdr(elf_, static_cast<int>(i), &ph)) {
+      if (i == 0)
+        return fail(ErrorKind::invalid, "PM002", path, "e_phoff",
+                    "program headers unreadable (" + elf_error() + "): the header is damaged or the file truncated");
       warnings.push_back("PM003 program header " + std::to_string(i) + " unreadable (" + elf_error() +
                          "): the core is truncated or corrupt");
       break;
@@ -146,6 +202,7 @@ Status Core::parse(const std::string& path) {
         warnings.push_back("PM003 the core is truncated: the segment at " + hex(ph.p_vaddr) +
                            " ends past the end of the file (the process was killed while dumping?)");
     } else if (ph.p_type == PT_NOTE) {
+      ++notes;
       if (ph.p_offset > size_ || ph.p_filesz > size_ - ph.p_offset) {
         warnings.push_back("PM003 the notes run past the end of the file: the core is truncated");
         if (ph.p_offset < size_) parse_notes(path, map_ + ph.p_offset, size_ - ph.p_offset);
@@ -154,6 +211,9 @@ Status Core::parse(const std::string& path) {
       }
     }
   }
+  if (notes == 0)
+    return fail(ErrorKind::invalid, "PM002", path, "PT_NOTE",
+                "the core has no notes segment (no threads, signal or mapped files): damaged program headers");
   if (execfn_addr_) {
     char buf[4096];
     size_t len = 0;

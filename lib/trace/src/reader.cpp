@@ -1,4 +1,5 @@
 #include "numatrace/trace/reader.h"
+#include "numatrace/fs.h"
 #include "numatrace/text.h"
 
 #include <fcntl.h>
@@ -28,13 +29,10 @@ uint64_t Trace::ns(uint64_t tsc) const {
 }
 
 Result<Trace> read_trace(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return err(ErrorKind::io, "TR001", path, "", std::string("open: ") + std::strerror(errno));
+  std::string why;
   struct stat st {};
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    close(fd);
-    return err(ErrorKind::io, "TR001", path, "", "not a regular file");
-  }
+  int fd = open_regular(path, why, &st);
+  if (fd < 0) return err(ErrorKind::io, "TR001", path, "", why);
   std::vector<char> bytes(static_cast<size_t>(st.st_size));
   size_t got = 0;
   while (got < bytes.size()) {

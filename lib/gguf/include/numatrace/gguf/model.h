@@ -49,8 +49,8 @@ struct Model {
   bool valid() const { return problems.empty(); }
   bool all_read() const;
   void add(FileInfo f);
-  void add_unreadable(const std::string& path, Error why);
-  std::vector<TensorRef> tensors() const;  // in file order
+  void add_unreadable(const std::string& path, std::optional<Error> why);  // why: its problem, if not said already
+  std::vector<TensorRef> tensors() const;                                  // in file order
   uint64_t tensor_count() const;
 };
 

@@ -49,8 +49,9 @@ using FillFn = std::function<void(const TensorSpec& tensor, uint64_t offset, std
 // Computes sizes and offsets (padded running sum) of `spec`.
 Result<std::vector<RawTensorInfo>> layout_tensors(const FileSpec& spec);
 
-// Writes a valid GGUF v3 file; returns its size. The file is created with
-// mode 0644 (truncating an existing one) and written in 1 MiB chunks.
+// Writes a valid GGUF v3 file; returns its size. The file must not exist
+// (O_EXCL|O_NOFOLLOW: nothing is written through a symlink or into an
+// existing file); it is created with mode 0644 and written in 1 MiB chunks.
 Result<uint64_t> write_file(const std::string& path, const FileSpec& spec, const FillFn& fill);
 
 // The same bytes in memory (for tests and small files).
