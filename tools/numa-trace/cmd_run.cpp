@@ -143,6 +143,9 @@ int run_program(const RunOptions& o) {
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   g_child = 0;
+  // Nothing is left to forward to: a SIGTERM from now on (while the trace
+  // is read) must end numa-trace as it would have without the forwarding.
+  for (size_t i = 0; i < std::size(kForwarded); ++i) sigaction(kForwarded[i], &before[i], nullptr);
   if (!refused.empty()) {
     std::fprintf(stderr, "numa-trace run: %s exists; not overwriting it (remove it or name another with -o)\n",
                  refused.c_str());

@@ -179,7 +179,9 @@ Status Core::parse(const std::string& path) {
                 "machine " + std::to_string(eh.e_machine) + " (class " + std::to_string(gelf_getclass(elf_)) +
                     "): this numa-trace reads x86-64 cores");
   size_t phnum = 0;
-  if (elf_getphdrnum(elf_, &phnum) != 0) return fail(ErrorKind::invalid, "PM002", path, "e_phnum", elf_error());
+  if (elf_getphdrnum(elf_, &phnum) != 0)
+    return fail(ErrorKind::invalid, "PM002", path, "e_phnum",
+                "the program header table cannot be read (" + elf_error() + "): e_phoff or e_phnum is damaged");
   if (phnum > 1u << 20)
     return fail(ErrorKind::invalid, "PM002", path, "e_phnum", "implausible: " + std::to_string(phnum));
   if (phnum == 0)
