@@ -1,7 +1,8 @@
 /*
  * Test-only preload shim: a real SIGSEGV inside the real llama.cpp's load.
- * NT_CRASH_IN=alloc:N  crashes in the Nth ggml_backend_tensor_alloc call
- *                      (a resolve is in flight: the tensor is being placed);
+ * NT_CRASH_IN=alloc:N  crashes in the Nth ggml_backend_tensor_alloc call that
+ *                      places a tensor from a mapped split (a resolve is in
+ *                      flight: the tensor is being placed);
  * NT_CRASH_IN=munmap:N crashes in the Nth munmap of the process once a
  *                      tensor was placed (every resolve has finished).
  * Otherwise each call goes on to the definition the caller would have used.
@@ -9,6 +10,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -36,11 +38,27 @@ static void* ggml_definition(const char* name) {
   return p;
 }
 
+/* Whether addr lies in a mapping of a .gguf file: only those allocs place
+ * a tensor from the model's mmap (llama.cpp's CPU backends also allocate
+ * other tensors, how many depends on the CPU variant it picked). */
+static int in_gguf_mapping(const void* addr) {
+  FILE* f = fopen("/proc/self/maps", "re");
+  char line[4096];
+  int found = 0;
+  unsigned long a = (unsigned long)addr;
+  while (f && !found && fgets(line, sizeof line, f)) {
+    unsigned long lo, hi;
+    if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && a >= lo && a < hi) found = strstr(line, ".gguf") != NULL;
+  }
+  if (f) fclose(f);
+  return found;
+}
+
 int ggml_backend_tensor_alloc(void* buffer, void* tensor, void* addr) {
   typedef int (*alloc_t)(void*, void*, void*);
   static alloc_t next;
   if (!next) next = (alloc_t)ggml_definition("ggml_backend_tensor_alloc");
-  if (++g_allocs == crash_at("alloc")) crash();
+  if (in_gguf_mapping(addr) && ++g_allocs == crash_at("alloc")) crash();
   return next ? next(buffer, tensor, addr) : 1;
 }
 

@@ -89,6 +89,11 @@ int run_program(const RunOptions& o) {
   // comes before libc and its sigaction() keeps the crash handler first.
   std::string ld_preload = o.hooks_only ? lib : preload + ":" + lib;
   if (const char* old = std::getenv("LD_PRELOAD"); old && *old) ld_preload += std::string(":") + old;
+  // A program built with gcc's -fsanitize=address aborts unless libasan is
+  // the first library of the process: it goes in front of ours. (clang's
+  // ASan runtime is linked into the program itself and needs nothing.)
+  if (const std::string asan = first_runtime_of(which(o.command[0])); !asan.empty())
+    ld_preload = asan + ":" + ld_preload;
 
   // Signals sent to numa-trace by a process go to the program (forward()).
   // The program gets the dispositions numa-trace was started with (an
@@ -104,6 +109,14 @@ int run_program(const RunOptions& o) {
   // The child waits for a go before exec: the trace paths name its pid, and
   // a file already there is refused before the program runs (the recorder
   // never overwrites one, and the report must not show an older trace).
+  // A program run with AT_SECURE gets no LD_PRELOAD from the dynamic loader:
+  // it would run untraced, so that is said up front and again at the end.
+  const std::string secure = secure_exec_reason(which(o.command[0]));
+  if (!secure.empty())
+    std::fprintf(stderr,
+                 "numa-trace: %s %s: the dynamic loader ignores LD_PRELOAD for it (AT_SECURE), so it runs "
+                 "untraced\n",
+                 o.command[0].c_str(), secure.c_str());
   int go[2];
   if (pipe2(go, O_CLOEXEC) != 0) {
     std::perror("numa-trace run: pipe");
@@ -165,18 +178,35 @@ int run_program(const RunOptions& o) {
     rc = WEXITSTATUS(status);
   }
   if (!o.no_output) {
-    auto t = trace::read_trace(path);
-    if (t) {
-      std::fprintf(stderr, "numa-trace: %zu events, %zu findings in %s (numa-trace report %s)\n", t->events.size(),
-                   t->findings.size(), path.c_str(), path.c_str());
-      if (o.report) {
-        ReportOptions ro{path, false, ""};
-        print_report(ro);
+    // A program that exec'd leaves one trace per image: PATH, then PATH.1,
+    // PATH.2, ... (the recorder never overwrites one); each is said, and
+    // --report shows the last image's.
+    std::vector<std::string> paths{path};
+    for (int k = 1; k < 100; ++k) {
+      const std::string next = path + "." + std::to_string(k);
+      struct stat nst {};
+      if (lstat(next.c_str(), &nst) != 0) break;
+      paths.push_back(next);
+    }
+    if (paths.size() > 1)
+      std::fprintf(stderr, "numa-trace: the program called exec; one trace per image: %s to %s\n", path.c_str(),
+                   paths.back().c_str());
+    for (const auto& p : paths) {
+      auto t = trace::read_trace(p);
+      if (t) {
+        std::fprintf(stderr, "numa-trace: %zu events, %zu findings in %s (numa-trace report %s)\n", t->events.size(),
+                     t->findings.size(), p.c_str(), p.c_str());
+        if (o.report && p == paths.back()) {
+          ReportOptions ro{p, false, ""};
+          print_report(ro);
+        }
+      } else if (t.error().kind == ErrorKind::io) {
+        std::fprintf(stderr, "numa-trace: no trace was written to %s (%s)\n", p.c_str(),
+                     !secure.empty() ? ("the program " + secure + ": LD_PRELOAD was ignored").c_str()
+                                     : t.error().message.c_str());
+      } else {
+        report(t.error());
       }
-    } else if (t.error().kind == ErrorKind::io) {
-      std::fprintf(stderr, "numa-trace: no trace was written to %s (%s)\n", path.c_str(), t.error().message.c_str());
-    } else {
-      report(t.error());
     }
   }
   return rc;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli.h"
+#include "process.h"
 
 #ifndef NUMA_TRACE_VERSION
 #error "NUMA_TRACE_VERSION must be defined by the build"
@@ -23,25 +24,7 @@ extern "C" const char* __asan_default_options() {
 }
 #endif
 
-namespace {
-
-// Whether execvp would find `name`: a path with a slash as it is, else an
-// executable file in a $PATH folder.
-bool on_path(const std::string& name) {
-  if (name.find('/') != std::string::npos) return access(name.c_str(), X_OK) == 0;
-  const char* path = std::getenv("PATH");
-  std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
-  for (size_t at = 0; at <= dirs.size();) {
-    size_t end = dirs.find(':', at);
-    if (end == std::string::npos) end = dirs.size();
-    std::string dir = dirs.substr(at, end - at);
-    if (access(((dir.empty() ? "." : dir) + "/" + name).c_str(), X_OK) == 0) return true;
-    at = end + 1;
-  }
-  return false;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 int main(int argc, char** argv) {
   using namespace numatrace::cli;
@@ -64,7 +47,7 @@ int main(int argc, char** argv) {
   if (argc > 1 && argv[1][0] != '-') {
     bool subcommand = false;
     for (const auto& c : commands) subcommand |= c.sub->check_name(argv[1]);
-    if (!subcommand && !on_path(argv[1])) {
+    if (!subcommand && which(argv[1]).empty()) {
       std::fprintf(stderr,
                    "numa-trace: '%s' is neither a subcommand (numa-trace --help lists them) nor a program to run\n",
                    argv[1]);

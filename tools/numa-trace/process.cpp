@@ -1,12 +1,15 @@
 #include "process.h"
 
+#include <elf.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -48,6 +51,77 @@ std::string find_library(bool preload) {
 
 std::string find_loader() {
   return first_readable("NUMA_TRACE_LOADER", {self_dir() + "/numa-trace-loader"});
+}
+
+std::string which(const std::string& name) {
+  if (name.find('/') != std::string::npos) return access(name.c_str(), X_OK) == 0 ? name : std::string();
+  const char* path = std::getenv("PATH");
+  std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
+  for (size_t at = 0; at <= dirs.size();) {
+    size_t end = dirs.find(':', at);
+    if (end == std::string::npos) end = dirs.size();
+    std::string candidate = (end == at ? std::string(".") : dirs.substr(at, end - at)) + "/" + name;
+    struct stat st {};
+    if (access(candidate.c_str(), X_OK) == 0 && stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode))
+      return candidate;
+    at = end + 1;
+  }
+  return std::string();
+}
+
+std::string secure_exec_reason(const std::string& program_path) {
+  struct stat st {};
+  if (program_path.empty() || stat(program_path.c_str(), &st) != 0) return std::string();
+  if ((st.st_mode & S_ISUID) && st.st_uid != geteuid()) return "setuid";
+  if ((st.st_mode & S_ISGID) && st.st_gid != getegid()) return "setgid";
+  if (getxattr(program_path.c_str(), "security.capability", nullptr, 0) > 0) return "has file capabilities";
+  return std::string();
+}
+
+std::string first_runtime_of(const std::string& program_path) {
+  int fd = open(program_path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return std::string();
+  std::vector<std::string> needed;
+  auto at = [&](uint64_t off, void* out, size_t n) { return pread(fd, out, n, static_cast<off_t>(off)) == ssize_t(n); };
+  Elf64_Ehdr eh{};
+  if (at(0, &eh, sizeof eh) && std::memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0 && eh.e_ident[EI_CLASS] == ELFCLASS64 &&
+      eh.e_phentsize == sizeof(Elf64_Phdr) && eh.e_phnum < 256) {
+    std::vector<Elf64_Phdr> ph(eh.e_phnum);
+    bool ok = at(eh.e_phoff, ph.data(), ph.size() * sizeof(Elf64_Phdr));
+    // A virtual address to its file offset, through the PT_LOAD holding it.
+    auto file_offset = [&](uint64_t vaddr, uint64_t& off) {
+      for (const auto& p : ph)
+        if (p.p_type == PT_LOAD && vaddr >= p.p_vaddr && vaddr - p.p_vaddr < p.p_filesz) {
+          off = p.p_offset + (vaddr - p.p_vaddr);
+          return true;
+        }
+      return false;
+    };
+    for (const auto& p : ph) {
+      if (!ok || p.p_type != PT_DYNAMIC || p.p_filesz > (1u << 20)) continue;
+      std::vector<Elf64_Dyn> dyn(p.p_filesz / sizeof(Elf64_Dyn));
+      if (!at(p.p_offset, dyn.data(), dyn.size() * sizeof(Elf64_Dyn))) break;
+      uint64_t strtab = 0, str_off = 0;
+      for (const auto& d : dyn)
+        if (d.d_tag == DT_STRTAB) strtab = d.d_un.d_ptr;
+      if (!strtab || !file_offset(strtab, str_off)) break;
+      for (const auto& d : dyn) {
+        if (d.d_tag != DT_NEEDED) continue;
+        char name[256] = {};
+        if (at(str_off + d.d_un.d_val, name, sizeof name - 1)) needed.emplace_back(name);
+      }
+    }
+  }
+  close(fd);
+  for (const auto& n : needed) {
+    if (n.rfind("libasan.so", 0) != 0) continue;
+    for (const char* dir : {"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64",
+                            "/usr/local/lib", "/lib", "/usr/lib"}) {
+      const std::string p = std::string(dir) + "/" + n;
+      if (access(p.c_str(), R_OK) == 0) return p;
+    }
+  }
+  return std::string();
 }
 
 Captured run_captured(const std::vector<std::string>& argv, const std::vector<std::string>& env, const std::string& cwd,

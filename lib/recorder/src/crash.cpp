@@ -6,11 +6,11 @@
 // ours: sigaction() and signal() are interposed to keep ours first), or to
 // the default action, so the kernel still writes the core.
 #define UNW_LOCAL_ONLY
-#include <dlfcn.h>
 #include <libunwind.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -58,14 +58,25 @@ void free_altstack(void* p) {
   munmap(p, kAltStack);
 }
 
-void capture(int sig, siginfo_t* info, void* uc) {
+// A fault's own address is in si_addr only when the kernel raised it (si_code
+// > 0) for a fault signal; for a signal sent with kill/tgkill/raise the same
+// union holds the sender's pid, which is no address.
+uint64_t fault_address_of(int sig, const siginfo_t* info) {
+  if (!info || info->si_code <= 0) return 0;
+  if (sig != SIGSEGV && sig != SIGBUS && sig != SIGILL && sig != SIGFPE) return 0;
+  return reinterpret_cast<uint64_t>(info->si_addr);
+}
+
+// The signal, fault address, thread and raw PCs into the flight recorder's
+// crash record (memory only: no event, no output).
+void snapshot(int sig, siginfo_t* info, void* uc) {
   Recorder& r = fr();
   nt_fr_crash& c = r.crash;
   model::begin_write(c.gen);
   c.signal = sig;
   c.si_code = info ? info->si_code : 0;
   c.tid = static_cast<uint32_t>(syscall(SYS_gettid));
-  c.fault_address = info ? reinterpret_cast<uint64_t>(info->si_addr) : 0;
+  c.fault_address = fault_address_of(sig, info);
   c.seq = __atomic_load_n(&r.head, __ATOMIC_ACQUIRE);
   r.counters.events = c.seq;
   c.n_pcs = 0;
@@ -78,6 +89,28 @@ void capture(int sig, siginfo_t* info, void* uc) {
     } while (c.n_pcs < NT_FR_MAX_PCS && unw_step(&cursor) > 0);
   }
   model::end_write(c.gen);
+}
+
+// A fault handed to the program's own handler, not yet known to be fatal:
+// its snapshot is kept (a handler that re-raises, as node's does, makes the
+// second entry a SI_TKILL without the fault address) and dropped again if
+// the handler recovers.
+constinit std::atomic<uint32_t> g_pending_tid{0};
+
+// The crash is final (the default action follows): the event, one line on
+// stderr, and the sinks drained.
+// from_pending: the program ends inside its handler of the pending fault;
+// its snapshot is the crash.
+void capture(int sig, siginfo_t* info, void* uc, bool from_pending = false) {
+  Recorder& r = fr();
+  nt_fr_crash& c = r.crash;
+  const uint32_t tid = static_cast<uint32_t>(syscall(SYS_gettid));
+  // A re-raise of a fault the program's handler saw first: that snapshot
+  // has the real fault; else this signal is the crash.
+  const bool reraised = from_pending || ((!info || info->si_code <= 0) && g_pending_tid.load() == tid &&
+                                         c.signal == sig && c.si_code > 0);
+  if (!reraised) snapshot(sig, info, uc);
+  g_pending_tid.store(0);
 
   // Its own staging event: the signal may have interrupted this thread
   // while it was building one.
@@ -92,7 +125,12 @@ void capture(int sig, siginfo_t* info, void* uc) {
   // One line: the signal, and what this thread was resolving.
   char line[768];
   model::Buf b(line, sizeof line - 2);
-  b.s("numa-trace: ").s(signal_name(sig)).s(" at fault address ").x(c.fault_address).s(" in thread ").u(c.tid);
+  b.s("numa-trace: ").s(signal_name(sig));
+  if (c.si_code > 0 && sig != SIGABRT)
+    b.s(" at fault address ").x(c.fault_address);
+  else
+    b.s(" (sent, not a fault)");
+  b.s(" in thread ").u(c.tid);
   for (uint32_t i = 0; i < NT_FR_MAX_THREADS; ++i) {
     const nt_fr_thread& t = r.threads[i];
     if (t.tid != c.tid || !t.seq) continue;
@@ -109,15 +147,66 @@ void capture(int sig, siginfo_t* info, void* uc) {
     }
     break;
   }
-  b.s("; the flight recorder is in the core (symbol numatrace_flight_recorder)");
+  // Said only when true: with RLIMIT_CORE 0 the kernel writes no core.
+  rlimit core{};
+  if (getrlimit(RLIMIT_CORE, &core) == 0 && core.rlim_cur == 0)
+    b.s("; no core will be written (ulimit -c is 0), the trace has the crash record");
+  else
+    b.s("; the flight recorder is in the core (symbol numatrace_flight_recorder)");
   size_t n = b.size();
   line[n++] = '\n';
   write_stderr(line, n);
   drain_for_crash();
 }
 
+bool is_program_handler(const struct sigaction& next) {
+  if (next.sa_flags & SA_SIGINFO) return next.sa_sigaction != nullptr;
+  return next.sa_handler != SIG_DFL && next.sa_handler != SIG_IGN;
+}
+
 void handler(int sig, siginfo_t* info, void* uc) {
   int saved_errno = errno;
+  const struct sigaction next = g_next[sig];
+  if (is_program_handler(next)) {
+    // The program may handle it (a recovering SIGSEGV handler, ASan's
+    // report): no crash is said or recorded as an event unless it proves
+    // fatal; only the snapshot is kept meanwhile.
+    const uint32_t tid = static_cast<uint32_t>(syscall(SYS_gettid));
+    bool mine = false;
+    if (g_in_crash.load() == 0 && g_pending_tid.load() == 0) {
+      Guard g;
+      snapshot(sig, info, uc);
+      g_pending_tid.store(tid);
+      mine = true;
+    }
+    errno = saved_errno;
+    if (next.sa_flags & SA_SIGINFO)
+      next.sa_sigaction(sig, info, uc);
+    else
+      next.sa_handler(sig);
+    // Back from the program's handler. If it reset the disposition or left
+    // the signal pending (a re-raise to come), the snapshot stays for it;
+    // otherwise the program recovered and there was no crash.
+    if (mine && g_pending_tid.load() == tid) {
+      sigset_t pending;
+      sigpending(&pending);
+      if (is_program_handler(g_next[sig]) && !sigismember(&pending, sig)) {
+        model::begin_write(fr().crash.gen);
+        fr().crash.signal = 0;
+        model::end_write(fr().crash.gen);
+        g_pending_tid.store(0);
+      }
+    }
+    errno = saved_errno;
+    return;
+  }
+  // A sent signal the program ignores does nothing: nothing to record.
+  // (A fault cannot be ignored: the kernel forces the default action.)
+  const bool ignored = !(next.sa_flags & SA_SIGINFO) && next.sa_handler == SIG_IGN;
+  if (ignored && (!info || info->si_code <= 0)) {
+    errno = saved_errno;
+    return;
+  }
   if (g_in_crash.fetch_add(1) == 0) {
     Guard g;
     capture(sig, info, uc);
@@ -131,20 +220,9 @@ void handler(int sig, siginfo_t* info, void* uc) {
       nanosleep(&ms, nullptr);
     }
   }
-  const struct sigaction& next = g_next[sig];
-  if (next.sa_flags & SA_SIGINFO) {
-    if (next.sa_sigaction) {
-      errno = saved_errno;
-      next.sa_sigaction(sig, info, uc);
-      return;
-    }
-  } else if (next.sa_handler != SIG_DFL && next.sa_handler != SIG_IGN) {
-    errno = saved_errno;
-    next.sa_handler(sig);
-    return;
-  }
-  // Default action: restore it. A fault re-executes the instruction on
-  // return and dies with the real siginfo; a sent signal is sent again.
+  // Default action: restore it. A fault re-executes the
+  // instruction on return and dies with the real siginfo; a sent signal is
+  // sent again.
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   real_sigaction(sig, &dfl, nullptr);
@@ -153,6 +231,13 @@ void handler(int sig, siginfo_t* info, void* uc) {
 }
 
 }  // namespace
+
+void finish_pending_crash() {
+  if (g_pending_tid.load() == 0 || g_in_crash.fetch_add(1) != 0) return;
+  Guard g;
+  capture(fr().crash.signal, nullptr, nullptr, true);
+  g_capture_done.store(true, std::memory_order_release);
+}
 
 void ensure_altstack() {
   stack_t cur{};
@@ -169,16 +254,17 @@ void ensure_altstack() {
   pthread_setspecific(g_stack_key, p);
 }
 
-// libc's own sigaction, whatever the load order: RTLD_NEXT finds nothing
-// when libnumatrace was loaded after libc (as a dependency of a preloaded
-// library), and RTLD_DEFAULT may find our own wrapper.
+// libc's own sigaction, whatever the load order, through glibc's exported
+// alias __sigaction (nobody interposes it; `sigaction` may be ours). Not
+// dlopen: the program (or ASan's runtime, from .preinit_array) may call our
+// sigaction before any library is initialized, and a dlopen there runs
+// initializers early, ours included, before libc has set up the
+// environment (NUMA_TRACE then reads as unset and the program goes
+// untraced). RTLD_NEXT would find nothing when libnumatrace was loaded
+// after libc.
+extern "C" int __sigaction(int, const struct sigaction*, struct sigaction*);
 SigactionFn libc_sigaction() {
-  if (void* libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD)) {
-    auto fn = reinterpret_cast<SigactionFn>(dlsym(libc, "sigaction"));
-    dlclose(libc);
-    if (fn) return fn;
-  }
-  return reinterpret_cast<SigactionFn>(dlsym(RTLD_NEXT, "sigaction"));
+  return &__sigaction;
 }
 
 void install_crash_handlers() {

@@ -4,6 +4,7 @@
 
 #include <signal.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <atomic>
 
@@ -80,13 +81,15 @@ void unlock_tables();
 // Sinks (sinks.cpp).
 int parse_settings(const char* spec, Settings& out);  // 0 ok, -1 unknown word
 void start_sinks();
-void stop_sinks();             // final drain, summary, close
-bool drain(bool from_signal);  // false when another drainer holds the sinks
+void stop_sinks();               // final drain, summary, close
+void sinks_before_image_ends();  // _exit, exec: drain and summary, async-signal-safe
+bool drain(bool from_signal);    // false when another drainer holds the sinks
 void wake_drainer();
 void sinks_after_fork_child();
 void write_stderr(const char* s, size_t n);
-void write_crash_record();  // binary sinks, from the crash handler
-void drain_for_crash();     // the ring and the crash record, waiting for the drainer if it holds the sinks
+ssize_t quiet_write(int fd, const void* p, size_t n);  // write(2) that never raises SIGPIPE or SIGXFSZ
+void write_crash_record();                             // binary sinks, from the crash handler
+void drain_for_crash();  // the ring and the crash record, waiting for the drainer if it holds the sinks
 
 // Placement and data checks (placement.cpp).
 void sample_placement(int mapping);  // caller holds the table lock
@@ -96,6 +99,7 @@ void refresh_clock();
 
 // Crash capture (crash.cpp).
 void install_crash_handlers();
+void finish_pending_crash();  // the program ends inside its own fault handler: that fault was a crash
 void ensure_altstack();
 
 // Recursion guard: true while this thread is inside the recorder.

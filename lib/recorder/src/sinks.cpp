@@ -9,6 +9,7 @@
 #include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -75,7 +76,7 @@ void report_sink(const SinkSpec& spec, const char* what, int err) {
 
 bool write_all(int fd, const char* p, size_t n) {
   while (n) {
-    ssize_t w = write(fd, p, n);
+    ssize_t w = quiet_write(fd, p, n);
     if (w < 0) {
       if (errno == EINTR) continue;
       return false;
@@ -344,6 +345,7 @@ void track_progress(const nt_fr_event& e, bool from_signal) {
 // at model end, unless journal:all.
 
 using sendv_t = int (*)(const struct iovec*, int);
+constexpr const char* kJournalSocket = "/run/systemd/journal/socket";
 sendv_t g_sendv = nullptr;
 
 bool journal_open() {
@@ -431,9 +433,10 @@ void journal_resolve_summary(int sink) {
       model::file_of(r, b, f);
       b.s(": ").u(g_resolves.count[f]).s(" tensors resolved, ").u(g_resolves.bytes[f]).s(" bytes");
     });
-    if (e.send() < 0 && !g_sinks[sink].failed) {
+    if (int rc = e.send(); rc < 0 && !g_sinks[sink].failed) {
       g_sinks[sink].failed = true;
-      report_sink(g_settings.sinks[sink], "sd_journal_sendv failed", errno);
+      __atomic_fetch_add(&fr().counters.sink_errors, 1, __ATOMIC_RELAXED);
+      report_sink(g_settings.sinks[sink], "sd_journal_sendv failed", -rc);
     }
   }
   g_resolves = ResolveSum{};
@@ -511,9 +514,10 @@ void emit_journal(int sink, const nt_fr_event& ev) {
       if (ev.type == NT_EV_CRASH) b.s(" signal ").u(ev.a).s(" at ").x(ev.b);
     });
   }
-  if (e.send() < 0 && !g_sinks[sink].failed) {
+  if (int rc = e.send(); rc < 0 && !g_sinks[sink].failed) {
     g_sinks[sink].failed = true;
-    report_sink(spec, "sd_journal_sendv failed", errno);
+    __atomic_fetch_add(&fr().counters.sink_errors, 1, __ATOMIC_RELAXED);
+    report_sink(spec, "sd_journal_sendv failed", -rc);
   }
 }
 
@@ -616,9 +620,40 @@ void* drainer_main(void*) {
 
 }  // namespace
 
+// write(2) that cannot raise a signal in the program: a closed pipe
+// (SIGPIPE) or RLIMIT_FSIZE (SIGXFSZ) must be an error of numa-trace's sink,
+// never the death of a program that runs fine without it. Both signals are
+// blocked around the write on this thread; if the write raised one that
+// was not already pending, it is taken off again (sigtimedwait with a zero
+// timeout) before the mask is put back. All of it async-signal-safe.
+ssize_t quiet_write(int fd, const void* p, size_t n) {
+  sigset_t block, old, before;
+  sigemptyset(&block);
+  sigaddset(&block, SIGPIPE);
+  sigaddset(&block, SIGXFSZ);
+  pthread_sigmask(SIG_BLOCK, &block, &old);
+  sigpending(&before);
+  ssize_t w = write(fd, p, n);
+  const int err = errno;
+  if (w < 0 && (err == EPIPE || err == EFBIG)) {
+    const int sig = err == EPIPE ? SIGPIPE : SIGXFSZ;
+    if (!sigismember(&before, sig)) {
+      sigset_t one;
+      sigemptyset(&one);
+      sigaddset(&one, sig);
+      const timespec zero{0, 0};
+      while (sigtimedwait(&one, nullptr, &zero) < 0 && errno == EINTR) {
+      }
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  errno = err;
+  return w;
+}
+
 void write_stderr(const char* s, size_t n) {
   while (n) {
-    ssize_t w = write(STDERR_FILENO, s, n);
+    ssize_t w = quiet_write(STDERR_FILENO, s, n);
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) return;
     s += w;
@@ -678,6 +713,42 @@ int parse_settings(const char* spec, Settings& out) {
   return 0;
 }
 
+namespace {
+
+// Whether PATH is a trace that an earlier image of this same process wrote
+// (the program called exec): a binary trace whose header has our pid, or,
+// for JSON lines, a file of ours whose first events include our main thread.
+bool earlier_image_of_this_process(const char* path, SinkKind kind) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0) return false;
+  bool same = false;
+  struct stat st;
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid()) {
+    if (kind == SinkKind::binary) {
+      nt_trace_header h;
+      same = read(fd, &h, sizeof h) == static_cast<ssize_t>(sizeof h) &&
+             std::memcmp(h.magic, NT_TRACE_MAGIC, sizeof NT_TRACE_MAGIC) == 0 && h.pid == fr().pid;
+    } else {
+      // JSON lines carry no header: one of our threads (tid = pid for the
+      // main thread) among its first events.
+      char head[4096];
+      ssize_t n = read(fd, head, sizeof head - 1);
+      if (n > 0) {
+        head[n] = 0;
+        char want[32];
+        model::Buf w(want, sizeof want - 1);
+        w.s("\"tid\":").u(fr().pid).c(',');
+        want[w.size()] = 0;
+        same = std::strncmp(head, "{\"seq\":", 7) == 0 && std::strstr(head, want) != nullptr;
+      }
+    }
+  }
+  close(fd);
+  return same;
+}
+
+}  // namespace
+
 void start_sinks() {
   Recorder& r = fr();
   g_n_open = 0;
@@ -697,6 +768,16 @@ void start_sinks() {
         static const char msg[] =
             "numa-trace: trace sink journal: libsystemd.so.0 or sd_journal_sendv not found; this sink is off\n";
         write_stderr(msg, sizeof msg - 1);
+      } else if (struct stat st; stat(kJournalSocket, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+        // sd_journal_sendv drops entries silently (and returns 0) when no
+        // journald listens: without its socket the sink would lose every
+        // event unsaid.
+        s.failed = true;
+        __atomic_fetch_add(&r.counters.sink_errors, 1, __ATOMIC_RELAXED);
+        static const char msg[] =
+            "numa-trace: trace sink journal: no systemd-journald is running (no socket at "
+            "/run/systemd/journal/socket); this sink is off, the flight recorder keeps recording\n";
+        write_stderr(msg, sizeof msg - 1);
       }
       continue;
     }
@@ -712,6 +793,18 @@ void start_sinks() {
       }
     }
     s.fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (s.fd < 0 && errno == EEXIST && earlier_image_of_this_process(path, spec.kind)) {
+      // This process exec'd: the earlier image's trace is there, complete.
+      // This image traces to PATH.1, PATH.2, ... (numa-trace run lists them).
+      const size_t base = b.size();
+      for (unsigned k = 1; k < 100 && s.fd < 0 && errno == EEXIST; ++k) {
+        model::Buf nb(path + base, sizeof path - base);
+        nb.c('.').u(k);
+        if (base + nb.size() >= sizeof path) break;
+        path[base + nb.size()] = 0;
+        s.fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+      }
+    }
     if (s.fd < 0) {
       s.failed = true;
       __atomic_fetch_add(&r.counters.sink_errors, 1, __ATOMIC_RELAXED);
@@ -830,14 +923,11 @@ void write_crash_record() {
   g_owner.store(false, std::memory_order_release);
 }
 
-void stop_sinks() {
-  if (g_running.exchange(false)) {
-    g_stop.store(true, std::memory_order_release);
-    __atomic_fetch_add(&g_wake_word, 1, __ATOMIC_RELEASE);
-    syscall(SYS_futex, &g_wake_word, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
-    pthread_join(g_thread, nullptr);
-  }
-  while (!drain(false)) sched_yield();
+namespace {
+
+// The journal's resolve summaries and the binary traces' summary record;
+// the caller holds the sinks (g_owner).
+void write_summaries() {
   Recorder& r = fr();
   for (int i = 0; i < g_n_open; ++i) {
     Sink& s = g_sinks[i];
@@ -851,10 +941,43 @@ void stop_sinks() {
       put_record(i, NT_REC_SUMMARY, &sum, sizeof sum);
       flush(i);
     }
+  }
+}
+
+}  // namespace
+
+void stop_sinks() {
+  if (g_running.exchange(false)) {
+    g_stop.store(true, std::memory_order_release);
+    __atomic_fetch_add(&g_wake_word, 1, __ATOMIC_RELEASE);
+    syscall(SYS_futex, &g_wake_word, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+    pthread_join(g_thread, nullptr);
+  }
+  while (!drain(false)) sched_yield();
+  write_summaries();
+  for (int i = 0; i < g_n_open; ++i) {
+    Sink& s = g_sinks[i];
     if (s.owned) close(s.fd);
     s.fd = -1;
   }
   g_n_open = 0;
+}
+
+// _exit or exec: the image ends without destructors. What the ring holds
+// goes out now, and the summary, so the trace is complete; async-signal-
+// safe (_exit may be called from a handler), the drainer thread is not
+// joined, and a drainer holding the sinks is waited for at most 500 ms.
+// If an exec fails, tracing goes on: later records follow the summary,
+// and the summary written at the real end is the last.
+void sinks_before_image_ends() {
+  if (g_n_open == 0) return;
+  for (int i = 0; i < 500 && !drain(true); ++i) {
+    timespec ms{0, 1000 * 1000};
+    nanosleep(&ms, nullptr);
+  }
+  if (g_owner.exchange(true, std::memory_order_acquire)) return;
+  write_summaries();
+  g_owner.store(false, std::memory_order_release);
 }
 
 void sinks_after_fork_child() {
