@@ -54,7 +54,7 @@ static int map_split(const char* first, int i, int count) {
   return 0;
 }
 
-static volatile unsigned char* g_page;
+static volatile unsigned char* volatile g_page; /* stored before the fault, read by the handler */
 static void repair(int sig) {
   (void)sig;
   mprotect((void*)g_page, 4096, PROT_READ | PROT_WRITE);
@@ -118,7 +118,9 @@ int main(int argc, char** argv) {
   }
   if (strcmp(argv[4], "overflow") == 0) {
     char* heap = malloc(16);
-    for (int k = 0; k <= 16; ++k) heap[k] = 1; /* one byte past: ASan's heap-buffer-overflow */
+    volatile size_t one = 1; /* not folded: gcc would see the overflow and warn */
+    size_t past = 16 + one;  /* one byte past: ASan's heap-buffer-overflow */
+    for (size_t k = 0; k < past; ++k) heap[k] = 1;
     printf("heap %d\n", heap[3]);
     free(heap);
   }

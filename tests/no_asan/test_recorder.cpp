@@ -461,7 +461,7 @@ TEST(Recorder, CrashChainsToTheProgramsHandler) {
 
 // A handler that repairs the fault (the page made accessible) and returns:
 // the program goes on, and numa-trace says and records no crash.
-uint8_t* g_guarded = nullptr;
+uint8_t* volatile g_guarded = nullptr;
 TEST(Recorder, AHandlerThatRecoversIsNoCrash) {
   EXPECT_EXIT(
       {

@@ -144,6 +144,11 @@ int run_program(const RunOptions& o) {
     _exit(errno == ENOENT ? 127 : 126);
   }
   close(go[0]);
+  // numa-trace's own lines go to the program's stderr: if that is a closed
+  // pipe, they fail with EPIPE rather than end numa-trace with SIGPIPE and
+  // hide the program's exit status. (The child was forked before: it keeps
+  // the disposition numa-trace was started with.)
+  signal(SIGPIPE, SIG_IGN);
   const std::string path = expand_pid(o.output, pid);
   std::string refused;
   struct stat st {};
