@@ -9,6 +9,7 @@
 #   signals   signals sent to numa-trace reach the program once; the
 #             terminal's ^C is not sent twice
 #   crash     a SIGSEGV inside the real load decodes with postmortem
+#   coexist   started through an exec, a closed stderr, a file-size limit
 # usage: llama.sh PART NUMA-TRACE CLIENT.mjs LLAMA-DIR [CRASH-SHIM.so]
 PART=$1 NT=$2 CLIENT=$3 LLAMA_DIR=$4 SHIM=${5:-}
 . "$(dirname "$0")/../cli/lib.sh"
@@ -142,8 +143,40 @@ crash() {
   done
 }
 
+# The hostile-environment cases of tests/hostile/coexist.sh, on the real
+# loader: the same tokens and exit status as without numa-trace.
+coexist() {
+  client >"$T/want" 2>/dev/null || fail "client without numa-trace failed"
+  local want
+  want=$(cat "$T/want")
+  # Started through a script that execs it, as servers often are: the
+  # shell's image and node's each get a complete trace, node's has the
+  # three per-file mappings.
+  rm -f "$T"/x.nttrace*
+  run "$NT" run -o "$T/x.nttrace" -- sh -c 'exec node "$0" "$1"' "$CLIENT" "$M"
+  expect_rc 0 -- "exec through sh: exit status"
+  [ "$(cat "$T/out")" = "$want" ] && pass || fail "exec through sh: stdout '$(cat "$T/out")', want '$want'"
+  expect_grep "$T/err" "called exec; one trace per image" "exec through sh: both traces named"
+  "$NT" report --json "$T/x.nttrace.1" >"$T/x.json"
+  python3 - "$T/x.json" <<'PY' && pass || fail "node's trace after exec: $(head -c 300 "$T/x.json")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["complete"], "incomplete"
+assert sorted(m["slot"] for m in j["mappings"] if m["kind"] == "per-file") == [0, 1, 2], j["mappings"]
+PY
+  # A closed stderr, and a file-size limit below the trace's size: the
+  # program is neither killed (SIGPIPE, SIGXFSZ) nor changed.
+  run python3 "$HERE/../hostile/closed_stderr.py" "$NT" run -o "$T/closed.nttrace" --stderr -- node "$CLIENT" "$M"
+  expect_rc 0 -- "closed stderr: exit status"
+  [ "$(cat "$T/out")" = "$want" ] && pass || fail "closed stderr: stdout '$(cat "$T/out")'"
+  run bash -c "ulimit -f 4; exec '$NT' run -o '$T/fsize.nttrace' -- node '$CLIENT' '$M'"
+  expect_rc 0 -- "RLIMIT_FSIZE: exit status"
+  [ "$(cat "$T/out")" = "$want" ] && pass || fail "RLIMIT_FSIZE: stdout '$(cat "$T/out")'"
+  expect_grep "$T/err" "trace sink file:.*File too large" "RLIMIT_FSIZE: the sink's failure is said"
+}
+
 case $PART in
-  unharmed | trace | signals | crash) "$PART" ;;
-  *) echo "usage: llama.sh unharmed|trace|signals|crash NUMA-TRACE CLIENT LLAMA-DIR [SHIM]" >&2; exit 2 ;;
+  unharmed | trace | signals | crash | coexist) "$PART" ;;
+  *) echo "usage: llama.sh unharmed|trace|signals|crash|coexist NUMA-TRACE CLIENT LLAMA-DIR [SHIM]" >&2; exit 2 ;;
 esac
 finish
