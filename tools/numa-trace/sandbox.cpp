@@ -50,8 +50,8 @@ void set_limit(int resource, uint64_t v) {
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   set_limit(RLIMIT_CORE, 0);  // its own crash must not write a core over the user's
   if (limits.cpu_seconds) set_limit(RLIMIT_CPU, limits.cpu_seconds);
-  // Not under a sanitizer: its shadow memory already counts as data, and
-  // any limit would make the runtime's own allocations fail.
+    // Not under a sanitizer: its shadow memory already counts as data, and
+    // any limit would make the runtime's own allocations fail.
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
   if (limits.data_bytes) set_limit(RLIMIT_DATA, limits.data_bytes);
 #endif
