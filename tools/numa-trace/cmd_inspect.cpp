@@ -86,42 +86,39 @@ int run_inspect(const InspectOptions& o) {
                 m.split_count == 1 ? "" : "s", static_cast<unsigned long long>(m.tensor_count()),
                 human_bytes(total_bytes).c_str());
     std::printf("%4s  %-36s %12s %12s %8s %12s\n", "idx", "file", "size", "data offset", "tensors", "tensor bytes");
-    // A run of unreadable files (missing splits of a huge split.count) is
-    // one row: the problem list says what is wrong with each.
+    // A run of more than two unreadable files (missing splits of a huge
+    // split.count) is one row in each table: the problem list says what is
+    // wrong with them. Returns the end of the run starting at i, or i.
+    auto long_unreadable_run = [&](size_t i) {
+      size_t end = i;
+      while (end < m.files.size() && !m.readable[end]) ++end;
+      return end - i > 2 ? end : i;
+    };
     for (size_t i = 0; i < m.files.size(); ++i) {
       const auto& f = m.files[i];
-      if (!m.readable[i]) {
-        size_t end = i + 1;
-        while (end < m.files.size() && !m.readable[end]) ++end;
-        if (end - i > 2) {
-          std::printf("%4zu  %-36s %12s\n", i, ("... to " + std::to_string(end - 1)).c_str(), "(unreadable)");
-          i = end - 1;
-        } else {
-          std::printf("%4zu  %-36s %12s\n", i, printable(base_name(f.path)).c_str(), "(unreadable)");
-        }
-        continue;
+      if (size_t end = long_unreadable_run(i); end != i) {
+        std::printf("%4zu  %-36s %12s\n", i, ("... to " + std::to_string(end - 1)).c_str(), "(unreadable)");
+        i = end - 1;
+      } else if (!m.readable[i]) {
+        std::printf("%4zu  %-36s %12s\n", i, printable(base_name(f.path)).c_str(), "(unreadable)");
+      } else {
+        std::printf("%4zu  %-36s %12s %12s %8zu %12s\n", i, printable(base_name(f.path)).c_str(),
+                    human_bytes(f.file_size).c_str(), hex(f.data_offset).c_str(), f.tensors.size(),
+                    human_bytes(f.data_bytes()).c_str());
       }
-      std::printf("%4zu  %-36s %12s %12s %8zu %12s\n", i, printable(base_name(f.path)).c_str(),
-                  human_bytes(f.file_size).c_str(), hex(f.data_offset).c_str(), f.tensors.size(),
-                  human_bytes(f.data_bytes()).c_str());
     }
     std::printf("\nunified layout (one region holding every file, as the NUMA-mirror loader builds it; page %s)\n",
                 human_bytes(page).c_str());
     std::printf("%4s  %16s %20s %14s\n", "idx", "packed offset", "page-aligned offset", "size");
     for (size_t i = 0; i < m.files.size(); ++i) {
-      if (!m.readable[i] && i + 1 < m.files.size() && !m.readable[i + 1]) {
-        size_t end = i + 1;
-        while (end < m.files.size() && !m.readable[end]) ++end;
-        if (end - i > 2) {
-          std::printf("%4zu  %16s %20s %14s  (files %zu to %zu unreadable, size 0)\n", i,
-                      hex(packed->extents[i].offset).c_str(), hex(aligned->extents[i].offset).c_str(), "0x0", i,
-                      end - 1);
-          i = end - 1;
-          continue;
-        }
+      if (size_t end = long_unreadable_run(i); end != i) {
+        std::printf("%4zu  %16s %20s %14s  (files %zu to %zu unreadable, size 0)\n", i,
+                    hex(packed->extents[i].offset).c_str(), hex(aligned->extents[i].offset).c_str(), "0x0", i, end - 1);
+        i = end - 1;
+      } else {
+        std::printf("%4zu  %16s %20s %14s\n", i, hex(packed->extents[i].offset).c_str(),
+                    hex(aligned->extents[i].offset).c_str(), hex(m.files[i].file_size).c_str());
       }
-      std::printf("%4zu  %16s %20s %14s\n", i, hex(packed->extents[i].offset).c_str(),
-                  hex(aligned->extents[i].offset).c_str(), hex(m.files[i].file_size).c_str());
     }
     std::printf("%4s  %16s %20s\n", "end", hex(packed->total).c_str(), hex(aligned->total).c_str());
     if (o.tensors) {

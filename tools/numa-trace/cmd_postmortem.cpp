@@ -62,7 +62,7 @@ bool judge_through_gdb(postmortem::Report& r, const PostmortemOptions& o, std::s
                                std::string("numa-trace facts"), r.executable, o.pm.core})
     cmd.push_back(a);
   // Bounded like the decoder itself: gdb on a hostile core must not hang us.
-  auto c = run_captured(cmd, {}, ".", o.timeout ? o.timeout : 0);
+  auto c = run_captured(cmd, {}, ".", o.timeout);
   if (c.timed_out) {
     why = "gdb did not answer within " + std::to_string(o.timeout) + " s";
     return false;

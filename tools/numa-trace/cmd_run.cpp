@@ -89,11 +89,19 @@ int run_program(const RunOptions& o) {
   // comes before libc and its sigaction() keeps the crash handler first.
   std::string ld_preload = o.hooks_only ? lib : preload + ":" + lib;
   if (const char* old = std::getenv("LD_PRELOAD"); old && *old) ld_preload += std::string(":") + old;
+  const std::string program = which(o.command[0]);
   // A program built with gcc's -fsanitize=address aborts unless libasan is
   // the first library of the process: it goes in front of ours. (clang's
   // ASan runtime is linked into the program itself and needs nothing.)
-  if (const std::string asan = first_runtime_of(which(o.command[0])); !asan.empty())
-    ld_preload = asan + ":" + ld_preload;
+  if (const std::string asan = first_runtime_of(program); !asan.empty()) ld_preload = asan + ":" + ld_preload;
+  // A program run with AT_SECURE gets no LD_PRELOAD from the dynamic loader:
+  // it would run untraced, so that is said up front and again at the end.
+  const std::string secure = secure_exec_reason(program);
+  if (!secure.empty())
+    std::fprintf(stderr,
+                 "numa-trace: %s %s: the dynamic loader ignores LD_PRELOAD for it (AT_SECURE), so it runs "
+                 "untraced\n",
+                 o.command[0].c_str(), secure.c_str());
 
   // Signals sent to numa-trace by a process go to the program (forward()).
   // The program gets the dispositions numa-trace was started with (an
@@ -109,14 +117,6 @@ int run_program(const RunOptions& o) {
   // The child waits for a go before exec: the trace paths name its pid, and
   // a file already there is refused before the program runs (the recorder
   // never overwrites one, and the report must not show an older trace).
-  // A program run with AT_SECURE gets no LD_PRELOAD from the dynamic loader:
-  // it would run untraced, so that is said up front and again at the end.
-  const std::string secure = secure_exec_reason(which(o.command[0]));
-  if (!secure.empty())
-    std::fprintf(stderr,
-                 "numa-trace: %s %s: the dynamic loader ignores LD_PRELOAD for it (AT_SECURE), so it runs "
-                 "untraced\n",
-                 o.command[0].c_str(), secure.c_str());
   int go[2];
   if (pipe2(go, O_CLOEXEC) != 0) {
     std::perror("numa-trace run: pipe");

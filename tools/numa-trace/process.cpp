@@ -53,6 +53,12 @@ std::string find_loader() {
   return first_readable("NUMA_TRACE_LOADER", {self_dir() + "/numa-trace-loader"});
 }
 
+uint64_t monotonic_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1000000;
+}
+
 std::string which(const std::string& name) {
   if (name.find('/') != std::string::npos) return access(name.c_str(), X_OK) == 0 ? name : std::string();
   const char* path = std::getenv("PATH");
@@ -162,20 +168,17 @@ Captured run_captured(const std::vector<std::string>& argv, const std::vector<st
   pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
   std::string* sinks[2] = {&c.out, &c.err};
   int open_fds = 2;
-  timespec start{};
-  clock_gettime(CLOCK_MONOTONIC, &start);
+  const uint64_t deadline = timeout_s ? monotonic_ms() + uint64_t{timeout_s} * 1000 : 0;
   while (open_fds > 0) {
     int wait_ms = -1;
-    if (timeout_s) {
-      timespec now{};
-      clock_gettime(CLOCK_MONOTONIC, &now);
-      const long long spent = (now.tv_sec - start.tv_sec) * 1000LL + (now.tv_nsec - start.tv_nsec) / 1000000;
-      if (spent >= timeout_s * 1000LL) {
+    if (deadline) {
+      const uint64_t now = monotonic_ms();
+      if (now >= deadline) {
         c.timed_out = true;
         kill(pid, SIGKILL);
         break;
       }
-      wait_ms = static_cast<int>(timeout_s * 1000LL - spent);
+      wait_ms = static_cast<int>(deadline - now);
     }
     int ready = poll(fds, 2, wait_ms);
     if (ready < 0) {

@@ -1,6 +1,7 @@
 // Finding numa-trace's own files and running programs (demo, run).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,9 @@ std::string secure_exec_reason(const std::string& program_path);
 // aborts unless it is the first library): its path, or empty. Read from the
 // program's DT_NEEDED entries, found in the system library folders.
 std::string first_runtime_of(const std::string& program_path);
+
+// CLOCK_MONOTONIC in milliseconds, for deadlines (run_captured, the sandbox).
+uint64_t monotonic_ms();
 
 struct Captured {
   int status = 0;          // as from waitpid; -1 when it could not start

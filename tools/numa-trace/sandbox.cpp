@@ -6,7 +6,6 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -15,16 +14,11 @@
 #include <cstring>
 
 #include "cli.h"
+#include "process.h"
 
 namespace numatrace::cli {
 
 namespace {
-
-uint64_t now_ms() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1000000;
-}
 
 void set_limit(int resource, uint64_t v) {
   rlimit rl{};
@@ -94,12 +88,12 @@ int run_sandboxed(const std::string& what, const SandboxLimits& limits, const st
   }
   close(p[1]);
   std::string out;
-  const uint64_t deadline = limits.wall_seconds ? now_ms() + uint64_t{limits.wall_seconds} * 1000 : 0;
+  const uint64_t deadline = limits.wall_seconds ? monotonic_ms() + uint64_t{limits.wall_seconds} * 1000 : 0;
   bool timed_out = false;
   for (;;) {
     int wait_ms = -1;
     if (deadline) {
-      const uint64_t t = now_ms();
+      const uint64_t t = monotonic_ms();
       if (t >= deadline) {
         timed_out = true;
         break;

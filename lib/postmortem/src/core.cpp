@@ -123,9 +123,9 @@ Result<int> decompress(int in, const std::string& path) {
     ::close(out);
     return fail(ErrorKind::invalid, "PM006", path, "zstd", "empty stream");
   }
-  // A frame that never ended (last != 0) is a .zst cut short: what was
-  // decompressed is still a (truncated) core, and parse() says so.
-  (void)last;
+  // A frame that never ended (the last ZSTD_decompressStream did not
+  // return 0) is a .zst cut short: what was decompressed is still a
+  // (truncated) core, and parse() says so.
   if (ftruncate(out, static_cast<off_t>(written)) != 0) {
     ::close(out);
     return fail(ErrorKind::io, "PM001", path, "", std::string("ftruncate: ") + std::strerror(errno));

@@ -220,9 +220,8 @@ void handler(int sig, siginfo_t* info, void* uc) {
       nanosleep(&ms, nullptr);
     }
   }
-  // Default action: restore it. A fault re-executes the
-  // instruction on return and dies with the real siginfo; a sent signal is
-  // sent again.
+  // Default action: restore it. A fault re-executes the instruction on
+  // return and dies with the real siginfo; a sent signal is sent again.
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   real_sigaction(sig, &dfl, nullptr);

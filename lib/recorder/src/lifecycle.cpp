@@ -113,8 +113,8 @@ NT_EXPORT int fexecve(int fd, char* const argv[], char* const envp[]) {
 }
 
 // The variadic forms: their arguments into an array on the stack (as glibc
-// does), then the forms above. `envp_too`: execle's environment follows the
-// terminating null pointer.
+// does), then the forms above. `envp_out` reads what follows the terminating
+// null pointer: execle's environment.
 #define NT_COLLECT_ARGS(first, ap, envp_out)                                    \
   size_t n = 1;                                                                 \
   va_list count;                                                                \

@@ -392,6 +392,16 @@ class Entry {
   int n_ = 0;
 };
 
+// One entry to the journal; the first failure turns the sink off, counted
+// and said (sd_journal_sendv returns -errno).
+void journal_send(int sink, const Entry& e) {
+  if (int rc = e.send(); rc < 0 && !g_sinks[sink].failed) {
+    g_sinks[sink].failed = true;
+    __atomic_fetch_add(&fr().counters.sink_errors, 1, __ATOMIC_RELAXED);
+    report_sink(g_settings.sinks[sink], "sd_journal_sendv failed", -rc);
+  }
+}
+
 struct ResolveSum {
   uint64_t count[NT_FR_MAX_FILES] = {}, bytes[NT_FR_MAX_FILES] = {};
   uint64_t by_node[NT_FR_MAX_FILES][NT_FR_MAX_NODES] = {};
@@ -433,11 +443,7 @@ void journal_resolve_summary(int sink) {
       model::file_of(r, b, f);
       b.s(": ").u(g_resolves.count[f]).s(" tensors resolved, ").u(g_resolves.bytes[f]).s(" bytes");
     });
-    if (int rc = e.send(); rc < 0 && !g_sinks[sink].failed) {
-      g_sinks[sink].failed = true;
-      __atomic_fetch_add(&fr().counters.sink_errors, 1, __ATOMIC_RELAXED);
-      report_sink(g_settings.sinks[sink], "sd_journal_sendv failed", -rc);
-    }
+    journal_send(sink, e);
   }
   g_resolves = ResolveSum{};
 }
@@ -514,11 +520,7 @@ void emit_journal(int sink, const nt_fr_event& ev) {
       if (ev.type == NT_EV_CRASH) b.s(" signal ").u(ev.a).s(" at ").x(ev.b);
     });
   }
-  if (int rc = e.send(); rc < 0 && !g_sinks[sink].failed) {
-    g_sinks[sink].failed = true;
-    __atomic_fetch_add(&fr().counters.sink_errors, 1, __ATOMIC_RELAXED);
-    report_sink(spec, "sd_journal_sendv failed", -rc);
-  }
+  journal_send(sink, e);
 }
 
 void emit(const nt_fr_event& e) {
