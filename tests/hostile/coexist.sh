@@ -98,19 +98,22 @@ fi
 nojournal() {
   NUMA_TRACE=journal LD_PRELOAD="$(dirname "$LOADER")/../lib/libnumatrace.so" "$LOADER" "$T/m" --threads 1 -q
 }
+checked_nojournal=1
 if [ -S /run/systemd/journal/socket ]; then
   if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
     export -f nojournal; export T LOADER
     run unshare -m bash -c 'mount -t tmpfs none /run/systemd/journal && nojournal'
   else
     echo "note: a journald runs and it cannot be hidden here (not root); the no-journald case is not checked"
-    RC=0; : >"$T/err"; echo "trace sink journal: no systemd-journald is running" >"$T/err"
+    checked_nojournal=0
   fi
 else
   run nojournal
 fi
-expect_rc 0 -- "no journald: the program's exit status"
-expect_grep "$T/err" "trace sink journal: no systemd-journald is running" "no journald: said"
+if [ "$checked_nojournal" = 1 ]; then
+  expect_rc 0 -- "no journald: the program's exit status"
+  expect_grep "$T/err" "trace sink journal: no systemd-journald is running" "no journald: said"
+fi
 
 # ASan, gcc (libasan.so, which must come first: run puts it there) and
 # clang (runtime in the program, initialized from .preinit_array): traced,
