@@ -20,6 +20,14 @@ namespace numatrace::cli {
 
 namespace {
 
+// In a sanitized build of numa-trace the sanitizer's own handler catches a
+// crash of the decoder, reports it and exits with status 1, which would
+// read as postmortem's "a crash or findings". Its death callback ends the
+// child with this status instead, which the parent reports as PM010.
+// Weak: null in ordinary builds.
+constexpr int kSanitizerDeath = 99;
+extern "C" void __sanitizer_set_death_callback(void (*)(void)) __attribute__((weak));
+
 void set_limit(int resource, uint64_t v) {
   rlimit rl{};
   if (getrlimit(resource, &rl) != 0) return;
@@ -49,6 +57,7 @@ void set_limit(int resource, uint64_t v) {
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
   if (limits.data_bytes) set_limit(RLIMIT_DATA, limits.data_bytes);
 #endif
+  if (__sanitizer_set_death_callback) __sanitizer_set_death_callback([] { _exit(kSanitizerDeath); });
   int rc = kUsage;
   try {
     rc = body();
@@ -116,7 +125,8 @@ int run_sandboxed(const std::string& what, const SandboxLimits& limits, const st
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  if (!timed_out && WIFEXITED(status)) {
+  const bool normal_exit = WIFEXITED(status) && WEXITSTATUS(status) <= kUsage;  // postmortem's 0, 1, 2
+  if (!timed_out && normal_exit) {
     if (!out.empty()) {
       std::fwrite(out.data(), 1, out.size(), stdout);
       std::fflush(stdout);
@@ -132,6 +142,11 @@ int run_sandboxed(const std::string& what, const SandboxLimits& limits, const st
   } else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGXCPU) {
     std::fprintf(stderr, "numa-trace: %s: PM011 decoding used more than %u s of CPU time and was stopped\n", w.c_str(),
                  limits.cpu_seconds);
+  } else if (WIFEXITED(status) && WEXITSTATUS(status) == kSanitizerDeath) {
+    std::fprintf(stderr,
+                 "numa-trace: %s: PM010 the decoder was stopped by the sanitizer's report above, reading this "
+                 "input (please report it, with the input)\n",
+                 w.c_str());
   } else if (WIFSIGNALED(status)) {
     const char* a = sigabbrev_np(WTERMSIG(status));
     std::fprintf(stderr,
@@ -139,7 +154,8 @@ int run_sandboxed(const std::string& what, const SandboxLimits& limits, const st
                  "numa-trace does not handle (please report it, with the input)\n",
                  w.c_str(), a ? a : "?");
   } else {
-    std::fprintf(stderr, "numa-trace: %s: PM010 the decoder ended abnormally (status %d)\n", w.c_str(), status);
+    std::fprintf(stderr, "numa-trace: %s: PM010 the decoder ended abnormally (exit status %d)\n", w.c_str(),
+                 WIFEXITED(status) ? WEXITSTATUS(status) : status);
   }
   return kUsage;
 }
