@@ -24,3 +24,9 @@ if(NUMA_TRACE_SANITIZE)
   target_link_options(numatrace_offline INTERFACE ${_nt_san})
 endif()
 add_feature_info(sanitizers NUMA_TRACE_SANITIZE "offline code built with -fsanitize=${NUMA_TRACE_SANITIZE}")
+
+# Fuzzing builds instrument the offline libraries for libFuzzer's coverage;
+# the fuzz targets themselves link -fsanitize=fuzzer (tests/fuzz).
+if(NUMA_TRACE_FUZZ)
+  target_compile_options(numatrace_offline INTERFACE -fsanitize=fuzzer-no-link)
+endif()

@@ -208,33 +208,6 @@ int module_cb(Dwfl_Module* mod, void**, const char* name, Dwarf_Addr, void* arg)
 
 // Through the symbol in libnumatrace; else a scan of writable segments.
 bool find_recorder(Dwfl* dwfl, const Core& core, Report& r) {
-  auto take = [&](uint64_t addr, const char* how) {
-    uint64_t magic = 0;
-    uint32_t version = 0, size = 0;
-    if (!core.read(addr, &magic, 8) || magic != NT_FR_MAGIC) {
-      r.recorder_error = std::string("the flight recorder at ") + hex(addr) + " (found by " + how +
-                         ") has no valid magic: it was not dumped, or is corrupt";
-      return false;
-    }
-    core.read(addr + 8, &version, 4);
-    core.read(addr + 12, &size, 4);
-    if (version != NT_FR_VERSION || size != sizeof(nt_flight_recorder)) {
-      r.recorder_error = "the flight recorder has version " + std::to_string(version) + " and size " +
-                         std::to_string(size) + "; this numa-trace reads version " + std::to_string(NT_FR_VERSION) +
-                         " (" + std::to_string(sizeof(nt_flight_recorder)) +
-                         " bytes): use the numa-trace that traced it";
-      return false;
-    }
-    auto rec = std::make_shared<nt_flight_recorder>();
-    if (!core.read(addr, rec.get(), sizeof *rec)) {
-      r.recorder_error = "the flight recorder at " + hex(addr) + " is not wholly in the core (truncated?)";
-      return false;
-    }
-    r.recorder = rec;
-    r.recorder_address = addr;
-    r.recorder_found_by = how;
-    return true;
-  };
   struct Find {
     uint64_t addr = 0;
     bool loaded = false;  // a libnumatrace module is mapped
@@ -257,15 +230,48 @@ bool find_recorder(Dwfl* dwfl, const Core& core, Report& r) {
         return DWARF_CB_OK;
       },
       &found, 0);
-  if (found.addr) return take(found.addr, "symbol");
+  if (found.addr) return take_recorder(core, found.addr, "symbol", r);
   // Without a libnumatrace module there is no recorder to find (it lives in
   // that library's .bss); the scan is for one whose symbols are gone.
   if (!found.loaded) return false;
-  // Fallback: the magic at an 8-byte boundary in the dumped part of a
-  // writable segment. Only the magic must lie in one segment: the recorder
-  // itself may run on into the next (it spans .data/.bss boundaries in real
-  // cores), and take() reads it piecewise. Only bytes the core file holds
-  // are scanned, whatever p_filesz claims.
+  return scan_recorder(core, r);
+}
+
+}  // namespace
+
+bool take_recorder(const Core& core, uint64_t addr, const char* how, Report& r) {
+  uint64_t magic = 0;
+  uint32_t version = 0, size = 0;
+  if (!core.read(addr, &magic, 8) || magic != NT_FR_MAGIC) {
+    r.recorder_error = std::string("the flight recorder at ") + hex(addr) + " (found by " + how +
+                       ") has no valid magic: it was not dumped, or is corrupt";
+    return false;
+  }
+  core.read(addr + 8, &version, 4);
+  core.read(addr + 12, &size, 4);
+  if (version != NT_FR_VERSION || size != sizeof(nt_flight_recorder)) {
+    r.recorder_error = "the flight recorder has version " + std::to_string(version) + " and size " +
+                       std::to_string(size) + "; this numa-trace reads version " + std::to_string(NT_FR_VERSION) +
+                       " (" + std::to_string(sizeof(nt_flight_recorder)) + " bytes): use the numa-trace that traced it";
+    return false;
+  }
+  auto rec = std::make_shared<nt_flight_recorder>();
+  if (!core.read(addr, rec.get(), sizeof *rec)) {
+    r.recorder_error = "the flight recorder at " + hex(addr) + " is not wholly in the core (truncated?)";
+    return false;
+  }
+  r.recorder = rec;
+  r.recorder_address = addr;
+  r.recorder_found_by = how;
+  return true;
+}
+
+bool scan_recorder(const Core& core, Report& r) {
+  // The magic at an 8-byte boundary in the dumped part of a writable
+  // segment. Only the magic must lie in one segment: the recorder itself
+  // may run on into the next (it spans .data/.bss boundaries in real
+  // cores), and take_recorder() reads it piecewise. Only bytes the core
+  // file holds are scanned, whatever p_filesz claims.
   for (const auto& s : core.loads()) {
     if (!(s.flags & PF_W) || s.filesz < 8 || s.offset >= core.file_size()) continue;
     const uint64_t avail = std::min<uint64_t>(s.filesz, core.file_size() - s.offset);
@@ -277,7 +283,7 @@ bool find_recorder(Dwfl* dwfl, const Core& core, Report& r) {
       const auto* hit = static_cast<const unsigned char*>(memmem(at, static_cast<size_t>(p + len - at), &magic, 8));
       if (!hit) break;
       const uint64_t addr = s.vaddr + static_cast<uint64_t>(hit - p);
-      if (addr % 8 == 0 && take(addr, "magic scan")) {
+      if (addr % 8 == 0 && take_recorder(core, addr, "magic scan", r)) {
         r.recorder_error.clear();
         return true;
       }
@@ -286,8 +292,6 @@ bool find_recorder(Dwfl* dwfl, const Core& core, Report& r) {
   }
   return false;
 }
-
-}  // namespace
 
 std::string signal_text(int sig) {
   const char* a = sigabbrev_np(sig);
@@ -298,6 +302,18 @@ std::string crash_sentence(int signal, uint64_t fault_address, FaultClass c, con
   return (signal ? signal_text(signal) + " at " + hex(fault_address) + " (" + fault_class_name(c) + ")"
                  : std::string("Stopped")) +
          where;
+}
+
+std::vector<nt_fr_event> last_events(const nt_flight_recorder& fr, unsigned max) {
+  std::vector<nt_fr_event> out;
+  for (uint64_t s = fr.head; s > 0 && s + NT_FR_RING > fr.head && out.size() < max; --s) {
+    const nt_fr_event& e = fr.ring[(s - 1) % NT_FR_RING];
+    if (e.seq != s) continue;
+    out.push_back(e);
+    out.back().name[NT_FR_NAME - 1] = 0;  // printed with %s: a core's bytes need not end in NUL
+  }
+  std::reverse(out.begin(), out.end());
+  return out;
 }
 
 std::string recorder_error_sentence(const Report& r) {
@@ -550,13 +566,8 @@ Result<Report> analyze(const Options& o) {
   if (r.recorder) {
     const nt_flight_recorder& fr = *r.recorder;
     bool any_resolve = false;
-    for (uint64_t s = fr.head; s > 0 && s + NT_FR_RING > fr.head; --s) {
-      const nt_fr_event& e = fr.ring[(s - 1) % NT_FR_RING];
-      if (e.seq != s) continue;
-      any_resolve |= e.type == NT_EV_RESOLVE;
-      if (r.last_events.size() < o.events) r.last_events.push_back(e);
-    }
-    std::reverse(r.last_events.begin(), r.last_events.end());
+    for (const nt_fr_event& e : last_events(fr, NT_FR_RING)) any_resolve |= e.type == NT_EV_RESOLVE;
+    r.last_events = last_events(fr, o.events);
     r.interposer_only = !any_resolve && fr.n_mappings > 0;
     Judgement j = judge(fr, core.first_tid, r.signal, r.fault_address, where);
     r.fault_class = j.fault_class;

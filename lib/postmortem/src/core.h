@@ -56,4 +56,12 @@ class Core {
   uint64_t execfn_addr_ = 0;
 };
 
+// The flight recorder in a core (analyze.cpp). take_recorder: the one at
+// `addr` (found by `how`: "symbol", "magic scan"), checked (magic, version,
+// size, wholly dumped) and copied into r.recorder, or r.recorder_error says
+// why not. scan_recorder: the first one found by its magic in a writable
+// segment, for cores whose libnumatrace symbols cannot be read.
+bool take_recorder(const Core& core, uint64_t addr, const char* how, Report& r);
+bool scan_recorder(const Core& core, Report& r);
+
 }  // namespace numatrace::postmortem

@@ -20,12 +20,16 @@ Error err(ErrorKind kind, const char* code, const std::string& path, std::string
 }  // namespace
 
 double Trace::ns_per_tsc() const {
-  if (summary && summary->ns_per_tsc > 0) return summary->ns_per_tsc;
+  // A counter between 1 MHz and 1 THz; anything else (a damaged summary,
+  // NaN) is not a clock rate.
+  if (summary && summary->ns_per_tsc >= 1e-3 && summary->ns_per_tsc <= 1e3) return summary->ns_per_tsc;
   return 1.0 / 2.5;  // no summary: assume a 2.5 GHz counter (shown as estimated)
 }
 
 uint64_t Trace::ns(uint64_t tsc) const {
-  return tsc > header.tsc0 ? static_cast<uint64_t>(static_cast<double>(tsc - header.tsc0) * ns_per_tsc()) : 0;
+  if (tsc <= header.tsc0) return 0;
+  const double v = static_cast<double>(tsc - header.tsc0) * ns_per_tsc();
+  return v < 1.8e19 ? static_cast<uint64_t>(v) : UINT64_MAX;  // saturates past uint64_t
 }
 
 Result<Trace> read_trace(const std::string& path) {
@@ -43,7 +47,10 @@ Result<Trace> read_trace(const std::string& path) {
   }
   close(fd);
   bytes.resize(got);
+  return parse_trace(bytes, path);
+}
 
+Result<Trace> parse_trace(std::span<const char> bytes, const std::string& path) {
   Trace t;
   t.path = path;
   if (bytes.size() < sizeof(nt_trace_header))

@@ -79,10 +79,10 @@ inline bool tables_complete(const Recorder& r) {
 // The extent of file_idx inside mapping mi, or null.
 inline const nt_fr_extent* find_extent(const Recorder& r, int mi, int32_t file_idx) {
   const nt_fr_mapping& m = r.mappings[mi];
-  for (uint32_t k = 0; k < m.n_extents; ++k) {
-    uint32_t e = m.first_extent + k;
-    if (e < NT_FR_MAX_EXTENTS && r.extents[e].file_idx == file_idx) return &r.extents[e];
-  }
+  // Bounded by the table, not by n_extents alone: a recorder read from a
+  // damaged core may claim 2^32 extents.
+  for (uint64_t e = m.first_extent, end = e + m.n_extents; e < end && e < NT_FR_MAX_EXTENTS; ++e)
+    if (r.extents[e].file_idx == file_idx) return &r.extents[e];
   return nullptr;
 }
 

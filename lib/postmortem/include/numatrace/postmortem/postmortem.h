@@ -166,6 +166,9 @@ std::string signal_text(int sig);  // "SIGSEGV"
 // The verdict's first words: "SIGSEGV at 0x0 (null page)" + where, or
 // "Stopped" + where for signal 0.
 std::string crash_sentence(int signal, uint64_t fault_address, FaultClass c, const std::string& where);
+// The ring's last `max` events that are whole (their seq matches their
+// place), oldest first, names NUL-terminated.
+std::vector<nt_fr_event> last_events(const nt_flight_recorder& recorder, unsigned max);
 // r.recorder_error as a sentence (" The flight recorder ... ."), or "".
 std::string recorder_error_sentence(const Report& r);
 // " in FUNCTION": the crashing thread's first frame of the program's own code.

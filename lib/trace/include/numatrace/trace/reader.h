@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -43,5 +44,7 @@ struct Trace {
 // TR003 unknown version, TR004 header sizes disagree, TR005 truncated
 // record (Trace::stopped), TR006 a record of the wrong size.
 Result<Trace> read_trace(const std::string& path);
+// The same for a trace already in memory; `path` only names it in errors.
+Result<Trace> parse_trace(std::span<const char> bytes, const std::string& path);
 
 }  // namespace numatrace::trace
