@@ -44,19 +44,39 @@ trace_has "$T/exit.nttrace" 3
 same_as_plain "exec" "$T/exec.nttrace" "$SUBJECT" map "$M" 3 exec
 trace_has "$T/exec.nttrace" 3
 trace_has "$T/exec.nttrace.1" 3
-expect_grep "$T/err" "called exec; one trace per image: .*exec.nttrace to .*exec.nttrace.1" "run names both traces"
+expect_grep "$T/err" "2 traced processes or images .*: .*exec.nttrace to .*exec.nttrace.1" "run names both traces"
 
-# fork in the middle of a load: the parent's trace is whole.
+# fork in the middle of a load: the parent's trace is whole, and the child,
+# which maps splits 1 and 2, has its own beside it.
 same_as_plain "fork" "$T/fork.nttrace" "$SUBJECT" fork "$M" 3
 trace_has "$T/fork.nttrace" 3
+trace_has "$T/fork.nttrace.1" 2
+[ "$(od -An -tu4 -j24 -N4 "$T/fork.nttrace.1" | tr -d ' ')" != "$(od -An -tu4 -j24 -N4 "$T/fork.nttrace" | tr -d ' ')" ] &&
+  pass || fail "fork: the child's trace has the parent's pid"
+
+# A script that runs the loader twice: the shell records nothing and writes
+# no trace; each loader writes a complete one (PATH, PATH.1).
+rm -f "$T"/script.nttrace*
+run "$NT" run -o "$T/script.nttrace" -- sh -c '"$0" map "$1" 3 return; "$0" map "$1" 3 return' "$SUBJECT" "$M"
+expect_rc 0 -- "a script running the loader twice"
+trace_has "$T/script.nttrace" 3
+trace_has "$T/script.nttrace.1" 3
+[ ! -e "$T/script.nttrace.2" ] && pass || fail "the shell wrote a trace of its own"
 
 # The program's own SIGSEGV handler, installed before libnumatrace's (from
 # .preinit_array) and after it, repairs the fault: no crash is said or
 # recorded, the report finds nothing.
 for when in before after; do
-  same_as_plain "SIGSEGV handler $when ours" "$T/segv-$when.nttrace" "$SUBJECT" segv "$when"
+  same_as_plain "SIGSEGV handler $when ours" "$T/segv-$when.nttrace" "$SUBJECT" segv "$when" "$M" 3
   if grep -q "SIGSEGV" "$T/err"; then fail "a recovered SIGSEGV ($when) was said: $(grep SIGSEGV "$T/err")"; else pass; fi
-  run "$NT" report "$T/segv-$when.nttrace"; expect_rc 0 -- "report of a recovered SIGSEGV ($when): no crash"
+  # The report has no crash (its mappings, never unmapped, are NT007).
+  "$NT" report --json "$T/segv-$when.nttrace" >"$T/segv.json"
+  python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); assert "crash" not in j and j["complete"], j.get("crash")' \
+    "$T/segv.json" && pass || fail "report of a recovered SIGSEGV ($when) shows a crash: $(head -c 300 "$T/segv.json")"
+  # Without a model it records nothing: no trace, and that is said.
+  same_as_plain "SIGSEGV handler $when ours, no model" "$T/segv0-$when.nttrace" "$SUBJECT" segv "$when"
+  expect_grep "$T/err" "no trace was written to .*segv0-$when.nttrace \(the program mapped and read no GGUF split" \
+    "a program without events: no trace, and that is said"
 done
 
 # A closed stderr: finding lines fail with EPIPE, not SIGPIPE (exit 141).

@@ -8,9 +8,11 @@
  *                                   overflow (a heap overflow: ASan's report)
  *   subject fork FIRST_SPLIT N      splits 1..N-1 mapped by a forked child
  *                                   in the middle of the parent's load
- *   subject segv before|after       a SIGSEGV handler of its own, installed
+ *   subject segv before|after [FIRST_SPLIT N]
+ *                                   a SIGSEGV handler of its own, installed
  *                                   before libnumatrace's (preinit) or after,
  *                                   repairs the fault and the program goes on
+ *                                   (after mapping the model, when named)
  *
  * It prints what it did on stdout, so a run with and without numa-trace can
  * be compared byte for byte.
@@ -79,15 +81,17 @@ __attribute__((section(".preinit_array"), used)) static void (*g_preinit)(int, c
 int main(int argc, char** argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
   if (readlink("/proc/self/exe", g_self, sizeof g_self - 1) < 0) return 2;
-  if (argc == 3 && strcmp(argv[1], "segv") == 0) {
+  if ((argc == 3 || argc == 5) && strcmp(argv[1], "segv") == 0) {
     if (!g_before) install_repair();
+    for (int i = 0; argc == 5 && i < atoi(argv[4]); ++i) /* events first, so that there is a trace */
+      if (map_split(argv[3], i, atoi(argv[4])) != 0) return 1;
     g_page = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     g_page[7] = 42; /* faults once; the handler repairs it */
     printf("recovered: %d\n", g_page[7]);
     return 0;
   }
   if (argc < 4) {
-    fprintf(stderr, "usage: subject map FIRST N HOW | fork FIRST N | segv before|after\n");
+    fprintf(stderr, "usage: subject map FIRST N HOW | fork FIRST N | segv before|after [FIRST N]\n");
     return 2;
   }
   const char* first = argv[2];

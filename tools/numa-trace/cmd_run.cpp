@@ -154,8 +154,20 @@ int run_program(const RunOptions& o) {
   struct stat st {};
   if (!o.no_output && lstat(path.c_str(), &st) == 0) refused = path;
   if (!o.jsonl.empty() && lstat(expand_pid(o.jsonl, pid).c_str(), &st) == 0) refused = expand_pid(o.jsonl, pid);
-  if (refused.empty()) g_child = pid;
-  ssize_t sent = refused.empty() ? write(go[1], "g", 1) : 0;
+  // The recorder creates the trace at the program's first event; a folder
+  // it cannot create it in is said now, before the program runs.
+  std::string unwritable;
+  const std::string outputs[] = {o.no_output ? std::string() : path,
+                                 o.jsonl.empty() ? std::string() : expand_pid(o.jsonl, pid)};
+  for (const std::string& out : outputs) {
+    if (out.empty()) continue;
+    const auto slash = out.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : out.substr(0, slash);
+    if (access(dir.c_str(), W_OK | X_OK) != 0) unwritable = dir + ": " + std::strerror(errno);
+  }
+  const bool start = refused.empty() && unwritable.empty();
+  if (start) g_child = pid;
+  ssize_t sent = start ? write(go[1], "g", 1) : 0;
   close(go[1]);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
@@ -164,6 +176,11 @@ int run_program(const RunOptions& o) {
   // Nothing is left to forward to: a SIGTERM from now on (while the trace
   // is read) must end numa-trace as it would have without the forwarding.
   for (size_t i = 0; i < std::size(kForwarded); ++i) sigaction(kForwarded[i], &before[i], nullptr);
+  if (!unwritable.empty()) {
+    std::fprintf(stderr, "numa-trace run: cannot write the trace in %s (name another path with -o)\n",
+                 unwritable.c_str());
+    return 2;
+  }
   if (!refused.empty()) {
     std::fprintf(stderr, "numa-trace run: %s exists; not overwriting it (remove it or name another with -o)\n",
                  refused.c_str());
@@ -183,32 +200,34 @@ int run_program(const RunOptions& o) {
     rc = WEXITSTATUS(status);
   }
   if (!o.no_output) {
-    // A program that exec'd leaves one trace per image: PATH, then PATH.1,
-    // PATH.2, ... (the recorder never overwrites one); each is said, and
-    // --report shows the last image's.
-    std::vector<std::string> paths{path};
-    for (int k = 1; k < 100; ++k) {
-      const std::string next = path + "." + std::to_string(k);
-      struct stat nst {};
-      if (lstat(next.c_str(), &nst) != 0) break;
-      paths.push_back(next);
+    // Each process or image that recorded an event wrote a trace: the first
+    // to PATH, the others (a script's second loader, a forked child, an
+    // exec'd image) to PATH.1, PATH.2, ... (the recorder never overwrites
+    // one). Each is said, and --report shows each. A program that mapped
+    // and read no GGUF split writes none.
+    std::vector<std::string> paths;
+    for (int k = 0; k < 100; ++k) {
+      const std::string p = k ? path + "." + std::to_string(k) : path;
+      struct stat pst {};
+      if (lstat(p.c_str(), &pst) != 0) break;
+      paths.push_back(p);
     }
     if (paths.size() > 1)
-      std::fprintf(stderr, "numa-trace: the program called exec; one trace per image: %s to %s\n", path.c_str(),
-                   paths.back().c_str());
+      std::fprintf(stderr, "numa-trace: %zu traced processes or images (a child, a later loader, an exec): %s to %s\n",
+                   paths.size(), path.c_str(), paths.back().c_str());
+    if (paths.empty())
+      std::fprintf(stderr, "numa-trace: no trace was written to %s (%s)\n", path.c_str(),
+                   !secure.empty() ? ("the program " + secure + ": LD_PRELOAD was ignored").c_str()
+                                   : "the program mapped and read no GGUF split, so there was nothing to record");
     for (const auto& p : paths) {
       auto t = trace::read_trace(p);
       if (t) {
-        std::fprintf(stderr, "numa-trace: %zu events, %zu findings in %s (numa-trace report %s)\n", t->events.size(),
-                     t->findings.size(), p.c_str(), p.c_str());
-        if (o.report && p == paths.back()) {
+        std::fprintf(stderr, "numa-trace: %zu events, %zu findings in %s (pid %u; numa-trace report %s)\n",
+                     t->events.size(), t->findings.size(), p.c_str(), t->header.pid, p.c_str());
+        if (o.report) {
           ReportOptions ro{p, false, ""};
           print_report(ro);
         }
-      } else if (t.error().kind == ErrorKind::io) {
-        std::fprintf(stderr, "numa-trace: no trace was written to %s (%s)\n", p.c_str(),
-                     !secure.empty() ? ("the program " + secure + ": LD_PRELOAD was ignored").c_str()
-                                     : t.error().message.c_str());
       } else {
         report(t.error());
       }

@@ -80,7 +80,15 @@ void unlock_tables();
 
 // Sinks (sinks.cpp).
 int parse_settings(const char* spec, Settings& out);  // 0 ok, -1 unknown word
-void start_sinks();
+// Sinks start at a process's first event (start_pending_sinks, called
+// before each event but a crash's), not at load: a process that records
+// nothing (a shell that runs the loader, a child that only execs) creates
+// no trace file and starts no thread. from_start: the sinks get every
+// event recorded so far.
+extern std::atomic<bool> g_sinks_pending;
+void defer_sinks();  // sinks pending per g_settings
+void start_pending_sinks();
+void start_sinks(bool from_start);
 void stop_sinks();               // final drain, summary, close
 void sinks_before_image_ends();  // _exit, exec: drain and summary, async-signal-safe
 bool drain(bool from_signal);    // false when another drainer holds the sinks

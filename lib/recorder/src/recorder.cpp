@@ -241,7 +241,7 @@ __attribute__((constructor)) void init() {
   pthread_atfork(nullptr, nullptr, atfork_child);
   install_crash_handlers();
   g_ready.store(true, std::memory_order_release);
-  start_sinks();
+  defer_sinks();
 }
 
 __attribute__((destructor)) void fini() {
@@ -355,6 +355,10 @@ constexpr int kWords = sizeof(nt_fr_event) / sizeof(uint64_t);
 // Claims the next seq and fills the fields every event has; the caller
 // fills the rest (begin_event() sets defaults for them first).
 nt_fr_event* claim_event(uint16_t type, uint64_t& seq, int& thread_index, nt_fr_event* into) {
+  // Never from the crash handler: opening files and starting the drainer
+  // are not async-signal-safe (a crash before any event has nothing to say).
+  if (__builtin_expect(g_sinks_pending.load(std::memory_order_relaxed), 0) && type != NT_EV_CRASH)
+    start_pending_sinks();
   Recorder& r = fr();
   ThreadInfo ti = thread_info();
   if (ti.index < 0) __atomic_fetch_add(&r.counters.dropped_threads, 1, __ATOMIC_RELAXED);
@@ -719,8 +723,9 @@ NT_EXPORT int numatrace_configure(const char* spec) {
   Settings next;
   if (parse_settings(spec ? spec : "", next) != 0) return -1;
   stop_sinks();
+  g_sinks_pending.store(false);
   g_settings = next;
-  start_sinks();
+  start_sinks(false);
   return 0;
 }
 

@@ -715,43 +715,17 @@ int parse_settings(const char* spec, Settings& out) {
   return 0;
 }
 
-namespace {
+std::atomic<bool> g_sinks_pending{false};
 
-// Whether PATH is a trace that an earlier image of this same process wrote
-// (the program called exec): a binary trace whose header has our pid, or,
-// for JSON lines, a file of ours whose first events include our main thread.
-bool earlier_image_of_this_process(const char* path, SinkKind kind) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-  if (fd < 0) return false;
-  bool same = false;
-  struct stat st;
-  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid()) {
-    if (kind == SinkKind::binary) {
-      nt_trace_header h;
-      same = read(fd, &h, sizeof h) == static_cast<ssize_t>(sizeof h) &&
-             std::memcmp(h.magic, NT_TRACE_MAGIC, sizeof NT_TRACE_MAGIC) == 0 && h.pid == fr().pid;
-    } else {
-      // JSON lines carry no header: one of our threads (tid = pid for the
-      // main thread) among its first events.
-      char head[4096];
-      ssize_t n = read(fd, head, sizeof head - 1);
-      if (n > 0) {
-        head[n] = 0;
-        char want[32];
-        model::Buf w(want, sizeof want - 1);
-        w.s("\"tid\":").u(fr().pid).c(',');
-        want[w.size()] = 0;
-        same = std::strncmp(head, "{\"seq\":", 7) == 0 && std::strstr(head, want) != nullptr;
-      }
-    }
-  }
-  close(fd);
-  return same;
+void defer_sinks() {
+  g_sinks_pending.store(g_settings.n_sinks > 0 || g_settings.progress, std::memory_order_release);
 }
 
-}  // namespace
+void start_pending_sinks() {
+  if (g_sinks_pending.exchange(false, std::memory_order_acq_rel)) start_sinks(true);
+}
 
-void start_sinks() {
+void start_sinks(bool from_start) {
   Recorder& r = fr();
   g_n_open = 0;
   for (int i = 0; i < g_settings.n_sinks; ++i) {
@@ -795,9 +769,10 @@ void start_sinks() {
       }
     }
     s.fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (s.fd < 0 && errno == EEXIST && earlier_image_of_this_process(path, spec.kind)) {
-      // This process exec'd: the earlier image's trace is there, complete.
-      // This image traces to PATH.1, PATH.2, ... (numa-trace run lists them).
+    if (s.fd < 0 && errno == EEXIST) {
+      // Another traced process or image wrote PATH (a script that runs the
+      // loader, a forked child, an exec): this one traces to the first free
+      // PATH.1, PATH.2, ... (numa-trace run lists them). Never overwritten.
       const size_t base = b.size();
       for (unsigned k = 1; k < 100 && s.fd < 0 && errno == EEXIST; ++k) {
         model::Buf nb(path + base, sizeof path - base);
@@ -828,9 +803,10 @@ void start_sinks() {
       put(i, &h, sizeof h);
     }
   }
-  // A sink gets the events from now on (with NUMA_TRACE, from the start);
-  // earlier ones stay in the flight recorder.
-  g_cursor = __atomic_load_n(&r.head, __ATOMIC_ACQUIRE);
+  // Started at the process's first event, a sink gets every event; started
+  // by numatrace_configure(), the events from now on (earlier ones stay in
+  // the flight recorder).
+  g_cursor = from_start ? 0 : __atomic_load_n(&r.head, __ATOMIC_ACQUIRE);
   g_progress = ProgressState{};
   if ((g_n_open == 0 && !g_settings.progress) || g_running.load()) return;
   g_stop.store(false);
@@ -984,14 +960,16 @@ void sinks_before_image_ends() {
 
 void sinks_after_fork_child() {
   // The drainer thread does not exist in the child, and the parent's trace
-  // files are the parent's: the child closes its copies and traces to no sink.
+  // files are the parent's: the child closes its copies. Its own sinks
+  // start at its first event (PATH.1, ... beside the parent's), so a child
+  // that loads a model is traced and one that only execs writes nothing.
   for (int i = 0; i < g_n_open; ++i)
     if (g_sinks[i].owned) close(g_sinks[i].fd);
   g_n_open = 0;
-  g_settings.n_sinks = 0;
   g_running.store(false);
   g_owner.store(false);
   g_cursor = 0;
+  defer_sinks();
 }
 
 }  // namespace numatrace::rec
