@@ -15,71 +15,7 @@
 #   stripped, its .debug found by build-id under --debug-dir;
 #   no debug info at all: the report says what it cannot know.
 NT=$1 O2=$2 O0=$3 NODEBUG=$4
-. "$(dirname "$0")/../cli/lib.sh"
-for tool in objcopy strip readelf python3; do
-  command -v $tool >/dev/null || { echo "SKIP: $tool not installed (binutils and python3; tools/quickstart installs them)"; exit 77; }
-done
-cd "$T" || exit 1
-file_cores
-"$NT" gen-model "$T/m" --splits 3 --size 6M >/dev/null || { fail "gen-model"; finish; exit 1; }
-"$NT" inspect --json --tensors "$T/m-00001-of-00003.gguf" >"$T/inspect.json"
-python3 - "$T/inspect.json" "$T" >"$T/index" <<'PY'
-import json, os, sys
-j = json.load(open(sys.argv[1]))
-for f in j["files"]:
-    print("file", os.path.join(sys.argv[2], os.path.basename(f["path"])))
-for t in j["tensors"]:
-    print("tensor", t["file_idx"], t["offset"], t["size"], t["name"])
-PY
-
-crash() {  # crash NAME BINARY ARGS...: leaves the core in $T/NAME.core
-  local name=$1 bin=$2; shift 2
-  rm -f "$T"/core*
-  (ulimit -c unlimited; exec "$bin" "$T/index" --threads 4 --missing 1 "$@") >/dev/null 2>"$T/$name.err"
-  RC=$?
-  expect_rc 139 -- "$name crashes with SIGSEGV" || return 1
-  local c
-  c=$(newest_core "$T")
-  [ -n "$c" ] && mv "$c" "$T/$name.core" && pass || { fail "$name: no core"; return 1; }
-}
-
-verdict_re="^SIGSEGV at 0x0 \(null page\) in llama_mmap::addr\(\) const while resolving '([^']+)' \(file 1 of 3, offset 0x[0-9a-f]+\)\. Mapping slot 1 is empty\. No mapping holds file 1: create it before resolving its tensors\. File 1 of 3 is $T/m-00002-of-00003\.gguf \([0-9]+ bytes\)\."
-
-check_native() {  # check_native NAME [postmortem options...]
-  local name=$1; shift
-  run "$NT" postmortem "$@" "$T/$name.core"
-  expect_rc 1 -- "$name: postmortem"
-  expect_grep "$T/out" "$verdict_re .*read natively with libdw" "$name: verdict from libdw names slot 1, the file, the tensor"
-  expect_grep "$T/out" "^  NT001 resolve of '[^']+' \(file 1 of 3" "$name: NT001"
-  expect_grep "$T/out" "^    0  0x[0-9a-f]+ +0x[0-9a-f]+-0x[0-9a-f]+ +[0-9]+$" "$name: slot 0 with its range"
-  expect_grep "$T/out" "^    1  <empty>$" "$name: slot 1 empty"
-  expect_grep "$T/out" "^    2  0x[0-9a-f]+ +0x[0-9a-f]+-0x[0-9a-f]+ +[0-9]+$" "$name: slot 2 with its range"
-  for i in 1 2 3; do
-    expect_grep "$T/out" "^ +$((i - 1))  $T/m-0000$i-of-00003\.gguf  [0-9]+ bytes$" "$name: file $((i - 1)) path and size"
-  done
-  expect_grep "$T/out" "weight: file 1, offset 0x[0-9a-f]+, tensor '[^']+', from $weight_from" "$name: weight from $weight_from"
-  # The slots' ranges against the kernel's NT_FILE note, and the tensor's
-  # offset against the model's own index.
-  run "$NT" postmortem --json "$@" "$T/$name.core"
-  if python3 - "$T/out" "$T/inspect.json" <<'PY'; then pass; else fail "$name: JSON loader_state disagrees with NT_FILE or the model"; fi
-import json, sys
-j = json.load(open(sys.argv[1])); model = json.load(open(sys.argv[2]))
-ls = j["loader_state"]
-assert j["verdict_source"].startswith("debug info (libdw)"), j["verdict_source"]
-assert ls["source"] == "libdw"
-m = ls["mappings"]
-assert [s["empty"] for s in m] == [False, True, False], m
-nt = {f["file_idx"]: f for f in j["mapped_files"]}
-for slot in (0, 2):
-    assert int(m[slot]["base"], 16) == int(nt[slot]["start"], 16), (slot, m[slot], nt[slot])
-    assert m[slot]["size"] == model["files"][slot]["size"]
-assert [f["size"] for f in ls["files"]] == [f["size"] for f in model["files"]]
-w = ls["weight"]
-t = [t for t in model["tensors"] if t["name"] == w["tensor"]]
-assert t and t[0]["file_idx"] == 1 == w["idx"] and t[0]["offset"] == w["offs"], (w, t)
-assert [f["code"] for f in j["findings"]] == ["NT001"]
-PY
-}
+. "$(dirname "$0")/common.sh"
 
 # 1. RelWithDebInfo (-O2 -g): `this` and `weight` of load_all_data live in
 # registers the unwinder recovers for the outer frame.
@@ -150,7 +86,7 @@ run "$NT" postmortem --debug-dir "$T/debug" "$T/stripped.core"
 expect_grep "$T/out" "DWARF from $T/debug/\.build-id/${id:0:2}/${id:2}\.debug" "the .debug file found by build-id is named"
 run "$NT" postmortem --debug-info native "$T/stripped.core"
 expect_rc 1 -- "stripped without --debug-dir"
-expect_grep "$T/err" "a llama_model_loader in scope; these have no debug info \(DWARF\): stripped[ ,]" "without its .debug file: says which module has no debug info"
+expect_grep "$T/err" "a llama_model_loader in scope; the debug info of these lacks what is needed: stripped \(no debug info \(DWARF\)\)" "without its .debug file: says which module has no debug info"
 
 # 5. No debug info at all: what cannot be known is said, the rest reported.
 crash nodebug "$NODEBUG"
@@ -158,7 +94,7 @@ run "$NT" postmortem "$T/nodebug.core"
 expect_rc 1 -- "nodebug: postmortem"
 expect_grep "$T/out" "^SIGSEGV at 0x0 in llama_mmap::addr\(\) const\. The program did not run under numa-trace" "nodebug: the crash is still located"
 expect_grep "$T/out" "cannot be known without the recorder \(or the loader's debug info\)\. Splits with no mapping at the crash: 1\." "nodebug: says what it cannot know, and the unmapped split"
-expect_grep "$T/err" "these have no debug info \(DWARF\): shaped_loader_nodebug.* \(build with -g, or give the \.debug files with --debug-dir\)" "nodebug: says why"
+expect_grep "$T/err" "lacks what is needed: shaped_loader_nodebug \(no debug info \(DWARF\)\) \(build with -g, or give the \.debug files with --debug-dir\)" "nodebug: says why"
 run "$NT" postmortem --json "$T/nodebug.core"
 expect_grep "$T/out" '"verdict_source": "NT_FILE only"' "nodebug: verdict from NT_FILE only"
 

@@ -3,8 +3,10 @@
  * NT_CRASH_IN=alloc:N  crashes in the Nth ggml_backend_tensor_alloc call that
  *                      places a tensor from a mapped split (a resolve is in
  *                      flight: the tensor is being placed);
- * NT_CRASH_IN=munmap:N crashes in the Nth munmap of the process once a
- *                      tensor was placed (every resolve has finished).
+ * NT_CRASH_IN=munmap:N crashes in the Nth munmap made by a thread that
+ *                      placed a tensor, after it did (every resolve of that
+ *                      thread has finished; another thread's munmap, such as
+ *                      node's garbage collector's, does not count).
  * Otherwise each call goes on to the definition the caller would have used.
  */
 #define _GNU_SOURCE
@@ -16,6 +18,7 @@
 #include <sys/mman.h>
 
 static long g_allocs, g_munmaps;
+static __thread long t_allocs; /* this thread's placements */
 
 static long crash_at(const char* what) {
   const char* spec = getenv("NT_CRASH_IN");
@@ -58,7 +61,10 @@ int ggml_backend_tensor_alloc(void* buffer, void* tensor, void* addr) {
   typedef int (*alloc_t)(void*, void*, void*);
   static alloc_t next;
   if (!next) next = (alloc_t)ggml_definition("ggml_backend_tensor_alloc");
-  if (in_gguf_mapping(addr) && ++g_allocs == crash_at("alloc")) crash();
+  if (in_gguf_mapping(addr)) {
+    ++t_allocs;
+    if (++g_allocs == crash_at("alloc")) crash();
+  }
   return next ? next(buffer, tensor, addr) : 1;
 }
 
@@ -66,6 +72,6 @@ int munmap(void* addr, size_t length) {
   typedef int (*munmap_t)(void*, size_t);
   static munmap_t next;
   if (!next) next = (munmap_t)dlsym(RTLD_NEXT, "munmap");
-  if (g_allocs > 0 && ++g_munmaps == crash_at("munmap")) crash();
+  if (t_allocs > 0 && ++g_munmaps == crash_at("munmap")) crash();
   return next(addr, length);
 }

@@ -176,10 +176,11 @@ int run_postmortem(const PostmortemOptions& in) {
   if (analyzed && (!analyzed->recorder || (!analyzed->recorder_explains && analyzed->signal)) && !analyzed->damaged &&
       !analyzed->loader_state.found) {
     postmortem::LoaderState& native = analyzed->loader_state;
-    // gdb when asked, or when the native reader met DWARF it does not
-    // evaluate, or could not read a loader it saw.
-    const bool ask_gdb =
-        o.debug_info == "gdb" || (o.debug_info == "auto" && (!native.unsupported.empty() || native.in_scope));
+    // gdb when asked, or whenever the native reader did not give the
+    // loader's state from modules that have DWARF (gdb reads what libdw
+    // 0.188 cannot: .dwp packages, some LTO locations).
+    const bool ask_gdb = o.debug_info == "gdb" ||
+                         (o.debug_info == "auto" && (!native.unsupported.empty() || native.in_scope || native.any_dwarf));
     const std::string native_why = native.why;
     std::string why;
     if (ask_gdb && judge_through_gdb(*analyzed, o, why)) {

@@ -63,6 +63,7 @@ std::string demangle(const char* name) {
 
 struct Walk {
   Dwfl* dwfl;
+  CuIndex* cus;
   const Options* o;
   Report* r;
   Thread* cur;
@@ -86,7 +87,7 @@ bool runtime_module(const std::string& file) {
 
 namespace {
 
-void symbolize(Dwfl* dwfl, uint64_t pc, std::vector<Frame>& out, bool sources, bool runtime_too) {
+void symbolize(Dwfl* dwfl, CuIndex& cus, uint64_t pc, std::vector<Frame>& out, bool sources, bool runtime_too) {
   Frame f;
   f.pc = pc;
   Dwfl_Module* mod = dwfl_addrmodule(dwfl, pc);
@@ -107,23 +108,24 @@ void symbolize(Dwfl* dwfl, uint64_t pc, std::vector<Frame>& out, bool sources, b
     // A source line only from a compile unit that covers the pc: code
     // without DWARF of its own (crt1.o's _start) would otherwise get the
     // nearest line of another unit.
-    Dwarf_Addr bias = 0;
-    Dwarf_Die* cu = dwfl_module_addrdie(mod, pc, &bias);
-    if (cu && dwarf_haspc(cu, pc - bias) > 0) {
-      if (Dwfl_Line* line = dwfl_module_getsrc(mod, pc)) {
+    CuAt at;
+    const bool have_cu = cus.find(mod, pc, at);
+    if (have_cu && dwarf_haspc(&at.skeleton, pc - at.bias) > 0) {
+      if (Dwarf_Line* line = dwarf_getsrc_die(&at.skeleton, pc - at.bias)) {
         int lineno = 0;
-        if (const char* src = dwfl_lineinfo(line, nullptr, &lineno, nullptr, nullptr, nullptr)) {
+        const char* src = dwarf_linesrc(line, nullptr, nullptr);
+        if (src && dwarf_lineno(line, &lineno) == 0) {
           f.file = src;
           f.line = lineno;
         }
       }
     }
     // Inlined calls at this pc, innermost first.
-    if (cu) {
+    if (have_cu) {
       // Every level of inlining (concrete scopes, not dwarf_getscopes,
       // which stops at the innermost inlined call's abstract origin).
       std::vector<Dwarf_Die> chain;
-      concrete_scopes(cu, pc - bias, chain, 0);
+      concrete_scopes(&at.cu, pc - at.bias, chain, 0);
       for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
         if (dwarf_tag(&*it) != DW_TAG_inlined_subroutine) continue;
         const std::string iname = qualified_name(&*it, true);
@@ -156,7 +158,7 @@ int frame_cb(Dwfl_Frame* frame, void* arg) {
   }
   // A return address points after the call: pc - 1 is inside it.
   const bool sources = w->o->sources == Sources::all || (w->o->sources == Sources::crashed && w->crashed);
-  symbolize(w->dwfl, activation ? pc : pc - 1, w->cur->frames, sources, w->o->sources == Sources::all);
+  symbolize(w->dwfl, *w->cus, activation ? pc : pc - 1, w->cur->frames, sources, w->o->sources == Sources::all);
   return DWARF_CB_OK;
 }
 
@@ -395,7 +397,7 @@ Judgement judge(const nt_flight_recorder& fr, int tid, int signal, uint64_t faul
   if (!j.findings.empty() && j.findings.front().code == model::NT001 && inflight) {
     const nt_fr_finding& f = j.findings.front();
     v += " Mapping slot " + std::to_string(f.slot) + " is empty.";
-    if (f.mapping >= 0) {
+    if (f.mapping >= 0 && f.mapping < NT_FR_MAX_MAPPINGS) {  // a finding read from a core: bounded
       const auto& h = fr.mappings[f.mapping];
       char cov[64];
       model::Buf cb(cov, sizeof cov);
@@ -490,6 +492,7 @@ Result<Report> analyze(const Options& o) {
                                     &debug_path_c};
   std::unique_ptr<Dwfl, DwflCloser> dwfl(dwfl_begin(&callbacks));
   if (!dwfl) return Error{ErrorKind::io, "PM001", o.core, "", std::string("dwfl_begin: ") + dwfl_error()};
+  CuIndex cus;  // the compile units of the modules read, for this Dwfl's lifetime
   // libdwfl opens the files the core names (NT_FILE, the executable) with a
   // plain blocking open: a FIFO planted at such a path would hang it. The
   // executable is passed only when it is a regular file; a FIFO named in
@@ -536,7 +539,7 @@ Result<Report> analyze(const Options& o) {
   if (dwfl_core_file_attach(dwfl.get(), core.elf()) < 0) {
     r.warnings.push_back(std::string("dwfl_core_file_attach: ") + dwfl_error() + " (no stacks)");
   } else {
-    Walk w{dwfl.get(), &o, &r, nullptr, core.first_tid, false, &crashed_frames};
+    Walk w{dwfl.get(), &cus, &o, &r, nullptr, core.first_tid, false, &crashed_frames};
     if (dwfl_getthreads(dwfl.get(), thread_cb, &w) != 0 && r.threads.empty())
       r.warnings.push_back(std::string("dwfl_getthreads: ") + dwfl_error());
   }
@@ -579,7 +582,7 @@ Result<Report> analyze(const Options& o) {
     // A recorder that explains nothing (the interposer saw no resolve, the
     // hooks missed a slot) must not hide what the loader's DWARF says.
     if (!r.recorder_explains && r.signal && o.debug_info && !r.threads.empty()) {
-      r.loader_state = read_loader_state(dwfl.get(), core, core.first_tid, std::move(crashed_frames));
+      r.loader_state = read_loader_state(dwfl.get(), cus, core, core.first_tid, std::move(crashed_frames));
       if (r.loader_state.found) judge_loader_state(r);
     }
   } else {
@@ -597,7 +600,7 @@ Result<Report> analyze(const Options& o) {
     r.verdict_source = "NT_FILE only";
     // The loader's state from its DWARF, natively.
     if (o.debug_info && !r.threads.empty()) {
-      r.loader_state = read_loader_state(dwfl.get(), core, core.first_tid, std::move(crashed_frames));
+      r.loader_state = read_loader_state(dwfl.get(), cus, core, core.first_tid, std::move(crashed_frames));
       if (r.loader_state.found) judge_loader_state(r);
     }
   }

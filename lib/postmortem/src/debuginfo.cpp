@@ -160,8 +160,8 @@ uint64_t member_offset(Dwarf_Die* m) {
 
 class Reader {
  public:
-  Reader(Dwfl* dwfl, const Core& core, std::vector<FrameRegs> frames)
-      : dwfl_(dwfl), core_(core), frames_(std::move(frames)) {}
+  Reader(Dwfl* dwfl, CuIndex& cus, const Core& core, std::vector<FrameRegs> frames)
+      : dwfl_(dwfl), cus_(cus), core_(core), frames_(std::move(frames)) {}
 
   LoaderState run(int tid);
 
@@ -181,6 +181,7 @@ class Reader {
     std::vector<std::string> functions;  // each scope's function (inlined or not)
     std::string function;                // the innermost one
     bool runtime = false;                // a C/C++ runtime module: not read
+    bool split_missing = false;          // its unit is a skeleton whose .dwo/.dwp was not found
   };
 
   uint64_t pc_of(size_t fi) const {
@@ -230,8 +231,9 @@ class Reader {
       if (dwarf_child(&f.scopes[s], &v.die) != 0) continue;
       do {
         int tag = dwarf_tag(&v.die);
-        if ((tag != DW_TAG_variable && tag != DW_TAG_formal_parameter) || !struct_of(&v.die, &v.type, &v.indirect))
-          continue;
+        if (tag != DW_TAG_variable && tag != DW_TAG_formal_parameter) continue;
+        if (s + 1 < f.scopes.size()) ++vars_seen_;  // a function's own, not the unit's globals
+        if (!struct_of(&v.die, &v.type, &v.indirect)) continue;
         v.name = name_of(&v.die);
         v.type_name = name_of(&v.type);
         v.function = f.functions[s];
@@ -243,10 +245,12 @@ class Reader {
   }
 
   Dwfl* dwfl_;
+  CuIndex& cus_;
   const Core& core_;
   std::vector<FrameRegs> frames_;
   std::map<size_t, FrameInfo> info_;
   std::map<std::string, std::optional<Dwarf_Die>> definitions_;
+  size_t vars_seen_ = 0;                    // functions' variables and parameters met
   Dwfl_Module* main_mod_ = nullptr;         // the module of the loader frame
   uint64_t map_start_ = 0, map_esize_ = 0;  // the loader's mappings vector
   std::vector<std::string> how_;            // entry values used by the last evaluation
@@ -342,11 +346,13 @@ Reader::FrameInfo& Reader::info(size_t fi) {
     f.runtime = true;
     return f;
   }
-  if (Dwarf_Die* cu = dwfl_module_addrdie(f.mod, pc, &f.bias)) {
+  if (CuAt at; cus_.find(f.mod, pc, at)) {
+    f.bias = at.bias;
+    f.split_missing = at.split_missing;
     std::vector<Dwarf_Die> chain;
-    concrete_scopes(cu, pc - f.bias, chain, 0);
+    concrete_scopes(&at.cu, pc - f.bias, chain, 0);
     f.scopes.assign(chain.rbegin(), chain.rend());
-    f.scopes.push_back(*cu);
+    f.scopes.push_back(at.cu);
   }
   // Each scope's function: the nearest inlined call or subprogram outward.
   f.functions.assign(f.scopes.size(), std::string());
@@ -732,22 +738,32 @@ std::optional<Dwarf_Die> Reader::find_definition(const std::string& owner, const
       if (!s || GELF_ST_TYPE(sym.st_info) != STT_FUNC || !addr ||
           !(starts_with(s, p1.c_str()) || starts_with(s, p2.c_str())))
         continue;
-      Dwarf_Addr bias = 0;
-      Dwarf_Die* cu = dwfl_module_addrdie(main_mod_, addr, &bias);
-      if (!cu || std::find(tried.begin(), tried.end(), dwarf_dieoffset(cu)) != tried.end()) continue;
-      tried.push_back(dwarf_dieoffset(cu));
-      out = definition_in_cu(cu, owner, name);
+      CuAt at;
+      if (!cus_.find(main_mod_, addr, at) ||
+          std::find(tried.begin(), tried.end(), dwarf_dieoffset(&at.skeleton)) != tried.end())
+        continue;
+      tried.push_back(dwarf_dieoffset(&at.skeleton));
+      out = definition_in_cu(&at.cu, owner, name);
     }
+    // Then every unit (a skeleton's split unit in its place).
     Dwarf_Addr bias = 0;
     Dwarf* dw = out ? nullptr : dwfl_module_getdwarf(main_mod_, &bias);
-    Dwarf_Off off = 0, next = 0;
-    size_t hsize = 0;
-    while (dw && !out && dwarf_nextcu(dw, off, &next, &hsize, nullptr, nullptr, nullptr) == 0) {
-      Dwarf_Die cu;
-      if (dwarf_offdie(dw, off + hsize, &cu) &&
-          std::find(tried.begin(), tried.end(), dwarf_dieoffset(&cu)) == tried.end())
-        out = definition_in_cu(&cu, owner, name);
-      off = next;
+    Dwarf_CU* unit = nullptr;
+    Dwarf_Half version = 0;
+    uint8_t unit_type = 0;
+    Dwarf_Die cu, sub;
+    for (int k = 0;
+         dw && !out && k < (1 << 20) && dwarf_get_units(dw, unit, &unit, &version, &unit_type, &cu, &sub) == 0; ++k) {
+      if (unit_type != DW_UT_compile && unit_type != DW_UT_skeleton && unit_type != DW_UT_partial) continue;
+      if (std::find(tried.begin(), tried.end(), dwarf_dieoffset(&cu)) != tried.end()) continue;
+      Dwarf_Die* where = &cu;
+      if (unit_type == DW_UT_skeleton) {
+        if (dwarf_cu_info(unit, nullptr, nullptr, nullptr, &sub, nullptr, nullptr, nullptr) != 0 ||
+            dwarf_tag(&sub) != DW_TAG_compile_unit)
+          continue;
+        where = &sub;
+      }
+      out = definition_in_cu(where, owner, name);
     }
   }
   definitions_[key] = out;
@@ -944,16 +960,29 @@ LoaderState Reader::run(int tid) {
   LoaderState st;
   st.source = "libdw";
   st.tid = tid;
-  std::vector<std::string> no_dwarf;  // modules of frames without DWARF
+  // Modules of frames whose DWARF could not give scopes, and why: said
+  // when no loader is found, so the user knows what to add to the build.
+  std::vector<std::string> lacking;
   std::string loader_why, weight_why;
   // The loader: innermost frame with a variable of its type (or of a type
   // holding one as a member).
   for (size_t fi = 0; fi < frames_.size() && !st.found; ++fi) {
     FrameInfo& f = info(fi);
-    if (f.scopes.empty() && f.mod && !f.runtime) {
-      const char* name = dwfl_module_info(f.mod, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
-      const std::string n = base_name(name ? name : "?");
-      if (std::find(no_dwarf.begin(), no_dwarf.end(), n) == no_dwarf.end()) no_dwarf.push_back(n);
+    if (f.mod && !f.runtime) {
+      st.any_dwarf |= f.split_missing || cus_.has_units(f.mod);
+      const char* why = nullptr;
+      Dwarf_Die child;
+      if (f.split_missing)
+        why = "split DWARF: its .dwo files or .dwp package were not found beside it";
+      else if (f.scopes.empty())
+        why = cus_.has_units(f.mod) ? "no compile unit covers the frame's code" : "no debug info (DWARF)";
+      else if (f.scopes.size() == 1 && dwarf_child(&f.scopes[0], &child) != 0)
+        why = "line tables only (-g1): no variables";
+      if (why) {
+        const char* name = dwfl_module_info(f.mod, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
+        const std::string n = base_name(name ? name : "?") + " (" + why + ")";
+        if (std::find(lacking.begin(), lacking.end(), n) == lacking.end()) lacking.push_back(n);
+      }
     }
     each_var(fi, [&](Var& v) {
       uint64_t inner = 0;
@@ -1008,12 +1037,14 @@ LoaderState Reader::run(int tid) {
   }
   if (!st.found) {
     std::string modules;
-    for (const auto& n : no_dwarf) modules += (modules.empty() ? "" : ", ") + n;
+    for (const auto& n : lacking) modules += (modules.empty() ? "" : ", ") + n;
     st.why = !loader_why.empty() ? "the loader could not be read: " + loader_why
                                  : "no frame of the crashing thread has a llama_model_loader in scope";
     if (loader_why.empty() && !modules.empty())
-      st.why += "; these have no debug info (DWARF): " + modules +
+      st.why += "; the debug info of these lacks what is needed: " + modules +
                 " (build with -g, or give the .debug files with --debug-dir)";
+    else if (loader_why.empty() && vars_seen_ == 0 && st.any_dwarf)  // -g1, or variables stripped
+      st.why += "; its debug info has functions and line tables but no variables (built with -g1?): build with -g";
     return st;
   }
   // The weight being resolved, the mlock slots and the `mapping` in use:
@@ -1073,14 +1104,76 @@ bool capture_frame(Dwfl_Frame* state, std::vector<FrameRegs>& frames) {
   return true;
 }
 
-LoaderState read_loader_state(Dwfl* dwfl, const Core& core, int tid, std::vector<FrameRegs> frames) {
+CuIndex::Module& CuIndex::index(Dwfl_Module* mod) {
+  auto [it, added] = modules_.try_emplace(mod);
+  Module& m = it->second;
+  if (!added) return m;
+  m.dw = dwfl_module_getdwarf(mod, &m.bias);
+  if (!m.dw) return m;
+  Dwarf_CU* cu = nullptr;
+  Dwarf_Half version = 0;
+  uint8_t unit_type = 0;
+  Dwarf_Die cudie, subdie;
+  // Bounded: a damaged .debug_info cannot make this loop forever.
+  for (int n = 0; n < (1 << 20) && dwarf_get_units(m.dw, cu, &cu, &version, &unit_type, &cudie, &subdie) == 0; ++n) {
+    if (unit_type != DW_UT_compile && unit_type != DW_UT_skeleton && unit_type != DW_UT_partial) continue;
+    m.any_units = true;
+    Dwarf_Addr base = 0, lo = 0, hi = 0;
+    ptrdiff_t off = 0;
+    for (int k = 0; k < 65536 && (off = dwarf_ranges(&cudie, off, &base, &lo, &hi)) > 0; ++k)
+      if (hi > lo) m.ranges.push_back({lo, hi, dwarf_dieoffset(&cudie)});
+  }
+  std::sort(m.ranges.begin(), m.ranges.end(), [](const Range& a, const Range& b) { return a.lo < b.lo; });
+  return m;
+}
+
+bool CuIndex::has_units(Dwfl_Module* mod) {
+  return index(mod).any_units;
+}
+
+bool CuIndex::find(Dwfl_Module* mod, Dwarf_Addr pc, CuAt& out) {
+  out = CuAt{};
+  Dwarf_Die* cu = dwfl_module_addrdie(mod, pc, &out.bias);
+  if (cu && dwarf_haspc(cu, pc - out.bias) > 0) {
+    out.skeleton = *cu;
+  } else {
+    Module& m = index(mod);
+    if (!m.dw) return false;
+    const Dwarf_Addr rel = pc - m.bias;
+    // The last range starting at or below rel, then back over overlaps.
+    auto it =
+        std::upper_bound(m.ranges.begin(), m.ranges.end(), rel, [](Dwarf_Addr a, const Range& r) { return a < r.lo; });
+    bool found = false;
+    for (int back = 0; it != m.ranges.begin() && back < 64 && !found; ++back) {
+      --it;
+      found = rel >= it->lo && rel < it->hi && dwarf_offdie(m.dw, it->cu, &out.skeleton) != nullptr;
+    }
+    if (!found) return false;
+    out.bias = m.bias;
+  }
+  out.cu = out.skeleton;
+  uint8_t unit_type = 0;
+  Dwarf_Die subdie;
+  if (dwarf_cu_info(out.skeleton.cu, nullptr, &unit_type, nullptr, &subdie, nullptr, nullptr, nullptr) == 0 &&
+      unit_type == DW_UT_skeleton) {
+    if (dwarf_tag(&subdie) == DW_TAG_compile_unit || dwarf_tag(&subdie) == DW_TAG_skeleton_unit) {
+      out.cu = subdie;
+      out.split = true;
+    } else {
+      out.split_missing = true;
+    }
+  }
+  return true;
+}
+
+LoaderState read_loader_state(Dwfl* dwfl, CuIndex& cus, const Core& core, int tid, std::vector<FrameRegs> frames) {
   if (frames.empty()) {
     LoaderState st;
     st.source = "libdw";
     st.why = "the crashing thread could not be unwound";
     return st;
   }
-  Reader reader(dwfl, core, std::move(frames));
+  Reader reader(dwfl, cus, core, std::move(frames));
   try {
     return reader.run(tid);
   } catch (const Unsupported& u) {

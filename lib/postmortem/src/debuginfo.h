@@ -7,11 +7,50 @@
 
 #include <elfutils/libdwfl.h>
 
+#include <map>
+#include <vector>
+
 #include "core.h"
 
 namespace numatrace::postmortem {
 
 constexpr unsigned kDwarfRegs = 17;  // x86-64 DWARF registers 0-16 (rax ... r15, return address)
+
+// The compile unit holding an address, found the way every build needs:
+// through .debug_aranges where the module has them (gcc), else through
+// every unit's own ranges (clang emits no .debug_aranges by default),
+// indexed once per module. A skeleton unit (-gsplit-dwarf) is followed to
+// its split unit in the .dwo or .dwp, which holds the DIEs; the skeleton
+// keeps the line table.
+struct CuAt {
+  Dwarf_Die cu{};        // the unit with the DIEs (the split unit for a skeleton)
+  Dwarf_Die skeleton{};  // the unit in the module itself (line table)
+  Dwarf_Addr bias = 0;
+  bool split = false;          // cu is a split unit
+  bool split_missing = false;  // a skeleton whose .dwo/.dwp libdw did not find
+};
+class CuIndex {
+ public:
+  // false when no unit of `mod` covers `pc` (an absolute address).
+  bool find(Dwfl_Module* mod, Dwarf_Addr pc, CuAt& out);
+  // Whether `mod` has DWARF units at all, and any with DIEs below the unit
+  // (not -g1's line tables alone): for messages that say what is missing.
+  bool has_units(Dwfl_Module* mod);
+
+ private:
+  struct Range {
+    Dwarf_Addr lo, hi;
+    Dwarf_Off cu;  // offset of the unit's DIE in the module's Dwarf
+  };
+  struct Module {
+    Dwarf* dw = nullptr;
+    Dwarf_Addr bias = 0;
+    std::vector<Range> ranges;  // sorted by lo
+    bool any_units = false;
+  };
+  Module& index(Dwfl_Module* mod);
+  std::map<Dwfl_Module*, Module> modules_;
+};
 
 // One frame of the crashing thread as the unwinder left it.
 struct FrameRegs {
@@ -36,6 +75,6 @@ bool concrete_scopes(Dwarf_Die* parent, Dwarf_Addr pc, std::vector<Dwarf_Die>& c
 std::string qualified_name(Dwarf_Die* function, bool parameters);
 
 // The loader's state in the crashing thread `tid`, from its `frames`.
-LoaderState read_loader_state(Dwfl* dwfl, const Core& core, int tid, std::vector<FrameRegs> frames);
+LoaderState read_loader_state(Dwfl* dwfl, CuIndex& cus, const Core& core, int tid, std::vector<FrameRegs> frames);
 
 }  // namespace numatrace::postmortem

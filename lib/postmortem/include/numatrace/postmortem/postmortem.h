@@ -92,6 +92,7 @@ struct DebugFile {
 struct LoaderState {
   bool found = false;       // a loader frame was found and its slots read
   bool in_scope = false;    // a loader variable was in scope (read or not)
+  bool any_dwarf = false;   // a module of the crashing thread's frames has DWARF units (gdb may read more)
   std::string unsupported;  // set when the native evaluator met DWARF it cannot evaluate: ask gdb
   std::string why;          // when !found: why not
   std::string source;       // "libdw" or "gdb"

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The loader's debug info wherever ordinary builds put it: the shaped loader
+# (main.cpp, llama-model-loader.cpp, llama-mmap.cpp) compiled here by the
+# installed gcc and clang in the builds users make, each crashed by the
+# kernel with mappings[1] empty. For every build postmortem names slot 1
+# empty, the tensor and the file (checked against NT_FILE and the model),
+# and gdb, asked instead, names the same tensor (but for clang's split
+# DWARF, where gdb 13 loses the loader: said, not compared):
+#   g++ -O3 -g, -Og -g, -gz (compressed), -gdwarf-4, -gsplit-dwarf (.dwo
+#     beside the program);
+#   clang++ -O2 -g and -O0 -g (DWARF 5, no .debug_aranges: compile units
+#     found through their own ranges), -gdwarf-4, -fstandalone-debug,
+#     -gsplit-dwarf;
+#   g++ -gsplit-dwarf -gdwarf-4 packed into a .dwp: libdw 0.188 does not
+#     read .dwp packages, so postmortem asks gdb, which does, and says so.
+# And what cannot work says why: -g1 (no variables), .dwo files removed.
+NT=$1
+. "$(dirname "$0")/common.sh"
+SRC=$(cd "$(dirname "$0")" && pwd)
+for tool in g++ clang++ gdb dwp; do
+  command -v $tool >/dev/null || { echo "SKIP: $tool not installed (tools/quickstart installs gcc, clang, gdb, binutils)"; exit 77; }
+done
+
+build() {  # build NAME COMPILER FLAGS...: the program at $T/NAME (its .dwo files beside it)
+  local name=$1; shift
+  if (cd "$T" && "$@" -std=c++20 -pthread -o "$T/$name" "$SRC/main.cpp" "$SRC/llama-model-loader.cpp" \
+        "$SRC/llama-mmap.cpp") 2>"$T/$name.build"; then
+    pass
+  else
+    fail "$name: build failed: $(head -5 "$T/$name.build")"; return 1
+  fi
+}
+
+# Read natively, checked against NT_FILE and the model; then through gdb.
+weight_from=
+for spec in "gcc_o3:g++ -O3 -g" "gcc_og:g++ -Og -g" "gcc_gz:g++ -O2 -g -gz" "gcc_dwarf4:g++ -O2 -g -gdwarf-4" \
+            "gcc_split:g++ -O2 -g -gsplit-dwarf" "clang_o2:clang++ -O2 -g" "clang_o0:clang++ -O0 -g" \
+            "clang_dwarf4:clang++ -O2 -g -gdwarf-4" "clang_standalone:clang++ -O2 -g -fstandalone-debug" \
+            "clang_split:clang++ -O2 -g -gsplit-dwarf"; do
+  name=${spec%%:*}
+  # shellcheck disable=SC2086
+  build "$name" ${spec#*:} || continue
+  crash "$name" "$T/$name" || continue
+  reader=libdw check_native "$name"
+  tensor=$(grep -oE "while resolving '[^']+'" "$T/out" | head -1 | cut -d"'" -f2)
+  if [ "$name" = clang_split ]; then
+    # gdb 13 reads load_all_data's `this` as <optimized out> in clang's
+    # split DWARF 5 (its location list lives in the .dwo); the native
+    # reader recovers it. Not compared, and said.
+    echo "note: $name: gdb 13 cannot read the loader here (this = <optimized out>); not compared"
+    continue
+  fi
+  run "$NT" postmortem --debug-info gdb "$T/$name.core"
+  expect_grep "$T/out" "while resolving '$tensor' .*read through gdb" "$name: gdb names the same tensor ('$tensor')"
+done
+
+# A .dwp package: gdb reads it, postmortem says the native reader could not.
+if build gcc_dwp g++ -O2 -g -gsplit-dwarf -gdwarf-4 && (cd "$T" && dwp -e gcc_dwp -o gcc_dwp.dwp); then
+  rm -f "$T"/gcc_dwp-*.dwo
+  crash gcc_dwp "$T/gcc_dwp" && reader=gdb check_native gcc_dwp
+  run "$NT" postmortem "$T/gcc_dwp.core"
+  expect_grep "$T/err" "the native DWARF reader could not give the loader's state \(.*gcc_dwp \(split DWARF: its \.dwo files or \.dwp package were not found beside it\).*; gdb did" \
+    "gcc_dwp: the native reader's limit and gdb's answer are said"
+else
+  fail "gcc_dwp: dwp failed"
+fi
+
+# What cannot work says why.
+build gcc_g1 g++ -O2 -g1 && crash gcc_g1 "$T/gcc_g1"
+run "$NT" postmortem "$T/gcc_g1.core"
+expect_rc 1 -- "gcc_g1: postmortem"
+expect_grep "$T/err" "functions and line tables but no variables \(built with -g1\?\): build with -g" "gcc_g1: -g1 is named"
+build gcc_nodwo g++ -O2 -g -gsplit-dwarf && crash gcc_nodwo "$T/gcc_nodwo"
+rm -f "$T"/gcc_nodwo-*.dwo
+run "$NT" postmortem --debug-info native "$T/gcc_nodwo.core"
+expect_rc 1 -- "gcc_nodwo: postmortem"
+expect_grep "$T/err" "gcc_nodwo \(split DWARF: its \.dwo files or \.dwp package were not found beside it\)" \
+  "gcc_nodwo: the missing .dwo files are named"
+finish
