@@ -50,8 +50,13 @@ bool judge_through_gdb(postmortem::Report& r, const PostmortemOptions& o, std::s
     why = "numa-trace's gdb extension is not installed";
     return false;
   }
-  std::vector<std::string> cmd = {gdb,    "-batch",           "-nx", "-iex", "set debuginfod enabled off",
-                                  "-iex", "set auto-load off"};
+  // gdb fetches from debuginfod exactly when the native reader may
+  // (DEBUGINFOD_URLS set, no --offline: analyze() left it set).
+  const char* urls = std::getenv("DEBUGINFOD_URLS");
+  const bool fetch = !o.pm.offline && urls && *urls;
+  std::vector<std::string> cmd = {
+      gdb,    "-batch",           "-nx", "-iex", fetch ? "set debuginfod enabled on" : "set debuginfod enabled off",
+      "-iex", "set auto-load off"};
   std::string debug_dirs;
   for (const auto& d : o.pm.debug_dirs) debug_dirs += d + ":";
   if (!debug_dirs.empty()) {
@@ -179,8 +184,9 @@ int run_postmortem(const PostmortemOptions& in) {
     // gdb when asked, or whenever the native reader did not give the
     // loader's state from modules that have DWARF (gdb reads what libdw
     // 0.188 cannot: .dwp packages, some LTO locations).
-    const bool ask_gdb = o.debug_info == "gdb" ||
-                         (o.debug_info == "auto" && (!native.unsupported.empty() || native.in_scope || native.any_dwarf));
+    const bool ask_gdb =
+        o.debug_info == "gdb" ||
+        (o.debug_info == "auto" && (!native.unsupported.empty() || native.in_scope || native.any_dwarf));
     const std::string native_why = native.why;
     std::string why;
     if (ask_gdb && judge_through_gdb(*analyzed, o, why)) {
@@ -416,6 +422,9 @@ Command add_postmortem(CLI::App& app) {
       ->allow_extra_args(false);
   sub->add_flag_callback(
       "--no-gdb", [o] { o->debug_info = "native"; }, "Same as --debug-info native");
+  sub->add_flag("--offline", o->pm.offline,
+                "Never fetch debug info from the debuginfod servers in DEBUGINFOD_URLS (fetched by build-id when "
+                "not found on disk, with the client's cache and DEBUGINFOD_TIMEOUT, as gdb and eu-stack do)");
   sub->add_option("--sources", o->sources,
                   "Source lines and inlined calls (from DWARF) for: crashed (the crashing thread's frames outside "
                   "the C and C++ runtime), all (every frame of every thread; opens the runtime's debug info, "

@@ -438,8 +438,13 @@ std::string crash_location(const Report& r) {
 }
 
 Result<Report> analyze(const Options& o) {
-  // No network lookups of debug info from a post-mortem tool.
-  unsetenv("DEBUGINFOD_URLS");
+  // Debug info from debuginfod servers only when the user named some and
+  // did not say --offline; their downloads say their progress on stderr.
+  const char* urls = getenv("DEBUGINFOD_URLS");
+  if (o.offline || !urls || !*urls)
+    unsetenv("DEBUGINFOD_URLS");
+  else if (!getenv("DEBUGINFOD_PROGRESS"))
+    setenv("DEBUGINFOD_PROGRESS", "1", 0);
   auto opened = Core::open(o.core);
   if (!opened) return opened.error();
   const Core& core = **opened;

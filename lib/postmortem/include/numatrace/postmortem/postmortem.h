@@ -35,6 +35,10 @@ struct Options {
   bool debug_info = true;
   Sources sources = Sources::crashed;
   std::vector<std::string> debug_dirs;
+  // Debug info not found on disk is fetched by build-id from the servers in
+  // DEBUGINFOD_URLS (libdwfl's debuginfod client, with its cache and
+  // DEBUGINFOD_TIMEOUT), as gdb and eu-stack do; offline: never.
+  bool offline = false;
 };
 
 struct Frame {
