@@ -13,6 +13,7 @@
 #     -gsplit-dwarf;
 #   g++ -gsplit-dwarf -gdwarf-4 packed into a .dwp: libdw 0.188 does not
 #     read .dwp packages, so postmortem asks gdb, which does, and says so.
+# Stripped clang build with a .gnu_debuglink to its .debug file beside it.
 # And what cannot work says why: -g1 (no variables), .dwo files removed.
 # A stripped build whose DWARF is only on a debuginfod server (run here on
 # 127.0.0.1) is fetched by build-id, and not with --offline.
@@ -55,6 +56,14 @@ for spec in "gcc_o3:g++ -O3 -g" "gcc_og:g++ -Og -g" "gcc_gz:g++ -O2 -g -gz" "gcc
   run "$NT" postmortem --debug-info gdb "$T/$name.core"
   expect_grep "$T/out" "while resolving '$tensor' .*read through gdb" "$name: gdb names the same tensor ('$tensor')"
 done
+
+# Stripped, its DWARF in a file beside it named by .gnu_debuglink.
+if [ -x "$T/clang_o2" ]; then
+  cp "$T/clang_o2" "$T/linked"
+  objcopy --only-keep-debug "$T/linked" "$T/linked.debug" && strip --strip-debug "$T/linked" &&
+    objcopy --add-gnu-debuglink="$T/linked.debug" "$T/linked" && pass || fail "debuglink: objcopy failed"
+  crash linked "$T/linked" && reader=libdw check_native linked
+fi
 
 # A .dwp package: gdb reads it, postmortem says the native reader could not.
 if build gcc_dwp g++ -O2 -g -gsplit-dwarf -gdwarf-4 && (cd "$T" && dwp -e gcc_dwp -o gcc_dwp.dwp); then
