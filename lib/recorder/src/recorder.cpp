@@ -4,7 +4,9 @@
 // - The event path (every NUMATRACE_* hook) never allocates, never blocks,
 //   never throws, takes no lock a signal handler could need, and makes no
 //   system call in the steady state (the first event of a thread makes a
-//   few, to register it). Compiled with -fno-exceptions -fno-rtti.
+//   few, to register it; the first event of a process starts the sinks:
+//   opens the trace files, starts the drainer). Compiled with
+//   -fno-exceptions -fno-rtti.
 // - Signal handlers call only async-signal-safe functions: write(2),
 //   tgkill, rt_sigaction, libunwind's local unwinder; no malloc, no stdio.
 // - Every descriptor is O_CLOEXEC; nothing survives exec.
