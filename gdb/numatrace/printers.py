@@ -1,5 +1,5 @@
 """Pretty-printers: the real loader's types (by the names and members of
-upstream llama.cpp, LOADER-FACTS.md) and numa-trace's flight recorder."""
+upstream llama.cpp, docs/llama-loader.md) and numa-trace's flight recorder."""
 
 import re
 

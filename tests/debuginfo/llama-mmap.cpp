@@ -1,5 +1,5 @@
 // The impl types, member for member in upstream's POSIX order
-// (LOADER-FACTS.md), and the methods the loader calls.
+// (docs/llama-loader.md), and the methods the loader calls.
 #include "llama-mmap.h"
 
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 // llama_model_loader with upstream's data members in upstream's order
-// (LOADER-FACTS.md), the nested llama_tensor_weight, and the methods the
+// (docs/llama-loader.md), the nested llama_tensor_weight, and the methods the
 // load path uses. Fields this test does not need keep their place with
 // simplified types, so that offsets move the way a real build's do.
 #pragma once

@@ -1,5 +1,5 @@
 // Event sequences that reproduce each failure mode of the real loader
-// (LOADER-FACTS.md) produce exactly the matching finding code.
+// (docs/llama-loader.md) produce exactly the matching finding code.
 #include <gtest/gtest.h>
 
 #include <memory>

@@ -1,5 +1,5 @@
 // The loader's types, named and ordered as upstream llama.cpp's (build
-// b10587, LOADER-FACTS.md), so that tools written for the real loader (gdb
+// b10587, docs/llama-loader.md), so that tools written for the real loader (gdb
 // printers, post-mortem from DWARF) work on this one. Only what the
 // reference loader needs is filled in; extra state lives after the
 // upstream members.

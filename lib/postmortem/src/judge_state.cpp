@@ -31,7 +31,7 @@ std::shared_ptr<nt_flight_recorder> recorder_from_state(const LoaderState& st) {
     e.a = f.size;
     replay.feed(e, ignore);
   }
-  // The loader's own test for the unified mode (LOADER-FACTS.md):
+  // The loader's own test for the unified mode (docs/llama-loader.md):
   // mappings.size() > 1 && mappings[0] && !mappings[1]; file k then lies
   // at the sum of the sizes of the files before it.
   // A slot 0 that holds only file 0 is a per-file mapping with slot 1

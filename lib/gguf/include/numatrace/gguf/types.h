@@ -1,5 +1,5 @@
 // GGUF v3 data model: value types, ggml tensor types and their byte sizes,
-// key/value pairs, tensor infos. Facts: ../shared/LOADER-FACTS.md.
+// key/value pairs, tensor infos. Facts: docs/llama-loader.md.
 #pragma once
 
 #include <array>

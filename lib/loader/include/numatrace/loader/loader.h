@@ -1,5 +1,5 @@
 // The reference loader: loads a multi-part GGUF model the way llama.cpp's
-// loader does (LOADER-FACTS.md), with its mapping strategies and, on
+// loader does (docs/llama-loader.md), with its mapping strategies and, on
 // request, each of its known failure modes. It is the subject numa-trace is
 // shown and tested on. Its types carry the upstream names and member order
 // (llama_file, llama_mmap, llama_mlock, llama_model_loader) so that the gdb
@@ -14,7 +14,7 @@ namespace numatrace::loader {
 
 enum class Strategy { per_file, unified, mirror };
 
-// One per failure mode of LOADER-FACTS.md; docs/loader.md names the finding
+// One per failure mode of docs/llama-loader.md; docs/loader.md names the finding
 // numa-trace reports for each.
 enum class Fault {
   none,
