@@ -60,14 +60,17 @@ struct Mapping {
   bool used;
 };
 
-FdInfo g_fds[kMaxFds];
-Mapping g_maps[kMaxMappings];
+// constinit: zero in .bss from the start. Without it gcc initializes the
+// arrays of atomics at load, touching their 1.1 MiB in every process the
+// interposer is preloaded into.
+constinit FdInfo g_fds[kMaxFds]{};
+constinit Mapping g_maps[kMaxMappings]{};
 std::atomic_flag g_maps_lock = ATOMIC_FLAG_INIT;
 std::atomic<int32_t> g_next_order{0};
 bool g_secure = false;
 std::atomic<bool> g_began{false};  // the interposer called model_begin itself
 constexpr int kMaxFiles = 4096;
-std::atomic<bool> g_announced[kMaxFiles];  // file_open recorded for this file idx
+constinit std::atomic<bool> g_announced[kMaxFiles]{};  // file_open recorded for this file idx
 __attribute__((tls_model("initial-exec"))) thread_local bool t_busy = false;
 
 template <class F>
@@ -345,8 +348,21 @@ bool on_tensor(void* tensor, const void* data, uint64_t size_hint, void* caller)
   using name_t = const char* (*)(const void*);
   using nbytes_t = size_t (*)(const void*);
   // Looked up in the caller's scope, where its ggml is (see next_definition).
-  static name_t get_name = reinterpret_cast<name_t>(next_definition("ggml_get_name", nullptr, caller));
-  static nbytes_t nbytes = reinterpret_cast<nbytes_t>(next_definition("ggml_nbytes", nullptr, caller));
+  // Atomics, not guarded statics: a guard needs libstdc++'s __cxa_guard_*,
+  // and loading libstdc++ into every traced process costs more than all of
+  // libnumatrace's own start.
+  static std::atomic<name_t> s_get_name{nullptr};
+  static std::atomic<nbytes_t> s_nbytes{nullptr};
+  name_t get_name = s_get_name.load(std::memory_order_relaxed);
+  if (!get_name) {
+    get_name = reinterpret_cast<name_t>(next_definition("ggml_get_name", nullptr, caller));
+    s_get_name.store(get_name, std::memory_order_relaxed);
+  }
+  nbytes_t nbytes = s_nbytes.load(std::memory_order_relaxed);
+  if (!nbytes) {
+    nbytes = reinterpret_cast<nbytes_t>(next_definition("ggml_nbytes", nullptr, caller));
+    s_nbytes.store(nbytes, std::memory_order_relaxed);
+  }
   uint64_t size = size_hint ? size_hint : nbytes ? nbytes(tensor) : 0;
   numatrace_resolve(slot, static_cast<uint32_t>(file), offset, size, data, get_name ? get_name(tensor) : "?");
   t_busy = false;

@@ -80,9 +80,13 @@ uint64_t mono_ns() {
 
 uint64_t g_mono0 = 0;
 
-void reset_recorder() {
+// `clear`: zero the tables first (a forked child's copy holds the
+// parent's). At load the recorder is fresh .bss, already zero: clearing it
+// would touch its 700 KiB, page by page, in every process started with
+// libnumatrace, most of which never record an event.
+void reset_recorder(bool clear) {
   Recorder& r = fr();
-  std::memset(&r, 0, sizeof r);
+  if (clear) std::memset(&r, 0, sizeof r);
   r.magic = NT_FR_MAGIC;
   r.version = NT_FR_VERSION;
   r.size = sizeof(nt_flight_recorder);
@@ -103,7 +107,7 @@ void atfork_child() {
   g_threads.store(0, std::memory_order_relaxed);
   g_table_lock.clear();
   sinks_after_fork_child();
-  reset_recorder();
+  reset_recorder(true);
 }
 
 // Copies `s` into the string pool; returns its offset, 0 when it is full.
@@ -239,7 +243,7 @@ __attribute__((constructor)) void init() {
     }
   }
   g_cpu_source = choose_cpu_source(g_settings.cpu_source);
-  reset_recorder();
+  reset_recorder(false);
   pthread_atfork(nullptr, nullptr, atfork_child);
   install_crash_handlers();
   g_ready.store(true, std::memory_order_release);
