@@ -161,8 +161,7 @@ int run_program(const RunOptions& o) {
                                  o.jsonl.empty() ? std::string() : expand_pid(o.jsonl, pid)};
   for (const std::string& out : outputs) {
     if (out.empty()) continue;
-    const auto slash = out.rfind('/');
-    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : out.substr(0, slash);
+    const std::string dir = dir_name(out);
     if (access(dir.c_str(), W_OK | X_OK) != 0) unwritable = dir + ": " + std::strerror(errno);
   }
   const bool start = refused.empty() && unwritable.empty();

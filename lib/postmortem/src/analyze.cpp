@@ -573,9 +573,12 @@ Result<Report> analyze(const Options& o) {
   const std::string sig = r.signal ? signal_text(r.signal) : "no signal";
   if (r.recorder) {
     const nt_flight_recorder& fr = *r.recorder;
-    bool any_resolve = false;
-    for (const nt_fr_event& e : last_events(fr, NT_FR_RING)) any_resolve |= e.type == NT_EV_RESOLVE;
-    r.last_events = last_events(fr, o.events);
+    // Every whole event in the ring, once: whether any was a resolve, and
+    // the last o.events of them.
+    std::vector<nt_fr_event> ring = last_events(fr, NT_FR_RING);
+    const bool any_resolve =
+        std::any_of(ring.begin(), ring.end(), [](const nt_fr_event& e) { return e.type == NT_EV_RESOLVE; });
+    r.last_events.assign(ring.end() - static_cast<ptrdiff_t>(std::min<size_t>(ring.size(), o.events)), ring.end());
     r.interposer_only = !any_resolve && fr.n_mappings > 0;
     Judgement j = judge(fr, core.first_tid, r.signal, r.fault_address, where);
     r.fault_class = j.fault_class;

@@ -729,7 +729,7 @@ std::optional<Dwarf_Die> Reader::find_definition(const std::string& owner, const
   if (main_mod_) {
     const std::string cls = owner.empty() ? name : owner;
     const std::string p1 = "_ZN" + std::to_string(cls.size()) + cls, p2 = "_ZNK" + std::to_string(cls.size()) + cls;
-    std::vector<Dwarf_Off> tried;
+    std::vector<const void*> tried;  // units searched, by where their DIE lies
     int n = dwfl_module_getsymtab(main_mod_);
     for (int i = 0; i < n && !out; ++i) {
       GElf_Sym sym;
@@ -739,31 +739,14 @@ std::optional<Dwarf_Die> Reader::find_definition(const std::string& owner, const
           !(starts_with(s, p1.c_str()) || starts_with(s, p2.c_str())))
         continue;
       CuAt at;
-      if (!cus_.find(main_mod_, addr, at) ||
-          std::find(tried.begin(), tried.end(), dwarf_dieoffset(&at.skeleton)) != tried.end())
-        continue;
-      tried.push_back(dwarf_dieoffset(&at.skeleton));
+      if (!cus_.find(main_mod_, addr, at) || std::find(tried.begin(), tried.end(), at.cu.addr) != tried.end()) continue;
+      tried.push_back(at.cu.addr);
       out = definition_in_cu(&at.cu, owner, name);
     }
-    // Then every unit (a skeleton's split unit in its place).
-    Dwarf_Addr bias = 0;
-    Dwarf* dw = out ? nullptr : dwfl_module_getdwarf(main_mod_, &bias);
-    Dwarf_CU* unit = nullptr;
-    Dwarf_Half version = 0;
-    uint8_t unit_type = 0;
-    Dwarf_Die cu, sub;
-    for (int k = 0;
-         dw && !out && k < (1 << 20) && dwarf_get_units(dw, unit, &unit, &version, &unit_type, &cu, &sub) == 0; ++k) {
-      if (unit_type != DW_UT_compile && unit_type != DW_UT_skeleton && unit_type != DW_UT_partial) continue;
-      if (std::find(tried.begin(), tried.end(), dwarf_dieoffset(&cu)) != tried.end()) continue;
-      Dwarf_Die* where = &cu;
-      if (unit_type == DW_UT_skeleton) {
-        if (dwarf_cu_info(unit, nullptr, nullptr, nullptr, &sub, nullptr, nullptr, nullptr) != 0 ||
-            dwarf_tag(&sub) != DW_TAG_compile_unit)
-          continue;
-        where = &sub;
-      }
-      out = definition_in_cu(where, owner, name);
+    // Then every unit.
+    for (Dwarf_Die cu : cus_.units(main_mod_)) {
+      if (out) break;
+      if (std::find(tried.begin(), tried.end(), cu.addr) == tried.end()) out = definition_in_cu(&cu, owner, name);
     }
   }
   definitions_[key] = out;
@@ -969,15 +952,13 @@ LoaderState Reader::run(int tid) {
   for (size_t fi = 0; fi < frames_.size() && !st.found; ++fi) {
     FrameInfo& f = info(fi);
     if (f.mod && !f.runtime) {
-      st.any_dwarf |= f.split_missing || cus_.has_units(f.mod);
-      const char* why = nullptr;
-      Dwarf_Die child;
-      if (f.split_missing)
-        why = "split DWARF: its .dwo files or .dwp package were not found beside it";
-      else if (f.scopes.empty())
-        why = cus_.has_units(f.mod) ? "no compile unit covers the frame's code" : "no debug info (DWARF)";
-      else if (f.scopes.size() == 1 && dwarf_child(&f.scopes[0], &child) != 0)
-        why = "line tables only (-g1): no variables";
+      const bool units = cus_.has_units(f.mod);
+      st.any_dwarf |= units;
+      // (A unit without variables, -g1, is said below from vars_seen_.)
+      const char* why = f.split_missing     ? "split DWARF: its .dwo files or .dwp package were not found beside it"
+                        : !f.scopes.empty() ? nullptr
+                        : units             ? "no compile unit covers the frame's code"
+                                            : "no debug info (DWARF)";
       if (why) {
         const char* name = dwfl_module_info(f.mod, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
         const std::string n = base_name(name ? name : "?") + " (" + why + ")";
@@ -1104,6 +1085,25 @@ bool capture_frame(Dwfl_Frame* state, std::vector<FrameRegs>& frames) {
   return true;
 }
 
+namespace {
+
+// The unit holding the DIEs of `unit`: itself, or for a skeleton
+// (-gsplit-dwarf) its split unit in the .dwo/.dwp; false for a skeleton
+// whose split unit libdw did not find.
+bool die_unit(const Dwarf_Die& unit, Dwarf_Die& out) {
+  out = unit;
+  uint8_t unit_type = 0;
+  Dwarf_Die sub;
+  if (dwarf_cu_info(unit.cu, nullptr, &unit_type, nullptr, &sub, nullptr, nullptr, nullptr) != 0 ||
+      unit_type != DW_UT_skeleton)
+    return true;
+  if (dwarf_tag(&sub) != DW_TAG_compile_unit) return false;
+  out = sub;
+  return true;
+}
+
+}  // namespace
+
 CuIndex::Module& CuIndex::index(Dwfl_Module* mod) {
   auto [it, added] = modules_.try_emplace(mod);
   Module& m = it->second;
@@ -1118,6 +1118,7 @@ CuIndex::Module& CuIndex::index(Dwfl_Module* mod) {
   for (int n = 0; n < (1 << 20) && dwarf_get_units(m.dw, cu, &cu, &version, &unit_type, &cudie, &subdie) == 0; ++n) {
     if (unit_type != DW_UT_compile && unit_type != DW_UT_skeleton && unit_type != DW_UT_partial) continue;
     m.any_units = true;
+    if (Dwarf_Die d; die_unit(cudie, d)) m.units.push_back(d);
     Dwarf_Addr base = 0, lo = 0, hi = 0;
     ptrdiff_t off = 0;
     for (int k = 0; k < 65536 && (off = dwarf_ranges(&cudie, off, &base, &lo, &hi)) > 0; ++k)
@@ -1129,6 +1130,10 @@ CuIndex::Module& CuIndex::index(Dwfl_Module* mod) {
 
 bool CuIndex::has_units(Dwfl_Module* mod) {
   return index(mod).any_units;
+}
+
+const std::vector<Dwarf_Die>& CuIndex::units(Dwfl_Module* mod) {
+  return index(mod).units;
 }
 
 bool CuIndex::find(Dwfl_Module* mod, Dwarf_Addr pc, CuAt& out) {
@@ -1151,18 +1156,7 @@ bool CuIndex::find(Dwfl_Module* mod, Dwarf_Addr pc, CuAt& out) {
     if (!found) return false;
     out.bias = m.bias;
   }
-  out.cu = out.skeleton;
-  uint8_t unit_type = 0;
-  Dwarf_Die subdie;
-  if (dwarf_cu_info(out.skeleton.cu, nullptr, &unit_type, nullptr, &subdie, nullptr, nullptr, nullptr) == 0 &&
-      unit_type == DW_UT_skeleton) {
-    if (dwarf_tag(&subdie) == DW_TAG_compile_unit || dwarf_tag(&subdie) == DW_TAG_skeleton_unit) {
-      out.cu = subdie;
-      out.split = true;
-    } else {
-      out.split_missing = true;
-    }
-  }
+  out.split_missing = !die_unit(out.skeleton, out.cu);
   return true;
 }
 

@@ -26,16 +26,18 @@ struct CuAt {
   Dwarf_Die cu{};        // the unit with the DIEs (the split unit for a skeleton)
   Dwarf_Die skeleton{};  // the unit in the module itself (line table)
   Dwarf_Addr bias = 0;
-  bool split = false;          // cu is a split unit
   bool split_missing = false;  // a skeleton whose .dwo/.dwp libdw did not find
 };
 class CuIndex {
  public:
   // false when no unit of `mod` covers `pc` (an absolute address).
   bool find(Dwfl_Module* mod, Dwarf_Addr pc, CuAt& out);
-  // Whether `mod` has DWARF units at all, and any with DIEs below the unit
-  // (not -g1's line tables alone): for messages that say what is missing.
+  // Whether `mod` has DWARF units at all: for messages that say what is
+  // missing.
   bool has_units(Dwfl_Module* mod);
+  // Every unit of `mod` that holds DIEs (a skeleton's split unit in its
+  // place; skeletons whose split unit was not found left out).
+  const std::vector<Dwarf_Die>& units(Dwfl_Module* mod);
 
  private:
   struct Range {
@@ -46,6 +48,7 @@ class CuIndex {
     Dwarf* dw = nullptr;
     Dwarf_Addr bias = 0;
     std::vector<Range> ranges;  // sorted by lo
+    std::vector<Dwarf_Die> units;
     bool any_units = false;
   };
   Module& index(Dwfl_Module* mod);

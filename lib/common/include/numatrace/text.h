@@ -21,4 +21,10 @@ inline std::string base_name(const std::string& path) {
   return s == std::string::npos ? path : path.substr(s + 1);
 }
 
+// The folder a path names a file in: "." for a bare name, "/" at the root.
+inline std::string dir_name(const std::string& path) {
+  auto s = path.rfind('/');
+  return s == std::string::npos ? "." : s == 0 ? "/" : path.substr(0, s);
+}
+
 }  // namespace numatrace
