@@ -43,7 +43,7 @@ tensor=$(python3 -c 'import json,sys; e=[json.loads(l) for l in open(sys.argv[1]
 [ -n "$tensor" ] && pass || fail "NT001 entry with slot 1, file idx 1 and a tensor"
 run journalctl --since "$since" NUMA_TRACE_EVENT=crash -o json --no-pager
 expect_grep "$T/out" '"NUMA_TRACE_SIGNAL":"11"' "crash entry"
-run "$NT" journal --since "$(date -d "${since#@}" +'%F %T' 2>/dev/null || date +'%F')" --code NT001 --json
+run "$NT" journal --since "$(date -d "$since" +'%F %T' 2>/dev/null || date +'%F')" --code NT001 --json
 expect_rc 1 -- "numa-trace journal --code NT001"
 expect_grep "$T/out" "\"NUMA_TRACE_TENSOR\": \"$tensor\"" "numa-trace journal reads it back through sd-journal"
 
