@@ -14,7 +14,7 @@ import tempfile
 
 import gdb
 
-from .memory import deref, field, hexa, std_string, unique_ptr_get, vector_items
+from .memory import ABI_USED, deref, field, hexa, map_values, std_string, unique_ptr_get, vector_items
 from .printers import EMPTY, EVENTS, KINDS, STATES, mmap_text, selected_loader
 
 RING = 4096
@@ -151,10 +151,9 @@ def stop_facts():
     return signal, fault, where
 
 
-def loader_facts(loader, need_weight=True):
-    """The loader's state as numa-trace diagnose --facts wants it; without
-    a readable `weight` (and need_weight False), without "resolve"."""
-    frame = gdb.selected_frame()
+def frame_weight(frame):
+    """(weight, why): `weight` or `w` (llama_tensor_weight) of `frame`, or
+    None and why not."""
     weight, why = None, "no `weight` or `w` (llama_tensor_weight) in frame %s" % (frame.name() or "?")
     for name in ("weight", "w"):
         try:
@@ -163,8 +162,49 @@ def loader_facts(loader, need_weight=True):
                 weight, why = None, "`%s` in frame %s is optimized out" % (name, frame.name() or "?")
                 continue
             break
-        except (ValueError, gdb.error):
+        except (ValueError, gdb.error, RuntimeError):
             continue
+    return weight, why
+
+
+def tensor_weight(frame, loader):
+    """(weight, where) when `frame` has a ggml_tensor* in scope (load_all_data's
+    `cur`) whose name the loader's weights_map holds: the weight -flto
+    optimizes out is still there. (None, None) otherwise."""
+    try:
+        block = frame.block()
+    except RuntimeError:
+        return None, None
+    while block is not None:
+        for sym in block:
+            if not (sym.is_variable or sym.is_argument):
+                continue
+            t = sym.type.strip_typedefs()
+            if t.code != gdb.TYPE_CODE_PTR or t.target().strip_typedefs().tag != "ggml_tensor":
+                continue
+            try:
+                v = sym.value(frame)
+                if v.is_optimized_out or int(v) == 0:
+                    continue
+                name = v.dereference()["name"].string()
+                for key, w in map_values(loader["weights_map"]):
+                    if std_string(key) == name:
+                        return w, "`%s` in %s, its weight from the loader's weights_map" % (sym.name, frame.name())
+            except gdb.error:
+                continue
+        if block.function is not None:
+            break
+        block = block.superblock
+    return None, None
+
+
+def loader_facts(loader, need_weight=True, weight=None, why=None):
+    """The loader's state as numa-trace diagnose --facts wants it; the
+    weight from the selected frame unless given; without a readable weight
+    (and need_weight False), without "resolve"."""
+    frame = gdb.selected_frame()
+    if weight is None and why is None:
+        weight, why = frame_weight(frame)
     if weight is None and need_weight:
         raise gdb.GdbError("numa-trace diagnose: no `weight` (llama_tensor_weight) in the selected frame; select "
                            "the frame of load_all_data (or the resolve) with `frame N`")
@@ -207,7 +247,7 @@ def loader_facts(loader, need_weight=True):
     if weight is None:
         return {"files": [{"size": size, "path": path} for size, path in zip(files, paths)],
                 "n_mappings": len(items), "mappings": mappings, "tid": gdb.selected_thread().ptid[1],
-                "weight_why": why}
+                "weight_why": why, "abi_layouts": list(ABI_USED)}
     idx = int(weight["idx"])
     tensor = field(weight, "tensor")
     name = "?"
@@ -223,7 +263,8 @@ def loader_facts(loader, need_weight=True):
     return {"files": [{"size": size, "path": path} for size, path in zip(files, paths)],
             "n_mappings": len(items), "mappings": mappings, "tid": gdb.selected_thread().ptid[1],
             "resolve": {"slot": idx, "file_idx": idx, "offset": int(weight["offs"]), "size": size,
-                        "address": base + int(weight["offs"]) if slot_ptr else 0, "tensor": name}}
+                        "address": base + int(weight["offs"]) if slot_ptr else 0, "tensor": name},
+            "abi_layouts": list(ABI_USED)}
 
 
 class Diagnose(gdb.Command):
@@ -285,25 +326,82 @@ recorder."""
 
     def invoke(self, arg, from_tty):
         errors = []
-        # First a frame with the loader and a readable weight; else the
-        # first frame with the loader (the facts then have no "resolve").
-        for need_weight in (True, False):
+        crashed = gdb.selected_thread()
+
+        def frames():
             frame = gdb.newest_frame()
             while frame is not None:
+                yield frame
+                frame = frame.older()
+
+        # A frame of the crashing thread with the loader and a readable weight.
+        for frame in frames():
+            try:
+                frame.select()
+                loader = selected_loader()
+                if loader is not None:
+                    self.emit(loader_facts(loader, True), frame)
+                    return
+            except (gdb.error, gdb.GdbError) as e:
+                errors.append("%s: %s" % (frame.name(), e))
+        # Else the loader from the innermost frame that has it, in the
+        # crashing thread or (its frames inlined and optimized out, as -flto
+        # leaves load_all_data's `this`) a caller's local in another thread.
+        loader = where = None
+        for thread in [crashed] + [t for t in gdb.selected_inferior().threads() if t != crashed]:
+            thread.switch()
+            for frame in frames():
+                frame.select()
                 try:
-                    frame.select()
                     loader = selected_loader()
                     if loader is not None:
-                        facts = loader_facts(loader, need_weight)
-                        fn = frame.function()
-                        facts["frame"] = fn.print_name if fn is not None else (frame.name() or "?")
-                        gdb.write("NUMA-TRACE-FACTS-BEGIN\n%s\nNUMA-TRACE-FACTS-END\n" % json.dumps(facts))
-                        return
-                except (gdb.error, gdb.GdbError) as e:
-                    if need_weight:
-                        errors.append("%s: %s" % (frame.name(), e))
-                frame = frame.older()
-        gdb.write("NUMA-TRACE-FACTS-NONE %s\n" % ("; ".join(errors) or "no frame has a llama_model_loader"))
+                        loader.fetch_lazy()
+                except gdb.error:
+                    loader = None
+                if loader is not None:
+                    fn = frame.function()
+                    where = (fn.print_name if fn is not None else (frame.name() or "?"), thread.ptid[1])
+                    break
+            if loader is not None:
+                break
+        crashed.switch()
+        if loader is None:
+            gdb.write("NUMA-TRACE-FACTS-NONE %s\n" % ("; ".join(errors) or "no frame has a llama_model_loader"))
+            return
+        # The weight from the crashing thread: `weight` in any frame, else a
+        # tensor in scope looked up in the loader's weights_map.
+        weight = why = weight_from = None
+        for frame in frames():
+            w, y = frame_weight(frame)
+            why = why or y
+            if w is not None:
+                weight, weight_from = w, "`weight` in %s" % frame.name()
+                break
+        if weight is None:
+            for frame in frames():
+                weight, weight_from = tensor_weight(frame, loader)
+                if weight is not None:
+                    break
+        gdb.newest_frame().select()
+        try:
+            facts = loader_facts(loader, False, weight, why if weight is None else None)
+        except (gdb.error, gdb.GdbError) as e:
+            gdb.write("NUMA-TRACE-FACTS-NONE %s: %s\n" % (where[0], e))
+            return
+        if weight_from:
+            facts["weight_from"] = weight_from
+        facts["loader_tid"] = where[1]
+        facts["loader_from"] = "frame %s of thread %d" % where
+        facts["loader"] = int(loader.address) if loader.address is not None else 0
+        self.emit(facts, None, where[0])
+
+    @staticmethod
+    def emit(facts, frame, name=None):
+        if frame is not None:
+            fn = frame.function()
+            name = fn.print_name if fn is not None else (frame.name() or "?")
+        facts["frame"] = name
+        gdb.write("NUMA-TRACE-FACTS-BEGIN\n%s\nNUMA-TRACE-FACTS-END\n" % json.dumps(facts))
 
 
 def register():

@@ -50,13 +50,55 @@ def vector_items(value):
     return [start[i] for i in range(n)]
 
 
+# libstdc++ types read by their ABI layout because the debug info left them
+# incomplete (see std_string); the facts say which.
+ABI_USED = []
+
+
 def std_string(value):
-    """The text of a std::string (SSO or heap)."""
-    dp = field(value, "_M_dataplus")
-    length = field(value, "_M_string_length")
-    if dp is None or length is None:
-        return str(value)
-    return dp["_M_p"].string(length=int(length))
+    """The text of a std::string (SSO or heap). Where the debug info only
+    declares its parts (clang defines basic_string but not _Alloc_hider in
+    C++17 units, libstdc++ instantiating the string itself), libstdc++'s C++11
+    ABI layout: the char pointer at 0, the length at 8."""
+    value = deref(value)
+    try:
+        return value["_M_dataplus"]["_M_p"].string(length=int(value["_M_string_length"]))
+    except gdb.error:
+        pass
+    name = str(value.type.strip_typedefs())
+    if name not in ABI_USED:
+        ABI_USED.append(name)
+    words = value.address.cast(gdb.lookup_type("unsigned long").pointer())
+    length = int(words[1])
+    if length > 4096:
+        raise gdb.error("a string of %d bytes" % length)
+    return words[0].cast(gdb.lookup_type("char").pointer()).string(length=length)
+
+
+def map_values(value, limit=1 << 20):
+    """(key, value) of each node of a std::map, read from its red-black tree
+    (libstdc++'s _Rb_tree: the header's parent is the root; each node a
+    32-byte _Rb_tree_node_base, then the key/value pair)."""
+    value = deref(value)
+    t = value.type.strip_typedefs()
+    key_t, val_t = t.template_argument(0), t.template_argument(1)
+    header = value["_M_t"]["_M_impl"]["_M_header"]
+    count = int(value["_M_t"]["_M_impl"]["_M_node_count"])
+    if count > limit:
+        raise gdb.error("a map of %d entries" % count)
+    val_off = 32 + (key_t.sizeof + val_t.alignof - 1) // val_t.alignof * val_t.alignof
+    todo, seen = [int(header["_M_parent"])], 0
+    char_p = gdb.lookup_type("char").pointer()
+    words_t = gdb.lookup_type("unsigned long").pointer()
+    while todo and seen <= count:
+        node = todo.pop()
+        if not node:
+            continue
+        seen += 1
+        base = gdb.Value(node).cast(char_p)
+        yield ((base + 32).cast(key_t.pointer()).dereference(), (base + val_off).cast(val_t.pointer()).dereference())
+        words = base.cast(words_t)
+        todo += [int(words[2]), int(words[3])]
 
 
 def pimpl(value):

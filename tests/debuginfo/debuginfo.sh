@@ -10,7 +10,7 @@
 #   -O2 through upstream's one-tensor path: `this` only as
 #     DW_OP_entry_value(rdi), from the caller's call site;
 #   -O2 through a helper given only idx and offs: the weight is optimized
-#     out, and the report says so;
+#     out, and found by its tensor's name in the loader's weights_map;
 #   --mlock: the mlock slots (a parameter of load_all_data) too;
 #   stripped, its .debug found by build-id under --debug-dir;
 #   no debug info at all: the report says what it cannot know.
@@ -46,14 +46,15 @@ expect_grep "$T/out" "^  llama_model_loader at 0x[0-9a-f]+: \`this\` in frame #1
 weight_from="\`weight\` in frame #[0-9]+ llama_model_loader::load_all_data"
 
 # 1c. A helper that gets only idx and offs (file_data): the caller's
-# `weight` is dead after the call. The slots are still named; the tensor is
-# said to be unknowable, and why.
+# `weight` is dead after the call, but its tensor (`cur`, a parameter) is
+# not: the weight is found by the tensor's name in the loader's
+# weights_map, and the report says where it came from.
 crash byindex "$O2" --by-index
 run "$NT" postmortem "$T/byindex.core"
 expect_rc 1 -- "byindex: postmortem"
-expect_grep "$T/out" "^SIGSEGV at 0x0 \(null page\) in llama_mmap::addr\(\) const\. Mapping slot 1 is empty\. Which tensor was being resolved cannot be known: \`weight\` in frame #2 llama_model_loader::load_data_by_index: it is optimized out at this pc\. \(From the loader's debug info, read natively with libdw" "byindex: slot named, the tensor said to be optimized out"
+expect_grep "$T/out" "$verdict_re .*read natively with libdw" "byindex: slot 1, the file and the tensor named"
 expect_grep "$T/out" "^    1  <empty>$" "byindex: slot 1 empty"
-expect_grep "$T/out" "^  weight: not recoverable: " "byindex: weight not recoverable"
+expect_grep "$T/out" "^  weight: file 1, offset 0x[0-9a-f]+, tensor '[^']+', from \`cur\` in frame #[0-9]+ llama_model_loader::load_data_by_index.*, its weight from the loader's weights_map$" "byindex: the weight through the tensor in scope"
 
 # 2. -O0 -g: everything in memory, found through the frame base.
 crash o0 "$O0"

@@ -13,6 +13,7 @@
 // INDEX has one line per split, "file PATH", then one per tensor,
 // "tensor FILE_IDX ABS_OFFSET SIZE NAME" (tests/debuginfo/debuginfo.sh
 // writes it from `numa-trace inspect --json --tensors`).
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -57,9 +58,14 @@ int main(int argc, char** argv) {
     llama_model_loader ml(argv[1], true);
     llama_mlocks mlocks;
     ml.init_mappings(true, mlock ? &mlocks : nullptr, missing);
+    // The threads start loading once all exist: the main thread is then
+    // waiting in join(), as upstream's waits for its loading threads, and
+    // not inside clone3 (whose syscall has no CFI to unwind through).
     std::vector<std::thread> pool;
+    std::atomic<bool> go{false};
     for (unsigned t = 0; t < threads; ++t)
-      pool.emplace_back([&ml, &mlocks, mlock, one_by_one, by_index, t, threads] {
+      pool.emplace_back([&ml, &mlocks, &go, mlock, one_by_one, by_index, t, threads] {
+        while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
         if (by_index) {
           for (size_t i = t; i < ml.ctx.tensors.size(); i += threads) ml.load_data_by_index(ml.ctx.tensors[i]);
         } else if (one_by_one) {
@@ -68,6 +74,7 @@ int main(int argc, char** argv) {
           ml.load_all_data(&ml.ctx, mlock ? &mlocks : nullptr, t, threads);
         }
       });
+    go.store(true, std::memory_order_release);
     for (auto& th : pool) th.join();
     std::printf("loaded %zu bytes of %d tensors from %zu files\n", ml.size_done, ml.n_tensors, ml.files.size());
   } catch (const std::exception& e) {

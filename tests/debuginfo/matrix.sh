@@ -7,10 +7,16 @@
 # and gdb, asked instead, names the same tensor (but for clang's split
 # DWARF, where gdb 13 loses the loader: said, not compared):
 #   g++ -O3 -g, -Og -g, -gz (compressed), -gdwarf-4, -gsplit-dwarf (.dwo
-#     beside the program);
+#     beside the program), -flto (load_all_data inlined into the thread's
+#     lambda: its `this` and `weight` optimized out, the loader found as
+#     main's `ml` in the main thread, the weight from the tensor `cur` and
+#     the loader's weights_map);
 #   clang++ -O2 -g and -O0 -g (DWARF 5, no .debug_aranges: compile units
-#     found through their own ranges), -gdwarf-4, -fstandalone-debug,
-#     -gsplit-dwarf;
+#     found through their own ranges; at -O0 std::string's parts only
+#     declared, read by libstdc++'s ABI layout and said), -gdwarf-4,
+#     -fstandalone-debug, -gsplit-dwarf;
+# all as C++17, as upstream builds (libstdc++ instantiates std::string
+# itself before C++20, so clang leaves it incomplete in the program's DWARF).
 #   g++ -gsplit-dwarf -gdwarf-4 packed into a .dwp: libdw 0.188 does not
 #     read .dwp packages, so postmortem asks gdb, which does, and says so.
 # Stripped clang build with a .gnu_debuglink to its .debug file beside it.
@@ -26,7 +32,7 @@ done
 
 build() {  # build NAME COMPILER FLAGS...: the program at $T/NAME (its .dwo files beside it)
   local name=$1; shift
-  if (cd "$T" && "$@" -std=c++20 -pthread -o "$T/$name" "$SRC/main.cpp" "$SRC/llama-model-loader.cpp" \
+  if (cd "$T" && "$@" -std=c++17 -pthread -o "$T/$name" "$SRC/main.cpp" "$SRC/llama-model-loader.cpp" \
         "$SRC/llama-mmap.cpp") 2>"$T/$name.build"; then
     pass
   else
@@ -37,7 +43,7 @@ build() {  # build NAME COMPILER FLAGS...: the program at $T/NAME (its .dwo file
 # Read natively, checked against NT_FILE and the model; then through gdb.
 weight_from=
 for spec in "gcc_o3:g++ -O3 -g" "gcc_og:g++ -Og -g" "gcc_gz:g++ -O2 -g -gz" "gcc_dwarf4:g++ -O2 -g -gdwarf-4" \
-            "gcc_split:g++ -O2 -g -gsplit-dwarf" "clang_o2:clang++ -O2 -g" "clang_o0:clang++ -O0 -g" \
+            "gcc_split:g++ -O2 -g -gsplit-dwarf" "gcc_lto:g++ -O2 -g -flto" "clang_o2:clang++ -O2 -g" "clang_o0:clang++ -O0 -g" \
             "clang_dwarf4:clang++ -O2 -g -gdwarf-4" "clang_standalone:clang++ -O2 -g -fstandalone-debug" \
             "clang_split:clang++ -O2 -g -gsplit-dwarf"; do
   name=${spec%%:*}
@@ -46,6 +52,14 @@ for spec in "gcc_o3:g++ -O3 -g" "gcc_og:g++ -Og -g" "gcc_gz:g++ -O2 -g -gz" "gcc
   crash "$name" "$T/$name" || continue
   reader=libdw check_native "$name"
   tensor=$(grep -oE "while resolving '[^']+'" "$T/out" | head -1 | cut -d"'" -f2)
+  run "$NT" postmortem "$T/$name.core"
+  case $name in
+    gcc_lto)
+      expect_grep "$T/out" "^  llama_model_loader at 0x[0-9a-f]+: \`ml\` in frame #[0-9]+ main of thread [0-9]+$" "$name: the loader from main's frame in the main thread"
+      expect_grep "$T/out" "weight: .*from \`cur\` in frame #[0-9]+ llama_model_loader::load_all_data, its weight from the loader's weights_map" "$name: the weight through the tensor in scope" ;;
+    clang_o0)
+      expect_grep "$T/out" "^  std::__cxx11::basic_string<char,.*read by libstdc\+\+'s ABI layout$" "$name: std::string read by its ABI layout, and said" ;;
+  esac
   if [ "$name" = clang_split ]; then
     # gdb 13 reads load_all_data's `this` as <optimized out> in clang's
     # split DWARF 5 (its location list lives in the .dwo); the native
@@ -55,6 +69,8 @@ for spec in "gcc_o3:g++ -O3 -g" "gcc_og:g++ -Og -g" "gcc_gz:g++ -O2 -g -gz" "gcc
   fi
   run "$NT" postmortem --debug-info gdb "$T/$name.core"
   expect_grep "$T/out" "while resolving '$tensor' .*read through gdb" "$name: gdb names the same tensor ('$tensor')"
+  [ "$name" != clang_o0 ] ||
+    expect_grep "$T/out" "^  std::__cxx11::basic_string<char, .*read by libstdc\+\+'s ABI layout$" "$name: gdb reads std::string by its ABI layout too, and says so"
 done
 
 # Stripped, its DWARF in a file beside it named by .gnu_debuglink.

@@ -126,6 +126,9 @@ void print_loader_state(const postmortem::LoaderState& ls) {
               ls.debug_file.empty() ? "" : ", DWARF from ", ls.debug_file.c_str());
   if (!ls.loader_from.empty())
     std::printf("  llama_model_loader at %s: %s\n", hex(ls.loader).c_str(), ls.loader_from.c_str());
+  for (const auto& t : ls.abi_layouts)
+    std::printf("  %s: incomplete in the debug info (no compile unit defines it); read by libstdc++'s ABI layout\n",
+                t.c_str());
   std::printf("\n  mappings\n");
   print_slots(ls.mappings);
   if (ls.have_mlocks) {
@@ -227,9 +230,9 @@ int run_postmortem(const PostmortemOptions& in) {
     const auto& ls = r.loader_state;
     if (ls.found) {
       nlohmann::ordered_json jl = {
-          {"source", ls.source},           {"debug_file", ls.debug_file}, {"tid", ls.tid},
-          {"frame_index", ls.frame_index}, {"frame", ls.frame},           {"loader", hex(ls.loader)},
-          {"loader_from", ls.loader_from}};
+          {"source", ls.source},         {"debug_file", ls.debug_file},   {"tid", ls.tid},
+          {"loader_tid", ls.loader_tid}, {"frame_index", ls.frame_index}, {"frame", ls.frame},
+          {"loader", hex(ls.loader)},    {"loader_from", ls.loader_from}, {"abi_layouts", ls.abi_layouts}};
       auto slots = [](const std::vector<postmortem::DebugSlot>& v) {
         auto a = nlohmann::ordered_json::array();
         for (const auto& s : v) {

@@ -51,6 +51,12 @@ Result<postmortem::LoaderState> loader_state_from_facts(const std::string& text,
     }
     st.tid = j.value("tid", 1);
     st.frame = j.value("frame", std::string());
+    st.loader_tid = j.value("loader_tid", st.tid);
+    st.weight_from = j.value("weight_from", std::string());
+    st.loader_from = j.value("loader_from", std::string());
+    st.loader = j.value("loader", uint64_t{0});
+    for (const auto& t : j.value("abi_layouts", nlohmann::json::array()))
+      st.abi_layouts.push_back(t.get<std::string>());
     if (j.contains("resolve")) {
       const auto& r = j.at("resolve");
       st.have_weight = true;

@@ -69,7 +69,8 @@ struct Walk {
   Thread* cur;
   int crashed_tid;
   bool crashed;
-  std::vector<FrameRegs>* regs;  // the crashing thread's frames, for the DWARF reader
+  ThreadFrames* regs;  // every thread's frames (bounded), for the DWARF reader
+  std::vector<FrameRegs>* cur_regs;
 };
 
 }  // namespace
@@ -151,7 +152,7 @@ int frame_cb(Dwfl_Frame* frame, void* arg) {
     w->cur->error = std::string("dwfl_frame_pc: ") + dwfl_error();
     return DWARF_CB_ABORT;
   }
-  if (w->crashed && w->regs->size() < 64) capture_frame(frame, *w->regs);
+  if (w->cur_regs && w->cur_regs->size() < kReaderFrames) capture_frame(frame, *w->cur_regs);
   if (w->cur->frames.size() >= w->o->max_frames) {
     w->cur->truncated = true;
     return DWARF_CB_ABORT;
@@ -173,6 +174,14 @@ int thread_cb(Dwfl_Thread* thread, void* arg) {
   w->crashed = t.tid == w->crashed_tid;
   w->r->threads.push_back(t);
   w->cur = &w->r->threads.back();
+  // The DWARF reader's registers: the crashing thread's, and those of
+  // other threads (the loader may be a local of one whose frames survived
+  // where the crashing thread's were optimized out, as under -flto).
+  w->cur_regs = nullptr;
+  if (w->crashed || w->regs->size() < kReaderThreads) {
+    w->regs->push_back({t.tid, {}});
+    w->cur_regs = &w->regs->back().second;
+  }
   if (dwfl_thread_getframes(thread, frame_cb, w) != 0 && w->cur->error.empty() && !w->cur->truncated &&
       w->cur->frames.empty())
     w->cur->error = std::string("dwfl_thread_getframes: ") + dwfl_error();
@@ -540,11 +549,11 @@ Result<Report> analyze(const Options& o) {
       return Error{ErrorKind::invalid, "PM007", o.core, "module " + m.name,
                    "build-id " + m.core_build_id + " in the core, " + m.file_build_id + " in " + m.path +
                        ": not the file the process ran (pass --exe, or --force to use it anyway)"};
-  std::vector<FrameRegs> crashed_frames;
+  ThreadFrames frames;
   if (dwfl_core_file_attach(dwfl.get(), core.elf()) < 0) {
     r.warnings.push_back(std::string("dwfl_core_file_attach: ") + dwfl_error() + " (no stacks)");
   } else {
-    Walk w{dwfl.get(), &cus, &o, &r, nullptr, core.first_tid, false, &crashed_frames};
+    Walk w{dwfl.get(), &cus, &o, &r, nullptr, core.first_tid, false, &frames, nullptr};
     if (dwfl_getthreads(dwfl.get(), thread_cb, &w) != 0 && r.threads.empty())
       r.warnings.push_back(std::string("dwfl_getthreads: ") + dwfl_error());
   }
@@ -590,7 +599,7 @@ Result<Report> analyze(const Options& o) {
     // A recorder that explains nothing (the interposer saw no resolve, the
     // hooks missed a slot) must not hide what the loader's DWARF says.
     if (!r.recorder_explains && r.signal && o.debug_info && !r.threads.empty()) {
-      r.loader_state = read_loader_state(dwfl.get(), cus, core, core.first_tid, std::move(crashed_frames));
+      r.loader_state = read_loader_state(dwfl.get(), cus, core, core.first_tid, std::move(frames));
       if (r.loader_state.found) judge_loader_state(r);
     }
   } else {
@@ -608,7 +617,7 @@ Result<Report> analyze(const Options& o) {
     r.verdict_source = "NT_FILE only";
     // The loader's state from its DWARF, natively.
     if (o.debug_info && !r.threads.empty()) {
-      r.loader_state = read_loader_state(dwfl.get(), cus, core, core.first_tid, std::move(crashed_frames));
+      r.loader_state = read_loader_state(dwfl.get(), cus, core, core.first_tid, std::move(frames));
       if (r.loader_state.found) judge_loader_state(r);
     }
   }

@@ -156,12 +156,115 @@ uint64_t member_offset(Dwarf_Die* m) {
   return off;
 }
 
+// A type's name qualified by the namespaces and classes that hold it,
+// without spaces (gcc writes "foo<bar> >", clang "foo<bar>>"); in `cls`
+// the outermost class around it (itself when none), in `mangled` the
+// symbol prefix of that class's methods ("" when it is a template or
+// inside std).
+struct TypeKey {
+  std::string key, cls, mangled;
+};
+std::string squeeze(std::string s) {
+  s.erase(std::remove(s.begin(), s.end(), ' '), s.end());
+  return s;
+}
+TypeKey type_key(Dwarf_Die* t) {
+  TypeKey k;
+  Dwarf_Die* scopes = nullptr;
+  const int n = dwarf_getscopes_die(t, &scopes);  // t first, the unit last
+  std::string mangled = "_ZN";
+  bool in_class = false, in_std = false;
+  for (int i = n - 2; i >= 1; --i) {
+    const int tag = dwarf_tag(&scopes[i]);
+    if (tag != DW_TAG_namespace && !is_struct(&scopes[i])) continue;
+    const std::string name = name_of(&scopes[i]);
+    k.key += squeeze(name) + "::";
+    if (tag == DW_TAG_namespace && !in_class) {
+      in_std |= name == "std";
+      mangled += std::to_string(name.size()) + name;
+    } else if (!in_class) {
+      in_class = true;
+      k.cls = name;
+    }
+  }
+  std::free(scopes);
+  const std::string own = name_of(t);
+  k.key += squeeze(own);
+  if (!in_class) k.cls = own;
+  if (!in_std && k.cls.find('<') == std::string::npos && !k.cls.empty())
+    k.mangled = mangled + std::to_string(k.cls.size()) + k.cls;
+  return k;
+}
+
+// libstdc++'s layouts, for the few of its types a post-mortem reads, used
+// only where no unit of the module defines the type (clang leaves
+// std::string a declaration: libstdc++ instantiates it, and clang assumes
+// the definition is in libstdc++'s own debug info). The C++11 ABI
+// (_GLIBCXX_USE_CXX11_ABI=1, the default since GCC 5) on LP64, unchanged
+// through GCC 14:
+//   std::unique_ptr<T, std::default_delete<T>>  T* at 0 (8 bytes)
+//   std::vector<T, std::allocator<T>>           T* begin at 0, end at 8, capacity end at 16 (24 bytes)
+//   std::__cxx11::basic_string<char>            char* at 0, size_t length at 8 (32 bytes)
+enum class Abi { none, unique_ptr, vector, string };
+Abi libstdcxx_layout(const std::string& key) {
+  if (starts_with(key, "std::unique_ptr<") && key.find(",std::default_delete<") != std::string::npos)
+    return Abi::unique_ptr;
+  if (starts_with(key, "std::vector<") && key.find(",std::allocator<") != std::string::npos) return Abi::vector;
+  if (key == "std::__cxx11::basic_string<char,std::char_traits<char>,std::allocator<char>>") return Abi::string;
+  return Abi::none;
+}
+uint64_t abi_size(Abi a) {
+  return a == Abi::unique_ptr ? 8 : a == Abi::vector ? 24 : a == Abi::string ? 32 : 0;
+}
+// The first template argument of a type_key ("std::vector<T,...>" -> "T").
+std::string first_template_arg(const std::string& key) {
+  const size_t open = key.find('<');
+  if (open == std::string::npos) return "";
+  int depth = 0;
+  for (size_t i = open + 1; i < key.size(); ++i) {
+    if (key[i] == '<')
+      ++depth;
+    else if (key[i] == '>' && depth-- == 0)
+      return key.substr(open + 1, i - open - 1);
+    else if (key[i] == ',' && depth == 0)
+      return key.substr(open + 1, i - open - 1);
+  }
+  return "";
+}
+
+// The definition of the type named `key` (type_key's form) in one unit:
+// through the namespaces and classes whose names lead to it, and nested
+// types defined outside their class (a top-level DIE with
+// DW_AT_specification naming the declaration inside it).
+std::optional<Dwarf_Die> definition_in(Dwarf_Die* parent, const std::string& prefix, const std::string& key,
+                                       int depth) {
+  Dwarf_Die d;
+  if (depth > 16 || dwarf_child(parent, &d) != 0) return std::nullopt;
+  do {
+    const int tag = dwarf_tag(&d);
+    if (tag != DW_TAG_namespace && !is_struct(&d)) continue;
+    Dwarf_Attribute a;
+    Dwarf_Die spec;
+    if (tag != DW_TAG_namespace && !declaration(&d) && dwarf_attr(&d, DW_AT_specification, &a) &&
+        dwarf_formref_die(&a, &spec)) {
+      if (type_key(&spec).key == key) return d;
+      continue;
+    }
+    const std::string here = prefix + squeeze(name_of(&d));
+    if (tag != DW_TAG_namespace && here == key && !declaration(&d)) return d;
+    if (key.size() > here.size() + 2 && key.compare(0, here.size(), here) == 0 &&
+        key.compare(here.size(), 2, "::") == 0)
+      if (auto r = definition_in(&d, here + "::", key, depth + 1)) return r;
+  } while (dwarf_siblingof(&d, &d) == 0);
+  return std::nullopt;
+}
+
 // ------------------------------------------------------------ the reader
 
 class Reader {
  public:
-  Reader(Dwfl* dwfl, CuIndex& cus, const Core& core, std::vector<FrameRegs> frames)
-      : dwfl_(dwfl), cus_(cus), core_(core), frames_(std::move(frames)) {}
+  Reader(Dwfl* dwfl, CuIndex& cus, const Core& core, ThreadFrames threads)
+      : dwfl_(dwfl), cus_(cus), core_(core), threads_(std::move(threads)) {}
 
   LoaderState run(int tid);
 
@@ -171,8 +274,9 @@ class Reader {
     uint64_t v = 0;
   };
   struct Obj {
-    Dwarf_Die type;  // complete, through typedefs and qualifiers
+    Dwarf_Die type;  // complete, through typedefs and qualifiers (unset when abi is)
     uint64_t addr;
+    std::string abi;  // a libstdc++ type no unit defines, read by its ABI layout: its type_key
   };
   struct FrameInfo {
     Dwfl_Module* mod = nullptr;
@@ -185,7 +289,7 @@ class Reader {
   };
 
   uint64_t pc_of(size_t fi) const {
-    const FrameRegs& f = frames_[fi];
+    const FrameRegs& f = (*frames_)[fi];
     return fi == 0 || f.activation ? f.pc : f.pc - 1;  // inside the call, not after it
   }
   FrameInfo& info(size_t fi);
@@ -198,20 +302,30 @@ class Reader {
   uint64_t read_uint(uint64_t addr, size_t len);
   uint64_t var_address(size_t fi, Dwarf_Die* var, bool indirect, const std::string& what);
 
-  Dwarf_Die complete(Dwarf_Die t, const std::string& owner);
-  std::optional<Dwarf_Die> find_definition(const std::string& owner, const std::string& name);
-  std::optional<Dwarf_Die> definition_in_cu(Dwarf_Die* cu, const std::string& owner, const std::string& name);
+  // A type by its DIE, or by name only (a template argument of a type
+  // read by its libstdc++ layout).
+  struct TypeRef {
+    Dwarf_Die die{};
+    bool has_die = false;
+    std::string key;  // type_key's form, when !has_die
+  };
+  Obj object(const TypeRef& t, uint64_t addr);
+  Obj object(Dwarf_Die t, uint64_t addr);
+  uint64_t size_of_ref(const TypeRef& t);
+  std::optional<Dwarf_Die> find_definition(const TypeKey& k);
   bool member(Dwarf_Die st, const char* name, uint64_t& off, Dwarf_Die& type, bool deep, bool want_pointer,
               int depth = 0);
   Obj field(const Obj& o, const char* name);
   std::optional<Obj> try_field(const Obj& o, const char* name);
-  uint64_t unique_ptr(const Obj& up, Dwarf_Die* pointee);
-  std::vector<uint64_t> vector_items(const Obj& vec, Dwarf_Die* elem, uint64_t* start);
+  uint64_t unique_ptr(const Obj& up, TypeRef* pointee);
+  std::vector<uint64_t> vector_items(const Obj& vec, TypeRef* elem, uint64_t* start, uint64_t* esize);
   std::string std_string(const Obj& s);
-  void read_slots(const Obj& vec, const char* owner, std::vector<DebugSlot>& out, uint64_t* start = nullptr,
-                  uint64_t* esize = nullptr);
+  void read_slots(const Obj& vec, std::vector<DebugSlot>& out, uint64_t* start = nullptr, uint64_t* esize = nullptr);
   void read_files(const Obj& vec, std::vector<DebugFile>& out);
   void read_weight(size_t fi, Dwarf_Die* var, bool indirect, LoaderState& st);
+  void read_weight(const Obj& w, LoaderState& st);
+  std::string tensor_name(const Obj& tensor);
+  bool weight_by_name(const std::string& name, LoaderState& st);
 
   // A variable or parameter of struct type (through one pointer or
   // reference) in scope in a frame.
@@ -219,7 +333,10 @@ class Reader {
     Dwarf_Die die, type;
     bool indirect;
     std::string name, type_name, function;  // function: of its scope
-    std::string where() const { return "`" + name + "` in frame #" + std::to_string(frame) + " " + function; }
+    std::string of_thread;                  // " of thread N" when not the crashing one
+    std::string where() const {
+      return "`" + name + "` in frame #" + std::to_string(frame) + " " + function + of_thread;
+    }
     size_t frame;
   };
   // Calls fn(var) for each, innermost scope first, until it returns true.
@@ -238,6 +355,7 @@ class Reader {
         v.type_name = name_of(&v.type);
         v.function = f.functions[s];
         v.frame = fi;
+        v.of_thread = of_thread_;
         if (fn(v)) return true;
       } while (dwarf_siblingof(&v.die, &v.die) == 0);
     }
@@ -247,11 +365,25 @@ class Reader {
   Dwfl* dwfl_;
   CuIndex& cus_;
   const Core& core_;
-  std::vector<FrameRegs> frames_;
+  ThreadFrames threads_;
+  std::vector<FrameRegs>* frames_ = nullptr;  // the thread read now
+  std::string of_thread_;                     // " of thread N" when not the crashing one
+  // Reads thread `ti` of threads_ from now on.
+  void use_thread(size_t ti, int crashed_tid) {
+    frames_ = &threads_[ti].second;
+    info_.clear();
+    of_thread_ = threads_[ti].first == crashed_tid ? "" : " of thread " + std::to_string(threads_[ti].first);
+  }
+  bool find_loader(LoaderState& st, std::vector<std::string>& lacking, std::string& loader_why);
   std::map<size_t, FrameInfo> info_;
-  std::map<std::string, std::optional<Dwarf_Die>> definitions_;
+  std::map<std::string, std::optional<Dwarf_Die>> definitions_;  // by type_key
+  std::vector<std::string> abi_used_;                            // libstdc++ types read by their ABI layout
+  void note_abi(const std::string& key) {
+    if (std::find(abi_used_.begin(), abi_used_.end(), key) == abi_used_.end()) abi_used_.push_back(key);
+  }
   size_t vars_seen_ = 0;                    // functions' variables and parameters met
   Dwfl_Module* main_mod_ = nullptr;         // the module of the loader frame
+  Obj loader_{};                            // the llama_model_loader, once found
   uint64_t map_start_ = 0, map_esize_ = 0;  // the loader's mappings vector
   std::vector<std::string> how_;            // entry values used by the last evaluation
   std::string how() {
@@ -367,7 +499,7 @@ Reader::FrameInfo& Reader::info(size_t fi) {
 }
 
 uint64_t Reader::reg(size_t fi, unsigned r) {
-  if (r < kRegs && (frames_[fi].known >> r & 1)) return frames_[fi].reg[r];
+  if (r < kRegs && ((*frames_)[fi].known >> r & 1)) return (*frames_)[fi].reg[r];
   // libdwfl leaves some registers of outer frames unknown that the callee's
   // CFI does give (same value, or saved in its frame): one unwinding step
   // for this register.
@@ -398,8 +530,8 @@ uint64_t Reader::reg(size_t fi, unsigned r) {
         Loc l = eval(fi - 1, nullptr, copy.data(), copy.size());
         v = l.in_memory ? read_uint(l.v, 8) : l.v;
       }
-      frames_[fi].reg[r] = v;
-      frames_[fi].known |= 1u << r;
+      (*frames_)[fi].reg[r] = v;
+      (*frames_)[fi].known |= 1u << r;
       return v;
     }
   }
@@ -431,8 +563,8 @@ uint64_t Reader::cfa(size_t fi) {
     std::free(frame);
   }
   // The CFA is the caller's stack pointer before the call.
-  if (fi + 1 < frames_.size()) return reg(fi + 1, 7);
-  throw NotKnown{"no call frame information for the frame at " + hex(frames_[fi].pc)};
+  if (fi + 1 < frames_->size()) return reg(fi + 1, 7);
+  throw NotKnown{"no call frame information for the frame at " + hex((*frames_)[fi].pc)};
 }
 
 uint64_t Reader::frame_base(size_t fi) {
@@ -453,10 +585,10 @@ uint64_t Reader::frame_base(size_t fi) {
 // entered, which DWARF gives through the caller's call-site parameters.
 uint64_t Reader::entry_value(size_t fi, unsigned r) {
   const std::string what = "DW_OP_entry_value(" + reg_name(r) + ")";
-  if (fi + 1 >= frames_.size()) throw NotKnown{what + ": there is no caller frame"};
+  if (fi + 1 >= frames_->size()) throw NotKnown{what + ": there is no caller frame"};
   const size_t ci = fi + 1;
   FrameInfo& c = info(ci);
-  const uint64_t ret = frames_[ci].pc - c.bias;  // the call's return address
+  const uint64_t ret = (*frames_)[ci].pc - c.bias;  // the call's return address
   for (int i = 0; i < static_cast<int>(c.scopes.size()); ++i) {
     Dwarf_Die d;
     if (dwarf_child(&c.scopes[i], &d) != 0) continue;
@@ -494,7 +626,7 @@ uint64_t Reader::entry_value(size_t fi, unsigned r) {
       throw NotKnown{what + ": the call site in " + c.function + " has no parameter for " + reg_name(r)};
     } while (dwarf_siblingof(&d, &d) == 0);
   }
-  throw NotKnown{what + ": no DW_TAG_call_site for the return address " + hex(frames_[ci].pc) + " in " +
+  throw NotKnown{what + ": no DW_TAG_call_site for the return address " + hex((*frames_)[ci].pc) + " in " +
                  (c.function.empty() ? std::string("the caller") : c.function)};
 }
 
@@ -686,51 +818,18 @@ uint64_t Reader::var_address(size_t fi, Dwarf_Die* var, bool indirect, const std
 
 // -------------------------------------------------------------- types
 
-std::optional<Dwarf_Die> Reader::definition_in_cu(Dwarf_Die* cu, const std::string& owner, const std::string& name) {
-  std::vector<Dwarf_Off> decls;  // owner::name declared inside the owner
-  Dwarf_Die d;
-  if (dwarf_child(cu, &d) != 0) return std::nullopt;
-  std::vector<Dwarf_Die> top;
-  do {
-    if (!is_struct(&d)) continue;
-    top.push_back(d);
-    const std::string n = name_of(&d);
-    if (owner.empty()) {
-      if (n == name && !declaration(&d)) return d;
-      continue;
-    }
-    if (n != owner) continue;
-    Dwarf_Die c;
-    if (dwarf_child(&d, &c) != 0) continue;
-    do {
-      if (!is_struct(&c) || name_of(&c) != name) continue;
-      if (!declaration(&c)) return c;
-      decls.push_back(dwarf_dieoffset(&c));
-    } while (dwarf_siblingof(&c, &c) == 0);
-  } while (dwarf_siblingof(&d, &d) == 0);
-  // A nested type defined outside its class: a top-level DIE with
-  // DW_AT_specification pointing at the declaration inside the owner.
-  for (Dwarf_Die& t : top) {
-    Dwarf_Attribute a;
-    Dwarf_Die spec;
-    if (declaration(&t) || !dwarf_attr(&t, DW_AT_specification, &a) || !dwarf_formref_die(&a, &spec)) continue;
-    if (std::find(decls.begin(), decls.end(), dwarf_dieoffset(&spec)) != decls.end()) return t;
-  }
-  return std::nullopt;
-}
-
-// The definition of owner::name (or of `name` at namespace scope): first
-// in the compile units of the owner's out-of-line methods, where a pimpl's
-// impl is defined; then in every compile unit of the module.
-std::optional<Dwarf_Die> Reader::find_definition(const std::string& owner, const std::string& name) {
-  const std::string key = owner + "::" + name;
-  if (auto it = definitions_.find(key); it != definitions_.end()) return it->second;
+// The definition of a type the unit at hand only declares (clang's
+// -fno-standalone-debug leaves libstdc++'s types and other units' classes
+// as declarations, -flto splits units by partition): first in the units of
+// its class's out-of-line methods, where a pimpl's impl is defined; then in
+// every unit of the loader's module.
+std::optional<Dwarf_Die> Reader::find_definition(const TypeKey& k) {
+  if (auto it = definitions_.find(k.key); it != definitions_.end()) return it->second;
   std::optional<Dwarf_Die> out;
   if (main_mod_) {
-    const std::string cls = owner.empty() ? name : owner;
-    const std::string p1 = "_ZN" + std::to_string(cls.size()) + cls, p2 = "_ZNK" + std::to_string(cls.size()) + cls;
     std::vector<const void*> tried;  // units searched, by where their DIE lies
-    int n = dwfl_module_getsymtab(main_mod_);
+    const std::string p1 = k.mangled, p2 = k.mangled.empty() ? "" : "_ZNK" + k.mangled.substr(3);
+    int n = k.mangled.empty() ? 0 : dwfl_module_getsymtab(main_mod_);
     for (int i = 0; i < n && !out; ++i) {
       GElf_Sym sym;
       GElf_Addr addr = 0;
@@ -741,25 +840,52 @@ std::optional<Dwarf_Die> Reader::find_definition(const std::string& owner, const
       CuAt at;
       if (!cus_.find(main_mod_, addr, at) || std::find(tried.begin(), tried.end(), at.cu.addr) != tried.end()) continue;
       tried.push_back(at.cu.addr);
-      out = definition_in_cu(&at.cu, owner, name);
+      out = definition_in(&at.cu, "", k.key, 0);
     }
-    // Then every unit.
     for (Dwarf_Die cu : cus_.units(main_mod_)) {
       if (out) break;
-      if (std::find(tried.begin(), tried.end(), cu.addr) == tried.end()) out = definition_in_cu(&cu, owner, name);
+      if (std::find(tried.begin(), tried.end(), cu.addr) == tried.end()) out = definition_in(&cu, "", k.key, 0);
     }
   }
-  definitions_[key] = out;
+  definitions_[k.key] = out;
   return out;
 }
 
-Dwarf_Die Reader::complete(Dwarf_Die t, const std::string& owner) {
-  t = strip_cv(t);
-  if (!declaration(&t)) return t;
-  const std::string n = name_of(&t);
-  if (auto d = find_definition(owner, n)) return *d;
-  throw NotKnown{"the type " + (owner.empty() ? n : owner + "::" + n) +
-                 " is only declared in the debug info (its definition is in no compile unit)"};
+// A type to read at `addr`: its definition, else libstdc++'s layout.
+Reader::Obj Reader::object(const TypeRef& r, uint64_t addr) {
+  TypeKey k;
+  if (r.has_die) {
+    Dwarf_Die t = strip_cv(r.die);
+    if (!declaration(&t)) return Obj{t, addr, {}};
+    k = type_key(&t);
+  } else {
+    k.key = r.key;  // a template argument known by name only: no method prefix
+  }
+  if (auto d = find_definition(k)) return Obj{*d, addr, {}};
+  // No unit defines it: libstdc++'s own types are read by their ABI layout
+  // (see libstdcxx_layout), and the report says so; nothing else can be.
+  if (libstdcxx_layout(k.key) != Abi::none) {
+    note_abi(k.key);
+    return Obj{{}, addr, k.key};
+  }
+  throw NotKnown{"the type " + k.key + " is only declared in the debug info (its definition is in no compile unit)"};
+}
+
+Reader::Obj Reader::object(Dwarf_Die t, uint64_t addr) {
+  TypeRef r;
+  r.die = t;
+  r.has_die = true;
+  return object(r, addr);
+}
+
+uint64_t Reader::size_of_ref(const TypeRef& r) {
+  if (r.has_die) {
+    Dwarf_Die t = strip_cv(r.die);
+    if (!declaration(&t)) return size_of(&t);
+  }
+  if (!r.has_die && !r.key.empty() && r.key.back() == '*') return 8;
+  const Obj o = object(r, 0);
+  return o.abi.empty() ? size_of(const_cast<Dwarf_Die*>(&o.type)) : abi_size(libstdcxx_layout(o.abi));
 }
 
 // A data member by name: in the struct, its base classes, and (deep) the
@@ -800,44 +926,54 @@ bool Reader::member(Dwarf_Die st, const char* name, uint64_t& off, Dwarf_Die& ty
 std::optional<Reader::Obj> Reader::try_field(const Obj& o, const char* name) {
   uint64_t off = 0;
   Dwarf_Die t;
-  if (!member(o.type, name, off, t, false, false)) return std::nullopt;
-  return Obj{t, o.addr + off};
+  if (!o.abi.empty() || !member(o.type, name, off, t, false, false)) return std::nullopt;
+  return Obj{t, o.addr + off, {}};
 }
 
 Reader::Obj Reader::field(const Obj& o, const char* name) {
   if (auto f = try_field(o, name)) return *f;
-  throw NotKnown{"no member '" + std::string(name) + "' in " + name_of(const_cast<Dwarf_Die*>(&o.type))};
+  throw NotKnown{"no member '" + std::string(name) + "' in " +
+                 (o.abi.empty() ? name_of(const_cast<Dwarf_Die*>(&o.type)) : o.abi)};
 }
 
 // A std::unique_ptr's pointer (libstdc++: _M_t ... _M_head_impl), and the
 // type it points to.
-uint64_t Reader::unique_ptr(const Obj& up, Dwarf_Die* pointee) {
+uint64_t Reader::unique_ptr(const Obj& up, TypeRef* pointee) {
+  if (!up.abi.empty()) {
+    if (pointee) *pointee = TypeRef{{}, false, first_template_arg(up.abi)};
+    return read_uint(up.addr, 8);
+  }
   uint64_t off = 0;
   Dwarf_Die t;
   if (member(up.type, "_M_head_impl", off, t, true, true)) {
-    if (pointee && type_of(&t, pointee)) *pointee = strip_cv(*pointee);
+    if (pointee) pointee->has_die = type_of(&t, &pointee->die);
     return read_uint(up.addr + off, 8);
   }
   // A unique_ptr with the default deleter is one pointer wide.
   Dwarf_Die arg;
   if (size_of(const_cast<Dwarf_Die*>(&up.type)) != 8 || !template_arg(const_cast<Dwarf_Die*>(&up.type), &arg))
     throw NotKnown{"cannot read the unique_ptr " + name_of(const_cast<Dwarf_Die*>(&up.type))};
-  if (pointee) *pointee = strip_cv(arg);
+  if (pointee) *pointee = TypeRef{arg, true, {}};
   return read_uint(up.addr, 8);
 }
 
-std::vector<uint64_t> Reader::vector_items(const Obj& vec, Dwarf_Die* elem, uint64_t* start_out) {
-  uint64_t so = 0, fo = 0;
-  Dwarf_Die t;
-  if (!member(vec.type, "_M_start", so, t, true, true) || !member(vec.type, "_M_finish", fo, t, true, true))
-    throw NotKnown{"no _M_start/_M_finish in " + name_of(const_cast<Dwarf_Die*>(&vec.type))};
-  Dwarf_Die e;
-  if (!template_arg(const_cast<Dwarf_Die*>(&vec.type), &e)) {
-    Dwarf_Die p = strip_cv(t);
-    if (!type_of(&p, &e)) throw NotKnown{"the element type of " + name_of(const_cast<Dwarf_Die*>(&vec.type))};
+// A std::vector's elements: their addresses, and their type.
+std::vector<uint64_t> Reader::vector_items(const Obj& vec, TypeRef* elem, uint64_t* start_out, uint64_t* esize_out) {
+  uint64_t so = 0, fo = 8;
+  TypeRef e;
+  if (!vec.abi.empty()) {
+    e.key = first_template_arg(vec.abi);
+  } else {
+    Dwarf_Die t;
+    if (!member(vec.type, "_M_start", so, t, true, true) || !member(vec.type, "_M_finish", fo, t, true, true))
+      throw NotKnown{"no _M_start/_M_finish in " + name_of(const_cast<Dwarf_Die*>(&vec.type))};
+    if (!template_arg(const_cast<Dwarf_Die*>(&vec.type), &e.die)) {
+      Dwarf_Die p = strip_cv(t);
+      if (!type_of(&p, &e.die)) throw NotKnown{"the element type of " + name_of(const_cast<Dwarf_Die*>(&vec.type))};
+    }
+    e.has_die = true;
   }
-  e = strip_cv(e);
-  const uint64_t esize = size_of(&e);
+  const uint64_t esize = size_of_ref(e);
   const uint64_t start = read_uint(vec.addr + so, 8), finish = read_uint(vec.addr + fo, 8);
   if (!esize || finish < start || (finish - start) % esize || (finish - start) / esize > 4096)
     throw NotKnown{"the vector at " + hex(vec.addr) + " is not consistent (begin " + hex(start) + ", end " +
@@ -846,42 +982,59 @@ std::vector<uint64_t> Reader::vector_items(const Obj& vec, Dwarf_Die* elem, uint
   for (uint64_t p = start; p < finish; p += esize) items.push_back(p);
   if (elem) *elem = e;
   if (start_out) *start_out = start;
+  if (esize_out) *esize_out = esize;
   return items;
 }
 
 std::string Reader::std_string(const Obj& s) {
-  Obj dp = field(s, "_M_dataplus");
-  uint64_t off = 0;
-  Dwarf_Die t;
-  if (!member(dp.type, "_M_p", off, t, true, false)) throw NotKnown{"no _M_p in std::string"};
-  const uint64_t p = read_uint(dp.addr + off, 8);
-  const uint64_t n = read_uint(field(s, "_M_string_length").addr, 8);
-  if (n > 4096) throw NotKnown{"a string of " + std::to_string(n) + " bytes"};
-  std::string out(n, '\0');
-  if (n && !core_.read(p, out.data(), n)) throw NotKnown{"the string at " + hex(p) + " is not in the core"};
+  uint64_t p = 0, len = 0;
+  bool abi = !s.abi.empty();
+  if (!abi) {
+    try {
+      const Obj f = field(s, "_M_dataplus");
+      const Obj dp = object(f.type, f.addr);
+      uint64_t off = 0;
+      Dwarf_Die t;
+      if (!member(dp.type, "_M_p", off, t, true, false)) throw NotKnown{"no _M_p in std::string"};
+      p = read_uint(dp.addr + off, 8);
+      len = read_uint(field(s, "_M_string_length").addr, 8);
+    } catch (const NotKnown&) {
+      // clang defines basic_string but only declares its _Alloc_hider
+      // where libstdc++ instantiates the string itself (C++17 and before).
+      const std::string key = type_key(const_cast<Dwarf_Die*>(&s.type)).key;
+      if (libstdcxx_layout(key) != Abi::string) throw;
+      note_abi(key);
+      abi = true;
+    }
+  }
+  if (abi) {
+    p = read_uint(s.addr, 8);
+    len = read_uint(s.addr + 8, 8);
+  }
+  if (len > 4096) throw NotKnown{"a string of " + std::to_string(len) + " bytes"};
+  std::string out(len, '\0');
+  if (len && !core_.read(p, out.data(), len)) throw NotKnown{"the string at " + hex(p) + " is not in the core"};
   return out;
 }
 
 // vector<unique_ptr<llama_mmap | llama_mlock>>: each slot's impl addr/size.
-void Reader::read_slots(const Obj& vec, const char* owner, std::vector<DebugSlot>& out, uint64_t* start,
-                        uint64_t* esize) {
-  Dwarf_Die elem;
-  auto items = vector_items(vec, &elem, start);
-  if (esize) *esize = size_of(&elem);
+void Reader::read_slots(const Obj& vec, std::vector<DebugSlot>& out, uint64_t* start, uint64_t* esize) {
+  TypeRef elem;
+  auto items = vector_items(vec, &elem, start, esize);
   for (size_t i = 0; i < items.size(); ++i) {
     DebugSlot s;
     s.slot = static_cast<int>(i);
-    Dwarf_Die cls;
-    s.object = unique_ptr(Obj{elem, items[i]}, &cls);
+    TypeRef cls;
+    s.object = unique_ptr(object(elem, items[i]), &cls);
     s.empty = s.object == 0;
     if (!s.empty) {
       try {
-        Obj o{complete(cls, ""), s.object};
-        Dwarf_Die impl_t;
+        Obj o = object(cls, s.object);
+        TypeRef impl_t;
         Obj p = field(o, "pimpl");
-        const uint64_t impl = unique_ptr(p, &impl_t);
+        const uint64_t impl = unique_ptr(object(p.type, p.addr), &impl_t);
         if (!impl) throw NotKnown{"its pimpl is null"};
-        Obj io{complete(impl_t, owner), impl};
+        Obj io = object(impl_t, impl);
         s.base = read_uint(field(io, "addr").addr, 8);
         s.size = read_uint(field(io, "size").addr, 8);
       } catch (const NotKnown& e) {
@@ -894,22 +1047,23 @@ void Reader::read_slots(const Obj& vec, const char* owner, std::vector<DebugSlot
 }
 
 void Reader::read_files(const Obj& vec, std::vector<DebugFile>& out) {
-  Dwarf_Die elem;
-  auto items = vector_items(vec, &elem, nullptr);
+  TypeRef elem;
+  auto items = vector_items(vec, &elem, nullptr, nullptr);
   for (size_t i = 0; i < items.size(); ++i) {
     DebugFile f;
     f.idx = static_cast<int>(i);
-    Dwarf_Die cls;
-    const uint64_t obj = unique_ptr(Obj{elem, items[i]}, &cls);
+    TypeRef cls;
+    const uint64_t obj = unique_ptr(object(elem, items[i]), &cls);
     f.empty = obj == 0;
     if (obj) {
-      Obj o{complete(cls, ""), obj};
-      Dwarf_Die impl_t;
-      const uint64_t impl = unique_ptr(field(o, "pimpl"), &impl_t);
+      Obj o = object(cls, obj);
+      TypeRef impl_t;
+      const Obj p = field(o, "pimpl");
+      const uint64_t impl = unique_ptr(object(p.type, p.addr), &impl_t);
       if (impl) {
-        Obj io{complete(impl_t, "llama_file"), impl};
+        Obj io = object(impl_t, impl);
         f.size = read_uint(field(io, "size").addr, 8);
-        if (auto n = try_field(io, "fname")) f.path = std_string(*n);
+        if (auto n = try_field(io, "fname")) f.path = std_string(object(n->type, n->addr));
       }
     }
     out.push_back(f);
@@ -920,7 +1074,10 @@ void Reader::read_weight(size_t fi, Dwarf_Die* var, bool indirect, LoaderState& 
   Dwarf_Die wt;
   bool ind = false;
   struct_of(var, &wt, &ind);
-  Obj w{complete(wt, "llama_model_loader"), var_address(fi, var, indirect, "the weight")};
+  read_weight(object(wt, var_address(fi, var, indirect, "the weight")), st);
+}
+
+void Reader::read_weight(const Obj& w, LoaderState& st) {
   Obj idx = field(w, "idx");
   st.weight_idx = static_cast<int>(read_uint(idx.addr, std::min<uint64_t>(size_of(&idx.type), 8)));
   st.weight_offs = read_uint(field(w, "offs").addr, 8);
@@ -930,26 +1087,74 @@ void Reader::read_weight(size_t fi, Dwarf_Die* var, bool indirect, LoaderState& 
   if (!tensor) return;
   Dwarf_Die tt;
   if (!type_of(&tp.type, &tt)) return;
-  Obj t{complete(tt, ""), tensor};
-  if (auto name = try_field(t, "name")) {
-    char buf[256] = {};
-    const uint64_t n = std::min<uint64_t>(size_of(&name->type), sizeof buf - 1);
-    if (n && core_.read(name->addr, buf, n)) st.tensor.assign(buf, strnlen(buf, n));
+  Obj t = object(tt, tensor);
+  try {
+    st.tensor = tensor_name(t);
+  } catch (const NotKnown&) {
   }
   if (auto nb = try_field(t, "nbytes")) st.tensor_bytes = read_uint(nb->addr, 8);
 }
 
-LoaderState Reader::run(int tid) {
-  LoaderState st;
-  st.source = "libdw";
-  st.tid = tid;
-  // Modules of frames whose DWARF could not give scopes, and why: said
-  // when no loader is found, so the user knows what to add to the build.
-  std::vector<std::string> lacking;
-  std::string loader_why, weight_why;
-  // The loader: innermost frame with a variable of its type (or of a type
-  // holding one as a member).
-  for (size_t fi = 0; fi < frames_.size() && !st.found; ++fi) {
+// A ggml_tensor's name (char name[GGML_MAX_NAME]).
+std::string Reader::tensor_name(const Obj& t) {
+  const Obj name = field(t, "name");
+  char buf[256] = {};
+  const uint64_t n = std::min<uint64_t>(size_of(const_cast<Dwarf_Die*>(&name.type)), sizeof buf - 1);
+  if (!n || !core_.read(name.addr, buf, n))
+    throw NotKnown{"the tensor's name at " + hex(name.addr) + " is not in the core"};
+  return std::string(buf, strnlen(buf, n));
+}
+
+// The weight of tensor `name` in the loader's weights_map, a
+// std::map<std::string, llama_tensor_weight[, comparer]>: every node of its
+// red-black tree visited (libstdc++'s _Rb_tree: the header's parent is the
+// root; each node a 32-byte _Rb_tree_node_base (colour, parent, left,
+// right), then the key/value pair). Every node, not a search: upstream's
+// comparer orders "blk.N." names by layer number.
+bool Reader::weight_by_name(const std::string& name, LoaderState& st) {
+  const Obj f = field(loader_, "weights_map");
+  const Obj map = object(f.type, f.addr);
+  uint64_t hoff = 0, coff = 0;
+  Dwarf_Die t;
+  if (!map.abi.empty() || !member(map.type, "_M_header", hoff, t, true, false) ||
+      !member(map.type, "_M_node_count", coff, t, true, false))
+    throw NotKnown{"no _M_header/_M_node_count in the loader's weights_map"};
+  // The pair's two types: the map's first two template arguments.
+  Dwarf_Die args[2];
+  int n = 0;
+  Dwarf_Die c;
+  if (dwarf_child(const_cast<Dwarf_Die*>(&map.type), &c) == 0) do {
+      if (dwarf_tag(&c) == DW_TAG_template_type_parameter && n < 2 && type_of(&c, &args[n])) ++n;
+    } while (n < 2 && dwarf_siblingof(&c, &c) == 0);
+  if (n < 2) throw NotKnown{"the weights_map's key and value types are not in its debug info"};
+  const Obj key_proto = object(args[0], 0), weight_proto = object(args[1], 0);
+  const uint64_t key_size = key_proto.abi.empty() ? size_of(const_cast<Dwarf_Die*>(&key_proto.type))
+                                                  : abi_size(libstdcxx_layout(key_proto.abi));
+  const uint64_t value_off = 32 + ((key_size + 7) & ~uint64_t{7});  // the pair after the node base; weight 8-aligned
+  const uint64_t count = read_uint(map.addr + coff, 8);
+  if (count > (1u << 20)) throw NotKnown{"the weights_map claims " + std::to_string(count) + " entries"};
+  std::vector<uint64_t> todo{read_uint(map.addr + hoff + 8, 8)};
+  for (uint64_t seen = 0; !todo.empty() && seen <= count;) {
+    const uint64_t node = todo.back();
+    todo.pop_back();
+    if (!node) continue;
+    ++seen;
+    if (std_string(Obj{key_proto.type, node + 32, key_proto.abi}) == name) {
+      read_weight(Obj{weight_proto.type, node + value_off, weight_proto.abi}, st);
+      return true;
+    }
+    todo.push_back(read_uint(node + 16, 8));
+    todo.push_back(read_uint(node + 24, 8));
+  }
+  return false;
+}
+
+// The loader in the thread read now: the innermost frame with a variable
+// of its type (or of a type holding one as a member). Modules of frames
+// whose DWARF could not give scopes go to `lacking`, with why, and the
+// first reason a loader in scope could not be read to `loader_why`.
+bool Reader::find_loader(LoaderState& st, std::vector<std::string>& lacking, std::string& loader_why) {
+  for (size_t fi = 0; fi < frames_->size() && !st.found; ++fi) {
     FrameInfo& f = info(fi);
     if (f.mod && !f.runtime) {
       const bool units = cus_.has_units(f.mod);
@@ -988,18 +1193,20 @@ LoaderState Reader::run(int tid) {
       st.in_scope = true;
       try {
         how_.clear();
-        Obj loader{complete(v.type, ""), var_address(fi, &v.die, v.indirect, "the loader") + inner};
+        Obj loader = object(v.type, var_address(fi, &v.die, v.indirect, "the loader") + inner);
         const std::string via = how();
         if (loader.addr < 4096) throw NotKnown{"it is null"};
         st.loader = loader.addr;
         st.frame_index = static_cast<int>(fi);
         st.frame = v.function;
         st.loader_from = "`" + v.name + "`" + (holder ? " (holding the loader)" : "") + " in frame #" +
-                         std::to_string(fi) + " " + v.function + via;
-        read_slots(field(loader, "mappings"), "llama_mmap", st.mappings, &map_start_, &map_esize_);
-        read_files(field(loader, "files"), st.files);
+                         std::to_string(fi) + " " + v.function + of_thread_ + via;
+        loader_ = loader;
+        const Obj maps = field(loader, "mappings"), files = field(loader, "files");
+        read_slots(object(maps.type, maps.addr), st.mappings, &map_start_, &map_esize_);
+        read_files(object(files.type, files.addr), st.files);
         if (auto m = try_field(loader, "mlocks")) {
-          read_slots(*m, "llama_mlock", st.mlocks);
+          read_slots(object(m->type, m->addr), st.mlocks);
           st.have_mlocks = true;
         }
         st.found = true;
@@ -1016,11 +1223,44 @@ LoaderState Reader::run(int tid) {
       return st.found;
     });
   }
+  return st.found;
+}
+
+LoaderState Reader::run(int tid) {
+  LoaderState st;
+  st.source = "libdw";
+  st.tid = tid;
+  std::vector<std::string> lacking;  // said when no loader is found: what to add to the build
+  std::string loader_why, weight_why;
+  size_t crashed = threads_.size();
+  for (size_t ti = 0; ti < threads_.size(); ++ti)
+    if (threads_[ti].first == tid) crashed = ti;
+  if (crashed == threads_.size()) {
+    st.why = "the crashing thread could not be unwound";
+    return st;
+  }
+  use_thread(crashed, tid);
+  if (find_loader(st, lacking, loader_why)) {
+    st.loader_tid = tid;
+  } else {
+    // Where the crashing thread's frames lost it (inlined and optimized
+    // out, as -flto leaves load_all_data's `this`), the loader may still be
+    // a caller's local in another thread, in memory.
+    for (size_t ti = 0; ti < threads_.size() && !st.found; ++ti) {
+      if (ti == crashed) continue;
+      use_thread(ti, tid);
+      // (What other threads' modules lack is not the user's problem.)
+      std::vector<std::string> ignored_modules;
+      std::string ignored;
+      if (find_loader(st, ignored_modules, ignored)) st.loader_tid = threads_[ti].first;
+    }
+    use_thread(crashed, tid);
+  }
   if (!st.found) {
     std::string modules;
     for (const auto& n : lacking) modules += (modules.empty() ? "" : ", ") + n;
     st.why = !loader_why.empty() ? "the loader could not be read: " + loader_why
-                                 : "no frame of the crashing thread has a llama_model_loader in scope";
+                                 : "no frame of any thread has a llama_model_loader in scope";
     if (loader_why.empty() && !modules.empty())
       st.why += "; the debug info of these lacks what is needed: " + modules +
                 " (build with -g, or give the .debug files with --debug-dir)";
@@ -1031,7 +1271,7 @@ LoaderState Reader::run(int tid) {
   // The weight being resolved, the mlock slots and the `mapping` in use:
   // innermost frames first (the weight may be in a caller of the loader's
   // frame, as when a helper gets only its idx and offs).
-  for (size_t fi = 0; fi < frames_.size(); ++fi) {
+  for (size_t fi = 0; fi < frames_->size(); ++fi) {
     each_var(fi, [&](Var& v) {
       try {
         if (!st.have_weight && v.type_name == "llama_tensor_weight" && (v.name == "weight" || v.name == "w")) {
@@ -1041,15 +1281,17 @@ LoaderState Reader::run(int tid) {
         } else if (!st.have_mlocks && starts_with(v.type_name, "vector<std::unique_ptr<llama_mlock")) {
           uint64_t a = var_address(fi, &v.die, v.indirect, "the mlock slots");
           if (a) {
-            read_slots(Obj{complete(v.type, ""), a}, "llama_mlock", st.mlocks);
+            read_slots(object(v.type, a), st.mlocks);
             st.have_mlocks = true;
           }
         } else if (st.mapping_slot < 0 && v.name == "mapping" && v.indirect &&
                    starts_with(v.type_name, "unique_ptr<llama_mmap")) {
           // The slot is the element's index in the loader's vector.
           const uint64_t a = var_address(fi, &v.die, true, "the mapping");
-          if (a >= map_start_ && map_esize_ && a < map_start_ + map_esize_ * st.mappings.size())
+          if (a >= map_start_ && map_esize_ && a < map_start_ + map_esize_ * st.mappings.size()) {
             st.mapping_slot = static_cast<int>((a - map_start_) / map_esize_);
+            st.mapping_from = v.where();
+          }
         }
       } catch (const NotKnown& e) {
         if (v.type_name == "llama_tensor_weight" && weight_why.empty()) weight_why = v.where() + ": " + e.why;
@@ -1057,6 +1299,25 @@ LoaderState Reader::run(int tid) {
       return false;
     });
   }
+  // The weight optimized out (as -flto leaves it) but the tensor in scope
+  // (load_all_data's `cur`): its weight from the loader's weights_map.
+  for (size_t fi = 0; fi < frames_->size() && !st.have_weight; ++fi) {
+    each_var(fi, [&](Var& v) {
+      if (v.type_name != "ggml_tensor" || !v.indirect) return false;
+      try {
+        const uint64_t t = var_address(fi, &v.die, true, "the tensor");
+        if (t < 4096) return false;
+        const std::string name = tensor_name(object(v.type, t));
+        if (!name.empty() && weight_by_name(name, st)) {
+          st.weight_from = v.where() + how() + ", its weight from the loader's weights_map";
+          return true;
+        }
+      } catch (const NotKnown&) {
+      }
+      return false;
+    });
+  }
+  st.abi_layouts = abi_used_;
   if (!st.have_weight)
     st.weight_why = !weight_why.empty()
                         ? weight_why
@@ -1160,13 +1421,7 @@ bool CuIndex::find(Dwfl_Module* mod, Dwarf_Addr pc, CuAt& out) {
   return true;
 }
 
-LoaderState read_loader_state(Dwfl* dwfl, CuIndex& cus, const Core& core, int tid, std::vector<FrameRegs> frames) {
-  if (frames.empty()) {
-    LoaderState st;
-    st.source = "libdw";
-    st.why = "the crashing thread could not be unwound";
-    return st;
-  }
+LoaderState read_loader_state(Dwfl* dwfl, CuIndex& cus, const Core& core, int tid, ThreadFrames frames) {
   Reader reader(dwfl, cus, core, std::move(frames));
   try {
     return reader.run(tid);

@@ -63,6 +63,11 @@ struct FrameRegs {
   uint32_t known = 0;  // bit r: reg[r] is known
 };
 
+// Each thread's frames, by tid, in the order the core lists them.
+using ThreadFrames = std::vector<std::pair<int, std::vector<FrameRegs>>>;
+constexpr size_t kReaderFrames = 64;    // frames kept per thread
+constexpr size_t kReaderThreads = 256;  // threads kept besides the crashing one
+
 // Appends `state` to `frames` (called from the stack walk's frame callback
 // for the crashing thread; false when the pc cannot be read).
 bool capture_frame(Dwfl_Frame* state, std::vector<FrameRegs>& frames);
@@ -77,7 +82,9 @@ bool concrete_scopes(Dwarf_Die* parent, Dwarf_Addr pc, std::vector<Dwarf_Die>& c
 // qualified by the namespaces and classes that hold it.
 std::string qualified_name(Dwarf_Die* function, bool parameters);
 
-// The loader's state in the crashing thread `tid`, from its `frames`.
-LoaderState read_loader_state(Dwfl* dwfl, CuIndex& cus, const Core& core, int tid, std::vector<FrameRegs> frames);
+// The loader's state at the crash of thread `tid`: the loader from the
+// innermost frame of `tid` that has it in scope, else from another thread's
+// frames (a caller's local there); the weight from `tid`'s frames.
+LoaderState read_loader_state(Dwfl* dwfl, CuIndex& cus, const Core& core, int tid, ThreadFrames frames);
 
 }  // namespace numatrace::postmortem

@@ -112,10 +112,11 @@ void judge_loader_state(Report& r) {
       v += empty.size() == 1 ? " Mapping slot" : " Mapping slots";
       for (size_t i = 0; i < empty.size(); ++i) v += (i ? ", " : " ") + std::to_string(empty[i]);
       v += empty.size() == 1 ? " is empty." : " are empty.";
+    } else if (!st.mappings.empty()) {
+      v += " None of the loader's " + std::to_string(st.mappings.size()) + " mapping slots is empty.";
     }
     if (st.mapping_slot >= 0) {
-      v += " The crashing resolve went through slot " + std::to_string(st.mapping_slot) + " (`mapping` in " + st.frame +
-           ")" +
+      v += " The crashing resolve went through slot " + std::to_string(st.mapping_slot) + " (" + st.mapping_from + ")" +
            (static_cast<size_t>(st.mapping_slot) < st.mappings.size() &&
                     st.mappings[static_cast<size_t>(st.mapping_slot)].empty
                 ? ", which is empty."

@@ -102,7 +102,9 @@ struct LoaderState {
   std::string source;       // "libdw" or "gdb"
   std::string debug_file;   // the file the DWARF came from
   int tid = 0;
-  int frame_index = -1;     // in the crashing thread, 0 = innermost
+  int frame_index = -1;     // in thread loader_tid, 0 = innermost
+  int loader_tid = 0;       // the thread whose frame gave the loader (tid, the crashing one, unless
+                            // its frames had lost it)
   std::string frame;        // the loader frame's function
   uint64_t loader = 0;      // address of the llama_model_loader
   std::string loader_from;  // how its address was found (variable and location)
@@ -115,7 +117,11 @@ struct LoaderState {
   std::string tensor;      // the weight's tensor name
   std::string weight_why;  // when !have_weight: why it cannot be known
   std::string weight_from;
-  int mapping_slot = -1;  // the slot of the `mapping` variable, when the weight is not known
+  int mapping_slot = -1;     // the slot of the `mapping` variable, when the weight is not known
+  std::string mapping_from;  // that variable and its frame
+  // libstdc++ types no compile unit defined (clang's -fno-standalone-debug
+  // for std::string), read by libstdc++'s ABI layout instead.
+  std::vector<std::string> abi_layouts;
 };
 
 enum class FaultClass { none, null_page, live_mapping, destroyed_mapping, past_mapping_end, unmapped };
