@@ -42,10 +42,8 @@ build() {  # build NAME COMPILER FLAGS...: the program at $T/NAME (its .dwo file
 
 # Read natively, checked against NT_FILE and the model; then through gdb.
 weight_from=
-for spec in "gcc_o3:g++ -O3 -g" "gcc_og:g++ -Og -g" "gcc_gz:g++ -O2 -g -gz" "gcc_dwarf4:g++ -O2 -g -gdwarf-4" \
-            "gcc_split:g++ -O2 -g -gsplit-dwarf" "gcc_lto:g++ -O2 -g -flto" "clang_o2:clang++ -O2 -g" "clang_o0:clang++ -O0 -g" \
-            "clang_dwarf4:clang++ -O2 -g -gdwarf-4" "clang_standalone:clang++ -O2 -g -fstandalone-debug" \
-            "clang_split:clang++ -O2 -g -gsplit-dwarf"; do
+. "$SRC/builds.sh"
+for spec in "${MATRIX_BUILDS[@]}"; do
   name=${spec%%:*}
   # shellcheck disable=SC2086
   build "$name" ${spec#*:} || continue
