@@ -1,8 +1,6 @@
 """Pretty-printers: the real loader's types (by the names and members of
 upstream llama.cpp, docs/llama-loader.md) and numa-trace's flight recorder."""
 
-import re
-
 import gdb
 
 from .memory import deref, field, hexa, pimpl, std_string, unique_ptr_get, vector_items

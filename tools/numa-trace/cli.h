@@ -61,7 +61,7 @@ std::string json_text(const Json& j, int indent = 2) {
 // change colours. Valid UTF-8 passes unchanged.
 std::string printable(const std::string& s);
 
-// Progress on stderr, only when stderr is a terminal; `done(…)` erases it.
+// Progress on stderr, only when stderr is a terminal; finish() erases it.
 class Progress {
  public:
   explicit Progress(std::string what);

@@ -274,12 +274,49 @@ int print_report(const ReportOptions& o) {
   // Placement histograms hold NT_FR_MAX_NODES nodes; a node number beyond
   // that (a corrupt or hostile trace) is shown as itself, never read past.
   nodes = std::min(nodes, NT_FR_MAX_NODES);
-  std::map<std::string, std::pair<uint64_t, const trace::RecordedFinding*>> by_code;
-  for (const auto& f : t.findings) {
-    auto& slot = by_code[model::code_info(f.finding.code).id];
-    if (slot.first++ == 0) slot.second = &f;
+  // Findings by code: those the traced process recorded, and those the
+  // replay of its events finds that it did not record (online checks off,
+  // an older numa-trace, a finding lost with the events a sink dropped).
+  struct Group {
+    uint64_t count = 0, replay_only = 0;
+    const trace::RecordedFinding* first = nullptr;
+  };
+  std::vector<trace::RecordedFinding> replayed;
+  for (const auto& f : offline) {
+    const bool recorded = std::any_of(t.findings.begin(), t.findings.end(), [&](const trace::RecordedFinding& g) {
+      return g.finding.code == f.code && g.finding.seq == f.seq;
+    });
+    if (recorded) continue;
+    char text[768];
+    model::format_finding(r, f, text, sizeof text);
+    replayed.push_back({f, text});
   }
-  const bool problems = !t.findings.empty() || t.crash;
+  std::map<std::string, Group> by_code;
+  auto add = [&](const trace::RecordedFinding& f, bool replay_only) {
+    Group& g = by_code[model::code_info(f.finding.code).id];
+    if (g.count++ == 0) g.first = &f;
+    g.replay_only += replay_only;
+  };
+  for (const auto& f : t.findings) add(f, false);
+  for (const auto& f : replayed) add(f, true);
+  // A crash that no finding explains is a finding of its own (NT013), so
+  // that every problem has a code to count and alert on.
+  trace::RecordedFinding crashed{};
+  if (t.crash && by_code.empty()) {
+    crashed.finding.code = model::NT013;
+    crashed.finding.severity = model::kError;
+    crashed.finding.seq = t.crash->seq;
+    crashed.finding.tid = t.crash->tid;
+    crashed.finding.slot = crashed.finding.file_idx = crashed.finding.related_slot = -1;
+    crashed.finding.node = crashed.finding.mapping = -1;
+    crashed.finding.aux = t.crash->signal;
+    crashed.finding.address = t.crash->fault_address;
+    char text[768];
+    model::format_finding(r, crashed.finding, text, sizeof text);
+    crashed.text = text;
+    add(crashed, false);
+  }
+  const bool problems = !by_code.empty() || t.crash;
 
   if (o.json) {
     nlohmann::ordered_json j;
@@ -340,9 +377,12 @@ int print_report(const ReportOptions& o) {
                                  {"first_ns", phases[name].first},
                                  {"last_ns", phases[name].last}});
     j["findings"] = nlohmann::ordered_json::array();
-    for (const auto& [code, v] : by_code)
-      j["findings"].push_back(
-          {{"code", code}, {"count", v.first}, {"first", v.second->text}, {"first_seq", v.second->finding.seq}});
+    for (const auto& [code, g] : by_code)
+      j["findings"].push_back({{"code", code},
+                               {"count", g.count},
+                               {"replay_only", g.replay_only},
+                               {"first", g.first->text},
+                               {"first_seq", g.first->finding.seq}});
     if (t.crash)
       j["crash"] = {{"signal", t.crash->signal},
                     {"fault_address", hex(t.crash->fault_address)},
@@ -445,9 +485,11 @@ int print_report(const ReportOptions& o) {
       std::printf("\nfindings: none\n");
     } else {
       std::printf("\nfindings\n");
-      for (const auto& [code, v] : by_code)
-        std::printf("  %s x%llu, first: %s\n", code.c_str(), static_cast<unsigned long long>(v.first),
-                    printable(v.second->text).c_str());
+      for (const auto& [code, g] : by_code)
+        std::printf(
+            "  %s x%llu%s, first: %s\n", code.c_str(), static_cast<unsigned long long>(g.count),
+            g.replay_only ? (" (" + std::to_string(g.replay_only) + " found on replay, not recorded)").c_str() : "",
+            printable(g.first->text).c_str());
     }
     if (t.crash)
       std::printf("\ncrash: %s at fault address %s in thread %u (%u frames captured; the core has the rest)\n",

@@ -24,8 +24,6 @@ extern "C" const char* __asan_default_options() {
 }
 #endif
 
-namespace {}  // namespace
-
 int main(int argc, char** argv) {
   using namespace numatrace::cli;
   CLI::App app{

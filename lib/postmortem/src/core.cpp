@@ -146,6 +146,7 @@ Result<std::unique_ptr<Core>> Core::open(const std::string& path) {
     ::close(fd);
     if (!out) return out.error();
     fd = *out;
+    c->fd_ = fd;  // closed by ~Core from here on
     if (fstat(fd, &st) != 0) return fail(ErrorKind::io, "PM001", path, "", std::strerror(errno));
   }
   c->fd_ = fd;

@@ -415,8 +415,6 @@ bool concrete_scopes(Dwarf_Die* parent, Dwarf_Addr pc, std::vector<Dwarf_Die>& c
   return false;
 }
 
-namespace {}  // namespace
-
 std::string qualified_name(Dwarf_Die* d, bool parameters) {
   Dwarf_Attribute a;
   const char* link = nullptr;

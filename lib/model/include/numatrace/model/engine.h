@@ -4,8 +4,8 @@
 // flight recorder's (numatrace/recorder_layout.h).
 //
 // In-process rules apply: header-only, no allocation, no exceptions, no
-// locks, no libc calls. Transitions (apply_*) must be serialized by the
-// caller; checks (check_*) only read.
+// locks, and of libc only strnlen and memcpy (async-signal-safe, no state). Transitions (apply_*) must be serialized by
+// the caller; checks (check_*) only read.
 #pragma once
 
 #include <cstdint>
@@ -613,6 +613,11 @@ inline size_t format_finding(const Recorder& r, const nt_fr_finding& f, char* ou
         b.s("fixed address ").x(f.expected).s(" requested for slot ").i(f.slot).s(" was not honoured (got ");
         b.x(f.address).s("): check the result of mmap and fail, or drop the fixed address");
       }
+      break;
+    case NT013:  // raised offline (numa-trace report) from the trace's crash record
+      b.s("the traced process crashed: signal ").i(f.aux).s(" at fault address ").x(f.address).s(" in thread ");
+      b.i(static_cast<int64_t>(f.tid))
+          .s(", and no recorded finding explains it; numa-trace postmortem decodes its core");
       break;
     case NT014:
       b.s("mlock slot ").i(f.slot).s(" grows to cover ").x(f.size).s(" bytes at ").x(f.address);
