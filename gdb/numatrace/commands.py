@@ -15,9 +15,8 @@ import tempfile
 import gdb
 
 from .memory import ABI_USED, deref, field, hexa, map_values, std_string, unique_ptr_get, vector_items
-from .printers import EMPTY, EVENTS, KINDS, STATES, mmap_text, selected_loader
-
-RING = 4096
+from .layout import EV_CREATE, EV_FINDING, EV_RESOLVE, EVENTS, KINDS, MAGIC, RING, STATES, VERSION
+from .printers import EMPTY, mmap_text, selected_loader
 
 
 def recorder():
@@ -26,7 +25,11 @@ def recorder():
     except gdb.error:
         return None
     try:
-        if int(v["magic"]) != 0x5243454C46544E23:
+        if int(v["magic"]) != MAGIC:
+            return None
+        if int(v["version"]) != VERSION:
+            gdb.write("numa-trace: the flight recorder has layout version %d; this extension reads version %d: "
+                      "not used\n" % (int(v["version"]), VERSION))
             return None
     except gdb.error:
         return None
@@ -109,11 +112,11 @@ class Events(gdb.Command):
                 line += " slot %d" % int(e["slot"])
             if int(e["file_idx"]) >= 0:
                 line += " file %d" % int(e["file_idx"])
-            if t == 6:
+            if t == EV_RESOLVE:
                 line += " '%s' offset %s at %s" % (e["name"].string(), hexa(e["a"]), hexa(e["c"]))
-            if t == 4:
+            if t == EV_CREATE:
                 line += " %s base %s length %s" % (KINDS.get(int(e["d"]) & 0xFF, "?"), hexa(e["a"]), hexa(e["b"]))
-            if t == 11:
+            if t == EV_FINDING:
                 line += " NT%03d" % int(e["flags"])
             gdb.write(line + "\n")
 
@@ -223,9 +226,11 @@ def loader_facts(loader, need_weight=True, weight=None, why=None):
         files.append(int(field(impl, "size")) if impl is not None and field(impl, "size") is not None else 0)
         fname = field(impl, "fname") if impl is not None else None
         paths.append(std_string(fname) if fname is not None else "")
+    # Each live slot's object, base and length; numa-trace's judge infers
+    # the kind (unified: slot 0 live, slot 1 empty, slot 0 as large as all
+    # the files) and the extents itself, as for the native reader.
     mappings = []
     items = vector_items(field(loader, "mappings"))
-    unified = len(items) > 1 and int(unique_ptr_get(items[0])) != 0 and int(unique_ptr_get(items[1])) == 0
     for i, up in enumerate(items):
         ptr = unique_ptr_get(up)
         if int(ptr) == 0:
@@ -233,17 +238,9 @@ def loader_facts(loader, need_weight=True, weight=None, why=None):
         m = ptr.dereference()
         p = field(m, "pimpl")
         impl = unique_ptr_get(p).dereference() if p is not None else m
-        entry = {"slot": i, "object": int(ptr), "base": int(impl["addr"].cast(gdb.lookup_type("unsigned long"))),
-                 "length": int(impl["size"])}
-        if unified and i == 0:
-            # The loader's own layout: file k at the sum of the sizes before it.
-            entry["kind"] = "unified"
-            at, ext = 0, []
-            for k, size in enumerate(files):
-                ext.append([k, at, size])
-                at += size
-            entry["extents"] = ext
-        mappings.append(entry)
+        mappings.append({"slot": i, "object": int(ptr),
+                         "base": int(impl["addr"].cast(gdb.lookup_type("unsigned long"))),
+                         "length": int(impl["size"])})
     if weight is None:
         return {"files": [{"size": size, "path": path} for size, path in zip(files, paths)],
                 "n_mappings": len(items), "mappings": mappings, "tid": gdb.selected_thread().ptid[1],
@@ -258,12 +255,9 @@ def loader_facts(loader, need_weight=True, weight=None, why=None):
     if tensor is not None and int(tensor):
         nb = field(tensor.dereference(), "nbytes")
         size = int(nb) if nb is not None else 0
-    slot_ptr = int(unique_ptr_get(items[idx])) if idx < len(items) else 0
-    base = next((m["base"] for m in mappings if m["slot"] == idx), 0)
     return {"files": [{"size": size, "path": path} for size, path in zip(files, paths)],
             "n_mappings": len(items), "mappings": mappings, "tid": gdb.selected_thread().ptid[1],
-            "resolve": {"slot": idx, "file_idx": idx, "offset": int(weight["offs"]), "size": size,
-                        "address": base + int(weight["offs"]) if slot_ptr else 0, "tensor": name},
+            "resolve": {"file_idx": idx, "offset": int(weight["offs"]), "size": size, "tensor": name},
             "abi_layouts": list(ABI_USED)}
 
 

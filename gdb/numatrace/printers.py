@@ -3,6 +3,7 @@ upstream llama.cpp, docs/llama-loader.md) and numa-trace's flight recorder."""
 
 import gdb
 
+from .layout import EVENTS, KINDS, MAGIC, STATES, VERSION  # noqa: F401 (EVENTS, KINDS, STATES: for commands)
 from .memory import deref, field, hexa, pimpl, std_string, unique_ptr_get, vector_items
 
 EMPTY = "<empty slot>"
@@ -210,10 +211,6 @@ class LoaderPrinter:
         return "llama_model_loader {%s}" % ", ".join(parts)
 
 
-KINDS = {1: "per-file", 2: "unified", 3: "replica"}
-STATES = {0: "free", 1: "live", 2: "destroyed"}
-EVENTS = ["none", "model_begin", "model_end", "file_open", "create", "extent", "resolve", "unmap", "destroy",
-          "mlock_grow", "placement", "finding", "crash", "unified_test", "dropped", "read"]
 
 
 class RecorderPrinter:
@@ -222,8 +219,10 @@ class RecorderPrinter:
 
     def to_string(self):
         v = self.val
-        if int(v["magic"]) != 0x5243454C46544E23:
+        if int(v["magic"]) != MAGIC:
             return "nt_flight_recorder <bad magic %s>" % hexa(v["magic"])
+        if int(v["version"]) != VERSION:
+            return "nt_flight_recorder <version %d; this extension reads version %d>" % (int(v["version"]), VERSION)
         c = v["counters"]
         text = "nt_flight_recorder v%d pid %d: %d events, %d mappings, %d findings, %d dropped by sinks" % (
             int(v["version"]), int(v["pid"]), int(v["head"]), int(v["n_mappings"]), int(c["findings"]),

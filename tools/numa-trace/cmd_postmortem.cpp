@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "facts.h"
+#include "numatrace/codec.h"
 #include "numatrace/model/engine.h"
 #include "numatrace/postmortem/postmortem.h"
 #include "process.h"
@@ -101,10 +102,8 @@ std::string frame_text(const postmortem::Frame& f) {
 }
 
 const char* event_type(uint16_t t) {
-  static const char* names[] = {"none",    "model_begin",  "model_end", "file_open",  "create",    "extent",
-                                "resolve", "unmap",        "destroy",   "mlock_grow", "placement", "finding",
-                                "crash",   "unified_test", "dropped",   "read"};
-  return t < sizeof names / sizeof names[0] ? names[t] : "?";
+  const char* n = format::event_name(t);
+  return n ? n : "?";
 }
 
 void print_slots(const std::vector<postmortem::DebugSlot>& v) {
@@ -292,8 +291,8 @@ int run_postmortem(const PostmortemOptions& in) {
       for (uint32_t i = 0; i < model::mapping_count(*r.recorder); ++i) {
         const auto& m = r.recorder->mappings[i];
         j["slots"].push_back({{"slot", m.slot},
-                              {"kind", model::kind_name(m.kind)},
-                              {"state", m.state == NT_STATE_LIVE ? "live" : "destroyed"},
+                              {"kind", format::kind_name(m.kind)},
+                              {"state", format::state_name(m.state)},
                               {"base", hex(m.base)},
                               {"length", m.length},
                               {"node", m.node},
@@ -348,9 +347,8 @@ int run_postmortem(const PostmortemOptions& in) {
         const auto& m = fr.mappings[i];
         if (m.slot != s) continue;
         any = true;
-        std::printf(" %4d  %-8s %-9s %4s  %-16s %12s\n", s, model::kind_name(m.kind),
-                    m.state == NT_STATE_LIVE ? "live" : "destroyed", m.node >= 0 ? std::to_string(m.node).c_str() : "-",
-                    hex(m.base).c_str(), hex(m.length).c_str());
+        std::printf(" %4d  %-8s %-9s %4s  %-16s %12s\n", s, format::kind_name(m.kind), format::state_name(m.state),
+                    m.node >= 0 ? std::to_string(m.node).c_str() : "-", hex(m.base).c_str(), hex(m.length).c_str());
       }
       if (!any) std::printf(" %4d  %-8s\n", s, "<empty>");
     }
@@ -362,7 +360,7 @@ int run_postmortem(const PostmortemOptions& in) {
         if (e.file_idx >= 0) std::printf(" file %d", e.file_idx);
         if (e.type == NT_EV_RESOLVE) std::printf(" '%s' offset %s", e.name, hex(e.a).c_str());
         if (e.type == NT_EV_CREATE)
-          std::printf(" %s base %s", model::kind_name(static_cast<uint16_t>(e.d & 0xff)), hex(e.a).c_str());
+          std::printf(" %s base %s", format::kind_name(format::create_kind(e)), hex(e.a).c_str());
         if (e.type == NT_EV_FINDING) std::printf(" %s", model::code_info(e.flags).id);
         std::printf("\n");
       }

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
+#include "numatrace/codec.h"
 #include "numatrace/model/replay.h"
 #include "numatrace/postmortem/postmortem.h"
 #include "numatrace/trace/reader.h"
@@ -23,10 +24,6 @@
 namespace numatrace::cli {
 
 namespace {
-
-const char* state_name(uint16_t s) {
-  return s == NT_STATE_LIVE ? "live" : s == NT_STATE_DESTROYED ? "destroyed" : "free";
-}
 
 // "node0 100% node1 0%" of a histogram, or "not sampled".
 std::string placement_text(const uint32_t (&hist)[NT_FR_MAX_NODES], uint32_t sampled, uint32_t absent, int nodes) {
@@ -49,24 +46,13 @@ nlohmann::ordered_json hist_json(const uint32_t (&hist)[NT_FR_MAX_NODES], uint32
           {"pages_per_node", std::vector<uint32_t>(hist, hist + nodes)}};
 }
 
-const char* event_name(uint16_t type) {
-  switch (type) {
-    case NT_EV_MODEL_BEGIN: return "model begin";
-    case NT_EV_MODEL_END: return "model end";
-    case NT_EV_FILE_OPEN: return "file open";
-    case NT_EV_CREATE: return "create";
-    case NT_EV_EXTENT: return "extent";
-    case NT_EV_RESOLVE: return "resolve";
-    case NT_EV_UNMAP: return "unmap";
-    case NT_EV_DESTROY: return "destroy";
-    case NT_EV_MLOCK_GROW: return "mlock grow";
-    case NT_EV_PLACEMENT: return "placement";
-    case NT_EV_FINDING: return "finding";
-    case NT_EV_CRASH: return "crash";
-    case NT_EV_UNIFIED_TEST: return "unified test";
-    case NT_EV_READ: return "read";
-  }
-  return "event";
+// An event type as the report shows it: its name with spaces ("model
+// begin"), or its number when this build does not know it.
+std::string event_name(uint16_t type) {
+  const char* n = format::event_name(type);
+  std::string s = n ? n : "event " + std::to_string(type);
+  std::replace(s.begin(), s.end(), '_', ' ');
+  return s;
 }
 
 // Chrome trace event format: a resolve is a complete event ("X") lasting
@@ -107,7 +93,7 @@ bool write_chrome_trace(const trace::Trace& t, const std::string& path) {
         ev["dur"] = 0.0;
         break;
       case NT_EV_CREATE:
-        args["kind"] = model::kind_name(static_cast<uint16_t>(e.d & 0xff));
+        args["kind"] = format::kind_name(format::create_kind(e));
         args["base"] = hex(e.a);
         args["length"] = e.b;
         args["node"] = e.node;
@@ -335,8 +321,8 @@ int print_report(const ReportOptions& o) {
       const auto& m = r.mappings[i];
       nlohmann::ordered_json jm = {
           {"slot", m.slot},
-          {"kind", model::kind_name(m.kind)},
-          {"state", state_name(m.state)},
+          {"kind", format::kind_name(m.kind)},
+          {"state", format::state_name(m.state)},
           {"base", hex(m.base)},
           {"length", m.length},
           {"intended_node", m.node},
@@ -416,9 +402,9 @@ int print_report(const ReportOptions& o) {
         ft = std::to_string(files[0]) + (path_of(files[0]).empty() ? "" : " " + path_of(files[0]));
       else if (!files.empty())
         ft = std::to_string(files.front()) + "-" + std::to_string(files.back());
-      std::printf(" %4d  %-8s %4s  %-14s %12s  %-9s  %-34s  %s\n", m.slot, model::kind_name(m.kind),
+      std::printf(" %4d  %-8s %4s  %-14s %12s  %-9s  %-34s  %s\n", m.slot, format::kind_name(m.kind),
                   m.node >= 0 ? std::to_string(m.node).c_str() : "-", hex(m.base).c_str(),
-                  human_bytes(m.length).c_str(), state_name(m.state),
+                  human_bytes(m.length).c_str(), format::state_name(m.state),
                   placement_text(m.placement, m.placement_sampled, m.placement_absent, nodes).c_str(),
                   printable(ft).c_str());
     }

@@ -412,7 +412,7 @@ Judgement judge(const nt_flight_recorder& fr, int tid, int signal, uint64_t faul
       model::Buf cb(cov, sizeof cov);
       model::covered(fr, cb, f.mapping);
       const nt_fr_extent* e = model::find_extent(fr, f.mapping, f.file_idx);
-      v += " The " + std::string(model::kind_name(h.kind)) + " mapping for " + cov + " lives in slot " +
+      v += " The " + std::string(format::kind_name(h.kind)) + " mapping for " + cov + " lives in slot " +
            std::to_string(h.slot) + " (base " + hex(h.base) + ", file " + std::to_string(f.file_idx) + " at +" +
            hex(e ? e->offset : 0) + "). Resolve through slot " + std::to_string(h.slot) + " at that offset.";
     } else {

@@ -11,6 +11,14 @@
 #include "numatrace/model/engine.h"
 #include "numatrace/recorder.h"
 
+// The hooks' public constants (hooks.h) are the layout's.
+static_assert(NUMATRACE_KIND_PER_FILE == NT_KIND_PER_FILE && NUMATRACE_KIND_UNIFIED == NT_KIND_UNIFIED &&
+                  NUMATRACE_KIND_REPLICA == NT_KIND_REPLICA,
+              "hooks.h kinds");
+static_assert(NUMATRACE_MAP_HUGETLB == NT_MAP_HUGETLB && NUMATRACE_MAP_POPULATE == NT_MAP_POPULATE &&
+                  NUMATRACE_MAP_FIXED == NT_MAP_FIXED && NUMATRACE_MAP_ANON == NT_MAP_ANON,
+              "hooks.h flags");
+
 namespace numatrace::rec {
 
 using model::Recorder;

@@ -77,10 +77,7 @@ void sample_placement(int mi) {
     ev->node = static_cast<int16_t>(m.node);
     ev->a = sampled;
     ev->b = absent;
-    for (int k = 0; k < NT_FR_MAX_NODES; ++k) {
-      uint64_t c = hist[k] > 0xffff ? 0xffff : hist[k];
-      (k < 4 ? ev->c : ev->d) |= c << (16 * (k % 4));
-    }
+    format::placement_encode(*ev, hist);
     publish(ev, seq);
     return seq;
   };

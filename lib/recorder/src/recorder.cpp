@@ -580,7 +580,7 @@ NT_EXPORT void numatrace_mapping_create(int32_t slot, uint32_t kind, const void*
   e->a = a.base;
   e->b = length;
   e->c = a.requested;
-  e->d = kind | (static_cast<uint64_t>(flags) << 8);
+  e->d = format::create_word(kind, flags);
   publish(e, seq);
   for (uint32_t k = 0; k < n; ++k) {
     uint64_t s2;

@@ -20,6 +20,7 @@
 #include <iterator>
 
 #include "internal.h"
+#include "numatrace/codec.h"
 #include "numatrace/trace_format.h"
 
 namespace numatrace::rec {
@@ -125,23 +126,8 @@ void put_record(int i, uint32_t type, const void* a, size_t na, const void* b = 
 }
 
 const char* type_name(uint16_t t) {
-  switch (t) {
-    case NT_EV_MODEL_BEGIN: return "model_begin";
-    case NT_EV_MODEL_END: return "model_end";
-    case NT_EV_FILE_OPEN: return "file_open";
-    case NT_EV_CREATE: return "create";
-    case NT_EV_EXTENT: return "extent";
-    case NT_EV_RESOLVE: return "resolve";
-    case NT_EV_UNMAP: return "unmap";
-    case NT_EV_DESTROY: return "destroy";
-    case NT_EV_MLOCK_GROW: return "mlock_grow";
-    case NT_EV_PLACEMENT: return "placement";
-    case NT_EV_FINDING: return "finding";
-    case NT_EV_CRASH: return "crash";
-    case NT_EV_UNIFIED_TEST: return "unified_test";
-    case NT_EV_READ: return "read";
-  }
-  return "unknown";
+  const char* n = format::event_name(t);
+  return n ? n : "unknown";
 }
 
 // JSON string body, escaped.
@@ -196,8 +182,8 @@ void emit_jsonl(int i, const nt_fr_event& e) {
       b.c('"');
       break;
     case NT_EV_CREATE:
-      b.s(",\"kind\":\"").s(model::kind_name(static_cast<uint16_t>(e.d & 0xff))).s("\",\"base\":\"").x(e.a);
-      b.s("\",\"length\":").u(e.b).s(",\"node\":").i(e.node).s(",\"flags\":").u(e.d >> 8);
+      b.s(",\"kind\":\"").s(format::kind_name(format::create_kind(e))).s("\",\"base\":\"").x(e.a);
+      b.s("\",\"length\":").u(e.b).s(",\"node\":").i(e.node).s(",\"flags\":").u(format::create_flags(e));
       if (e.c) b.s(",\"requested\":\"").x(e.c).c('"');
       break;
     case NT_EV_EXTENT: b.s(",\"offset\":").u(e.a).s(",\"length\":").u(e.b); break;
@@ -212,10 +198,7 @@ void emit_jsonl(int i, const nt_fr_event& e) {
     case NT_EV_MLOCK_GROW: b.s(",\"address\":\"").x(e.a).s("\",\"size\":").u(e.b); break;
     case NT_EV_PLACEMENT: {
       b.s(",\"sampled\":").u(e.a).s(",\"absent\":").u(e.b).s(",\"nodes\":[");
-      for (int n = 0; n < NT_FR_MAX_NODES; ++n) {
-        uint64_t word = n < 4 ? e.c : e.d;
-        b.s(n ? "," : "").u((word >> (16 * (n % 4))) & 0xffff);
-      }
+      for (int n = 0; n < NT_FR_MAX_NODES; ++n) b.s(n ? "," : "").u(format::placement_pages(e, n));
       b.c(']');
       break;
     }
@@ -261,7 +244,7 @@ void emit_text(int i, const nt_fr_event& e) {
     case NT_EV_MODEL_BEGIN: b.s(" ").s(path_of(e.d)).s(" (").u(e.a).s(" files)"); break;
     case NT_EV_FILE_OPEN: b.s(" ").s(path_of(e.d)).s(" (").u(e.a).s(" bytes)"); break;
     case NT_EV_CREATE:
-      b.s(" ").s(model::kind_name(static_cast<uint16_t>(e.d & 0xff))).s(" base ").x(e.a).s(" length ").x(e.b);
+      b.s(" ").s(format::kind_name(format::create_kind(e))).s(" base ").x(e.a).s(" length ").x(e.b);
       if (e.node >= 0) b.s(" node ").i(e.node);
       break;
     case NT_EV_EXTENT: b.s(" at +").x(e.a).s(" length ").x(e.b); break;
@@ -274,10 +257,8 @@ void emit_text(int i, const nt_fr_event& e) {
     case NT_EV_MLOCK_GROW: b.s(" ").x(e.a).s(" size ").u(e.b); break;
     case NT_EV_PLACEMENT: {
       b.s(" sampled ").u(e.a).s(" absent ").u(e.b).s(" nodes");
-      for (int n = 0; n < NT_FR_MAX_NODES; ++n) {
-        uint64_t c = ((n < 4 ? e.c : e.d) >> (16 * (n % 4))) & 0xffff;
-        if (c) b.s(" ").i(n).c(':').u(c);
-      }
+      for (int n = 0; n < NT_FR_MAX_NODES; ++n)
+        if (const uint32_t c = format::placement_pages(e, n)) b.s(" ").i(n).c(':').u(c);
       break;
     }
     case NT_EV_CRASH: b.s(" signal ").u(e.a).s(" at ").x(e.b); break;
@@ -490,7 +471,7 @@ void emit_journal(int sink, const nt_fr_event& ev) {
     if (ev.node >= 0) e.num("NUMA_TRACE_NODE", ev.node);
     switch (ev.type) {
       case NT_EV_CREATE:
-        e.str("NUMA_TRACE_KIND", model::kind_name(static_cast<uint16_t>(ev.d & 0xff)));
+        e.str("NUMA_TRACE_KIND", format::kind_name(format::create_kind(ev)));
         e.hex("NUMA_TRACE_BASE", ev.a);
         e.num("NUMA_TRACE_LENGTH", static_cast<int64_t>(ev.b));
         break;
@@ -514,7 +495,7 @@ void emit_journal(int sink, const nt_fr_event& ev) {
       if (ev.slot >= 0) b.s(" slot ").i(ev.slot);
       if (ev.file_idx >= 0) b.s(" file ").i(ev.file_idx);
       if (ev.type == NT_EV_CREATE)
-        b.s(" ").s(model::kind_name(static_cast<uint16_t>(ev.d & 0xff))).s(" base ").x(ev.a).s(" length ").x(ev.b);
+        b.s(" ").s(format::kind_name(format::create_kind(ev))).s(" base ").x(ev.a).s(" length ").x(ev.b);
       if (ev.type == NT_EV_RESOLVE) b.s(" '").sn(ev.name, NT_FR_NAME).s("' offset ").x(ev.a);
       if (ev.type == NT_EV_FILE_OPEN || ev.type == NT_EV_MODEL_BEGIN) b.c(' ').s(path_of(ev.d));
       if (ev.type == NT_EV_CRASH) b.s(" signal ").u(ev.a).s(" at ").x(ev.b);

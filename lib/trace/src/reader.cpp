@@ -63,6 +63,11 @@ Result<Trace> parse_trace(std::span<const char> bytes, const std::string& path) 
     return err(ErrorKind::invalid, "TR003", path, "header.version",
                "version " + std::to_string(t.header.version) + " is not known to this numa-trace (it reads version " +
                    std::to_string(NT_TRACE_VERSION) + ")");
+  // The event, finding and crash payloads are the flight recorder's records.
+  if (t.header.recorder_version != NT_FR_VERSION)
+    return err(ErrorKind::invalid, "TR003", path, "header.recorder_version",
+               "written by a recorder of layout version " + std::to_string(t.header.recorder_version) +
+                   "; this numa-trace reads version " + std::to_string(NT_FR_VERSION));
   if (t.header.header_size < sizeof(nt_trace_header) || t.header.header_size > bytes.size() ||
       t.header.event_size != sizeof(nt_fr_event))
     return err(ErrorKind::invalid, "TR004", path, "header",

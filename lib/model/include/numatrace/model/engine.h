@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "numatrace/codec.h"
 #include "numatrace/model/codes.h"
 #include "numatrace/model/format.h"
 #include "numatrace/recorder_layout.h"
@@ -35,14 +36,7 @@ struct CreateArgs {
   uint32_t n_extents = 0;
 };
 
-inline const char* kind_name(uint16_t kind) {
-  switch (kind) {
-    case NT_KIND_PER_FILE: return "per-file";
-    case NT_KIND_UNIFIED: return "unified";
-    case NT_KIND_REPLICA: return "replica";
-  }
-  return "unknown";
-}
+using format::kind_name;
 
 // ------------------------------------------------------------------ lookups
 

@@ -40,8 +40,8 @@ class Replayer {
         pending_seq_ = e.seq;
         create_ = CreateArgs{};
         create_.slot = e.slot;
-        create_.kind = static_cast<uint16_t>(e.d & 0xff);
-        create_.flags = static_cast<uint32_t>(e.d >> 8);
+        create_.kind = static_cast<uint16_t>(format::create_kind(e));
+        create_.flags = format::create_flags(e);
         create_.base = e.a;
         create_.length = e.b;
         create_.requested = e.c;
@@ -81,8 +81,7 @@ class Replayer {
           }
           *sampled = static_cast<uint32_t>(e.a);
           *absent = static_cast<uint32_t>(e.b);
-          for (int k = 0; k < NT_FR_MAX_NODES; ++k)
-            hist[k] = static_cast<uint32_t>(((k < 4 ? e.c : e.d) >> (16 * (k % 4))) & 0xffff);
+          for (int k = 0; k < NT_FR_MAX_NODES; ++k) hist[k] = format::placement_pages(e, k);
           if (e.file_idx < 0 && check_placement(r_, e.mapping, e.seq, f)) on_finding(f);
         }
         break;
