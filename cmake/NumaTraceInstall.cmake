@@ -2,7 +2,7 @@
 # package (find_package(numatrace)) and a pkg-config file.
 include(CMakePackageConfigHelpers)
 
-set(_nt_install_targets numatrace_common numatrace_gguf numatrace_format numatrace_model numatrace_hooks)
+set(_nt_install_targets numatrace_common numatrace_gguf numatrace_format numatrace_rules numatrace_hooks)
 set_target_properties(numatrace_common PROPERTIES EXPORT_NAME common)
 if(NUMA_TRACE_BUILD_RECORDER)
   list(APPEND _nt_install_targets numatrace numatrace_preload)
@@ -12,7 +12,7 @@ install(TARGETS ${_nt_install_targets} EXPORT numatraceTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 set_target_properties(numatrace_common PROPERTIES EXPORT_NAME common)
-install(DIRECTORY lib/common/include/ lib/gguf/include/ lib/format/include/ lib/model/include/ lib/recorder/include/
+install(DIRECTORY lib/common/include/ lib/gguf/include/ lib/format/include/ lib/rules/include/ lib/recorder/include/
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 
 set(NT_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/numatrace)

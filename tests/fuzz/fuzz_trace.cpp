@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "numatrace/model/replay.h"
+#include "numatrace/rules/replay.h"
 #include "numatrace/trace/reader.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -13,12 +13,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto t = trace::parse_trace({reinterpret_cast<const char*>(data), size}, "fuzz.nttrace");
   if (!t) return 0;
   (void)t->ns(t->header.tsc0 + 1000);
-  static auto tables = std::make_unique<model::Recorder>();  // large: allocated once
-  model::Replayer replay(*tables);
+  static auto tables = std::make_unique<rules::Recorder>();  // large: allocated once
+  rules::Replayer replay(*tables);
   char text[768];
-  auto word = [&](const nt_fr_finding& f) { model::format_finding(replay.tables(), f, text, sizeof text); };
+  auto word = [&](const nt_fr_finding& f) { rules::format_finding(replay.tables(), f, text, sizeof text); };
   for (const auto& e : t->events) replay.feed(e, word);
   replay.finish(word);
-  for (const auto& f : t->findings) model::format_finding(replay.tables(), f.finding, text, sizeof text);
+  for (const auto& f : t->findings) rules::format_finding(replay.tables(), f.finding, text, sizeof text);
   return 0;
 }

@@ -6,7 +6,7 @@ BUILD=$1 SRC=$2
 
 run cmake --install "$BUILD" --prefix "$T/prefix"; expect_rc 0 -- "cmake --install"
 for f in bin/numa-trace include/numatrace/gguf/model.h include/numatrace/result.h include/numatrace/hooks.h \
-  include/numatrace/recorder_layout.h include/numatrace/trace_format.h include/numatrace/model/engine.h; do
+  include/numatrace/recorder_layout.h include/numatrace/trace_format.h include/numatrace/rules/engine.h; do
   [ -e "$T/prefix/$f" ] && pass || fail "installed $f"
 done
 lib=$(find "$T/prefix" -name libnumatrace-gguf.a | head -1)

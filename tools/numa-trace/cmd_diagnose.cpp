@@ -13,8 +13,8 @@
 
 #include "cli.h"
 #include "facts.h"
-#include "numatrace/model/codes.h"
 #include "numatrace/postmortem/postmortem.h"
+#include "numatrace/rules/codes.h"
 
 namespace numatrace::cli {
 
@@ -64,7 +64,7 @@ int run_diagnose(const DiagnoseOptions& o) {
     out["verdict"] = j.verdict;
     out["findings"] = nlohmann::ordered_json::array();
     for (size_t i = 0; i < j.findings.size(); ++i)
-      out["findings"].push_back({{"code", model::code_info(j.findings[i].code).id},
+      out["findings"].push_back({{"code", rules::code_info(j.findings[i].code).id},
                                  {"slot", j.findings[i].slot},
                                  {"file_idx", j.findings[i].file_idx},
                                  {"message", j.finding_text[i]}});

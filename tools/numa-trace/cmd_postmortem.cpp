@@ -12,8 +12,8 @@
 #include "cli.h"
 #include "facts.h"
 #include "numatrace/codec.h"
-#include "numatrace/model/engine.h"
 #include "numatrace/postmortem/postmortem.h"
+#include "numatrace/rules/engine.h"
 #include "process.h"
 #include "sandbox.h"
 
@@ -278,7 +278,7 @@ int run_postmortem(const PostmortemOptions& in) {
     j["findings"] = nlohmann::ordered_json::array();
     for (size_t i = 0; i < r.findings.size(); ++i) {
       const auto& f = r.findings[i];
-      j["findings"].push_back({{"code", model::code_info(f.code).id},
+      j["findings"].push_back({{"code", rules::code_info(f.code).id},
                                {"slot", f.slot},
                                {"file_idx", f.file_idx},
                                {"tensor", std::string(f.name)},
@@ -288,7 +288,7 @@ int run_postmortem(const PostmortemOptions& in) {
     }
     j["slots"] = nlohmann::ordered_json::array();
     if (r.recorder)
-      for (uint32_t i = 0; i < model::mapping_count(*r.recorder); ++i) {
+      for (uint32_t i = 0; i < rules::mapping_count(*r.recorder); ++i) {
         const auto& m = r.recorder->mappings[i];
         j["slots"].push_back({{"slot", m.slot},
                               {"kind", format::kind_name(m.kind)},
@@ -340,10 +340,10 @@ int run_postmortem(const PostmortemOptions& in) {
                 r.interposer_only ? "; recorded by the preload interposer: no resolves" : "");
     std::printf(" %4s  %-8s %-9s %4s  %-16s %12s\n", "slot", "kind", "state", "node", "base", "length");
     int max_slot = -1;
-    for (uint32_t i = 0; i < model::mapping_count(fr); ++i) max_slot = std::max(max_slot, fr.mappings[i].slot);
+    for (uint32_t i = 0; i < rules::mapping_count(fr); ++i) max_slot = std::max(max_slot, fr.mappings[i].slot);
     for (int s = 0; s <= std::max<int>(max_slot, static_cast<int>(fr.n_files) - 1); ++s) {
       bool any = false;
-      for (uint32_t i = 0; i < model::mapping_count(fr); ++i) {
+      for (uint32_t i = 0; i < rules::mapping_count(fr); ++i) {
         const auto& m = fr.mappings[i];
         if (m.slot != s) continue;
         any = true;
@@ -361,7 +361,7 @@ int run_postmortem(const PostmortemOptions& in) {
         if (e.type == NT_EV_RESOLVE) std::printf(" '%s' offset %s", e.name, hex(e.a).c_str());
         if (e.type == NT_EV_CREATE)
           std::printf(" %s base %s", format::kind_name(format::create_kind(e)), hex(e.a).c_str());
-        if (e.type == NT_EV_FINDING) std::printf(" %s", model::code_info(e.flags).id);
+        if (e.type == NT_EV_FINDING) std::printf(" %s", rules::code_info(e.flags).id);
         std::printf("\n");
       }
     }

@@ -16,8 +16,8 @@
 
 #include "cli.h"
 #include "numatrace/codec.h"
-#include "numatrace/model/replay.h"
 #include "numatrace/postmortem/postmortem.h"
+#include "numatrace/rules/replay.h"
 #include "numatrace/trace/reader.h"
 #include "process.h"
 
@@ -114,8 +114,8 @@ bool write_chrome_trace(const trace::Trace& t, const std::string& path) {
         if (t.strings.count(e.seq)) args["path"] = t.strings.at(e.seq);
         break;
       case NT_EV_FINDING:
-        ev["name"] = model::code_info(e.flags).id;
-        args["title"] = model::code_info(e.flags).title;
+        ev["name"] = rules::code_info(e.flags).id;
+        args["title"] = rules::code_info(e.flags).title;
         break;
       case NT_EV_CRASH:
         ev["name"] = postmortem::signal_text(static_cast<int>(e.a));
@@ -169,8 +169,8 @@ int print_report(const ReportOptions& o) {
   }
   const trace::Trace& t = *read;
 
-  auto tables = std::make_unique<model::Recorder>();
-  model::Replayer replay(*tables);
+  auto tables = std::make_unique<rules::Recorder>();
+  rules::Replayer replay(*tables);
   std::vector<nt_fr_finding> offline;
   auto on = [&](const nt_fr_finding& f) { offline.push_back(f); };
   std::map<int32_t, uint64_t> resolves_per_file, bytes_per_file;
@@ -208,7 +208,7 @@ int print_report(const ReportOptions& o) {
   }
   if (first_ns > last_ns) first_ns = last_ns;  // no events
   replay.flush_create(on);
-  const model::Recorder& r = replay.tables();
+  const rules::Recorder& r = replay.tables();
   // The files a mapping holds: its extents (unified, replica), else the
   // file of its slot (per-file: slot i maps file i, as upstream).
   auto files_of = [&](const nt_fr_mapping& m) {
@@ -251,7 +251,7 @@ int print_report(const ReportOptions& o) {
       "fragments unmapped", "model end",        "mappings destroyed", "crash"};
   if (!o.chrome_trace.empty() && !write_chrome_trace(t, o.chrome_trace)) return kUsage;
   int nodes = 1;
-  for (uint32_t i = 0; i < model::mapping_count(r); ++i) {
+  for (uint32_t i = 0; i < rules::mapping_count(r); ++i) {
     nodes = std::max(nodes, r.mappings[i].node + 1);
     for (int n = 0; n < NT_FR_MAX_NODES; ++n)
       if (r.mappings[i].placement[n]) nodes = std::max(nodes, n + 1);
@@ -274,12 +274,12 @@ int print_report(const ReportOptions& o) {
     });
     if (recorded) continue;
     char text[768];
-    model::format_finding(r, f, text, sizeof text);
+    rules::format_finding(r, f, text, sizeof text);
     replayed.push_back({f, text});
   }
   std::map<std::string, Group> by_code;
   auto add = [&](const trace::RecordedFinding& f, bool replay_only) {
-    Group& g = by_code[model::code_info(f.finding.code).id];
+    Group& g = by_code[rules::code_info(f.finding.code).id];
     if (g.count++ == 0) g.first = &f;
     g.replay_only += replay_only;
   };
@@ -289,8 +289,8 @@ int print_report(const ReportOptions& o) {
   // that every problem has a code to count and alert on.
   trace::RecordedFinding crashed{};
   if (t.crash && by_code.empty()) {
-    crashed.finding.code = model::NT013;
-    crashed.finding.severity = model::kError;
+    crashed.finding.code = rules::NT013;
+    crashed.finding.severity = rules::kError;
     crashed.finding.seq = t.crash->seq;
     crashed.finding.tid = t.crash->tid;
     crashed.finding.slot = crashed.finding.file_idx = crashed.finding.related_slot = -1;
@@ -298,7 +298,7 @@ int print_report(const ReportOptions& o) {
     crashed.finding.aux = t.crash->signal;
     crashed.finding.address = t.crash->fault_address;
     char text[768];
-    model::format_finding(r, crashed.finding, text, sizeof text);
+    rules::format_finding(r, crashed.finding, text, sizeof text);
     crashed.text = text;
     add(crashed, false);
   }
@@ -317,7 +317,7 @@ int print_report(const ReportOptions& o) {
     j["opened_files"] = nlohmann::ordered_json::array();
     for (const auto& [f, path] : file_paths) j["opened_files"].push_back({{"file_idx", f}, {"path", path}});
     j["mappings"] = nlohmann::ordered_json::array();
-    for (uint32_t i = 0; i < model::mapping_count(r); ++i) {
+    for (uint32_t i = 0; i < rules::mapping_count(r); ++i) {
       const auto& m = r.mappings[i];
       nlohmann::ordered_json jm = {
           {"slot", m.slot},
@@ -384,7 +384,7 @@ int print_report(const ReportOptions& o) {
                 t.complete ? "" : " (cut short: no summary record)");
     if (t.stopped) std::printf("  reading stopped early: %s\n", t.stopped->str().c_str());
     if (!model_path.empty()) std::printf("model %s (%u files)\n", printable(model_path).c_str(), r.n_files);
-    if (model::mapping_count(r) == 0 && !file_paths.empty()) {
+    if (rules::mapping_count(r) == 0 && !file_paths.empty()) {
       // Loaded without mmap (llama.cpp's use_mmap = false reads into its own
       // buffers): say so rather than show an empty table.
       std::printf("\n%zu split%s opened, none mapped: the program read %s into its own memory (no mmap)\n",
@@ -394,7 +394,7 @@ int print_report(const ReportOptions& o) {
       std::printf("\nmappings\n %4s  %-8s %4s  %-14s %12s  %-9s  %-34s  %s\n", "slot", "kind", "node", "base", "size",
                   "state", "placement (sampled pages per node)", "files");
     }
-    for (uint32_t i = 0; i < model::mapping_count(r); ++i) {
+    for (uint32_t i = 0; i < rules::mapping_count(r); ++i) {
       const auto& m = r.mappings[i];
       auto files = files_of(m);
       std::string ft;
@@ -420,11 +420,11 @@ int print_report(const ReportOptions& o) {
       }
     }
     bool any_extent = false;
-    for (uint32_t i = 0; i < model::mapping_count(r); ++i) any_extent |= r.mappings[i].n_extents > 0;
+    for (uint32_t i = 0; i < rules::mapping_count(r); ++i) any_extent |= r.mappings[i].n_extents > 0;
     if (any_extent) {
       std::printf("\nplacement per file (inside unified and replica mappings)\n %4s  %4s %4s  %12s  %s\n", "file",
                   "slot", "node", "offset", "placement");
-      for (uint32_t i = 0; i < model::mapping_count(r); ++i) {
+      for (uint32_t i = 0; i < rules::mapping_count(r); ++i) {
         const auto& m = r.mappings[i];
         for (uint32_t k = 0; k < m.n_extents; ++k) {
           const auto& x = r.extents[m.first_extent + k];

@@ -15,7 +15,7 @@
 
 #include "core.h"
 #include "debuginfo.h"
-#include "numatrace/model/engine.h"
+#include "numatrace/rules/engine.h"
 #include "numatrace/text.h"
 
 namespace numatrace::postmortem {
@@ -339,10 +339,10 @@ Judgement judge(const nt_flight_recorder& fr, int tid, int signal, uint64_t faul
   // Class of the fault address against the recorded mappings.
   if (signal == SIGSEGV || signal == SIGBUS) {
     j.fault_class = fault_address < 4096 ? FaultClass::null_page : FaultClass::unmapped;
-    for (uint32_t i = 0; i < model::mapping_count(fr) && fault_address >= 4096; ++i) {
+    for (uint32_t i = 0; i < rules::mapping_count(fr) && fault_address >= 4096; ++i) {
       const auto& m = fr.mappings[i];
-      if (model::contains(m, fault_address)) {
-        j.fault_class = model::live(m) && !model::in_hole(fr, static_cast<int>(i), fault_address - m.base, 1)
+      if (rules::contains(m, fault_address)) {
+        j.fault_class = rules::live(m) && !rules::in_hole(fr, static_cast<int>(i), fault_address - m.base, 1)
                             ? FaultClass::live_mapping
                             : FaultClass::destroyed_mapping;
         break;
@@ -372,7 +372,7 @@ Judgement judge(const nt_flight_recorder& fr, int tid, int signal, uint64_t faul
     std::memcpy(ev.name, inflight->name, NT_FR_NAME);
     ev.name[NT_FR_NAME - 1] = 0;
     nt_fr_finding f;
-    if (model::check_resolve(fr, ev, f)) j.findings.push_back(f);
+    if (rules::check_resolve(fr, ev, f)) j.findings.push_back(f);
   }
   // The recorder's own findings (most recent last), without repeating the one above.
   uint32_t total = fr.n_findings_total, first = total > NT_FR_MAX_FINDINGS ? total - NT_FR_MAX_FINDINGS : 0;
@@ -386,7 +386,7 @@ Judgement judge(const nt_flight_recorder& fr, int tid, int signal, uint64_t faul
   }
   for (const auto& f : j.findings) {
     char buf[768];
-    model::format_finding(fr, f, buf, sizeof buf);
+    rules::format_finding(fr, f, buf, sizeof buf);
     j.finding_text.emplace_back(buf);
   }
   // One paragraph: what happened, where, why, what to do.
@@ -394,8 +394,8 @@ Judgement judge(const nt_flight_recorder& fr, int tid, int signal, uint64_t faul
   // "'NAME' (file K of N, offset X)" for a thread's resolve record.
   auto resolve_text = [&](const nt_fr_thread& t) {
     char fo[64];
-    model::Buf b(fo, sizeof fo);
-    model::file_of(fr, b, t.file_idx);
+    rules::Buf b(fo, sizeof fo);
+    rules::file_of(fr, b, t.file_idx);
     return "'" + std::string(t.name, strnlen(t.name, NT_FR_NAME)) + "' (" + fo + ", offset " + hex(t.offset) + ")";
   };
   if (inflight)
@@ -403,15 +403,15 @@ Judgement judge(const nt_flight_recorder& fr, int tid, int signal, uint64_t faul
   else if (finished)
     v += "; last resolve by this thread (finished): " + resolve_text(*finished);
   v += ".";
-  if (!j.findings.empty() && j.findings.front().code == model::NT001 && inflight) {
+  if (!j.findings.empty() && j.findings.front().code == rules::NT001 && inflight) {
     const nt_fr_finding& f = j.findings.front();
     v += " Mapping slot " + std::to_string(f.slot) + " is empty.";
     if (f.mapping >= 0 && f.mapping < NT_FR_MAX_MAPPINGS) {  // a finding read from a core: bounded
       const auto& h = fr.mappings[f.mapping];
       char cov[64];
-      model::Buf cb(cov, sizeof cov);
-      model::covered(fr, cb, f.mapping);
-      const nt_fr_extent* e = model::find_extent(fr, f.mapping, f.file_idx);
+      rules::Buf cb(cov, sizeof cov);
+      rules::covered(fr, cb, f.mapping);
+      const nt_fr_extent* e = rules::find_extent(fr, f.mapping, f.file_idx);
       v += " The " + std::string(format::kind_name(h.kind)) + " mapping for " + cov + " lives in slot " +
            std::to_string(h.slot) + " (base " + hex(h.base) + ", file " + std::to_string(f.file_idx) + " at +" +
            hex(e ? e->offset : 0) + "). Resolve through slot " + std::to_string(h.slot) + " at that offset.";

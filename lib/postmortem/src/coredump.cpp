@@ -8,8 +8,8 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "numatrace/model/codes.h"
 #include "numatrace/postmortem/postmortem.h"
+#include "numatrace/rules/codes.h"
 
 namespace numatrace::postmortem {
 
@@ -88,8 +88,8 @@ Result<CoredumpEntry> find_coredump(const std::string& match) {
 }
 
 Status journal_verdict(const CoredumpEntry& entry, const Report& report) {
-  std::string code = report.findings.empty() ? "" : model::code_info(report.findings.front().code).id;
-  int r = sd_journal_send("MESSAGE_ID=%s", model::kVerdictMessageId, "PRIORITY=3", "SYSLOG_IDENTIFIER=numa-trace",
+  std::string code = report.findings.empty() ? "" : rules::code_info(report.findings.front().code).id;
+  int r = sd_journal_send("MESSAGE_ID=%s", rules::kVerdictMessageId, "PRIORITY=3", "SYSLOG_IDENTIFIER=numa-trace",
                           "NUMA_TRACE=1", "NUMA_TRACE_EVENT=verdict", "MESSAGE=numa-trace postmortem: %s",
                           report.verdict.c_str(), "COREDUMP_PID=%s", entry.pid.c_str(), "COREDUMP_TIMESTAMP=%s",
                           entry.timestamp.c_str(), "NUMA_TRACE_CORE=%s", entry.filename.c_str(), "NUMA_TRACE_CODE=%s",

@@ -1,15 +1,15 @@
 // The loader's state read from its debug info (libdw or gdb), judged by
 // the rule engine as if it had been recorded: the same findings and the
 // same words as with a flight recorder.
-#include "numatrace/model/replay.h"
 #include "numatrace/postmortem/postmortem.h"
+#include "numatrace/rules/replay.h"
 #include "numatrace/text.h"
 
 namespace numatrace::postmortem {
 
 std::shared_ptr<nt_flight_recorder> recorder_from_state(const LoaderState& st) {
   auto rec = std::make_shared<nt_flight_recorder>();
-  model::Replayer replay(*rec);
+  rules::Replayer replay(*rec);
   auto ignore = [](const nt_fr_finding&) {};
   uint64_t seq = 0;
   auto event = [&](uint16_t type) {
@@ -75,7 +75,7 @@ std::shared_ptr<nt_flight_recorder> recorder_from_state(const LoaderState& st) {
     t.address = live ? st.mappings[static_cast<size_t>(st.weight_idx)].base + st.weight_offs : 0;
     t.node = -1;
     t.seq = ++seq;
-    model::copy_name(t.name, st.tensor.empty() ? "?" : st.tensor.c_str());
+    rules::copy_name(t.name, st.tensor.empty() ? "?" : st.tensor.c_str());
   }
   return rec;
 }

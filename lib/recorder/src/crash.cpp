@@ -72,7 +72,7 @@ uint64_t fault_address_of(int sig, const siginfo_t* info) {
 void snapshot(int sig, siginfo_t* info, void* uc) {
   Recorder& r = fr();
   nt_fr_crash& c = r.crash;
-  model::begin_write(c.gen);
+  rules::begin_write(c.gen);
   c.signal = sig;
   c.si_code = info ? info->si_code : 0;
   c.tid = static_cast<uint32_t>(syscall(SYS_gettid));
@@ -88,7 +88,7 @@ void snapshot(int sig, siginfo_t* info, void* uc) {
       c.pcs[c.n_pcs++] = ip;
     } while (c.n_pcs < NT_FR_MAX_PCS && unw_step(&cursor) > 0);
   }
-  model::end_write(c.gen);
+  rules::end_write(c.gen);
 }
 
 // A fault handed to the program's own handler, not yet known to be fatal:
@@ -124,7 +124,7 @@ void capture(int sig, siginfo_t* info, void* uc, bool from_pending = false) {
 
   // One line: the signal, and what this thread was resolving.
   char line[768];
-  model::Buf b(line, sizeof line - 2);
+  rules::Buf b(line, sizeof line - 2);
   b.s("numa-trace: ").s(signal_name(sig));
   if (c.si_code > 0 && sig != SIGABRT)
     b.s(" at fault address ").x(c.fault_address);
@@ -136,13 +136,13 @@ void capture(int sig, siginfo_t* info, void* uc, bool from_pending = false) {
     if (t.tid != c.tid || !t.seq) continue;
     if (t.in_flight) {
       b.s(" while resolving '").sn(t.name, NT_FR_NAME).s("' (");
-      model::file_of(r, b, t.file_idx);
+      rules::file_of(r, b, t.file_idx);
       b.s(", offset ").x(t.offset).s(") through slot ").i(t.slot);
-      if (model::find_live_in_slot(r, t.slot, t.address, t.node) < 0) b.s(", which is empty");
+      if (rules::find_live_in_slot(r, t.slot, t.address, t.node) < 0) b.s(", which is empty");
     } else {
       // Only the last resolve is known, and it had ended: not the cause.
       b.s("; last resolve by this thread (finished): '").sn(t.name, NT_FR_NAME).s("' (");
-      model::file_of(r, b, t.file_idx);
+      rules::file_of(r, b, t.file_idx);
       b.s(", offset ").x(t.offset).s(")");
     }
     break;
@@ -191,9 +191,9 @@ void handler(int sig, siginfo_t* info, void* uc) {
       sigset_t pending;
       sigpending(&pending);
       if (is_program_handler(g_next[sig]) && !sigismember(&pending, sig)) {
-        model::begin_write(fr().crash.gen);
+        rules::begin_write(fr().crash.gen);
         fr().crash.signal = 0;
-        model::end_write(fr().crash.gen);
+        rules::end_write(fr().crash.gen);
         g_pending_tid.store(0);
       }
     }

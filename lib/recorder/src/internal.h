@@ -8,8 +8,8 @@
 
 #include <atomic>
 
-#include "numatrace/model/engine.h"
 #include "numatrace/recorder.h"
+#include "numatrace/rules/engine.h"
 
 // The hooks' public constants (hooks.h) are the layout's.
 static_assert(NUMATRACE_KIND_PER_FILE == NT_KIND_PER_FILE && NUMATRACE_KIND_UNIFIED == NT_KIND_UNIFIED &&
@@ -21,7 +21,7 @@ static_assert(NUMATRACE_MAP_HUGETLB == NT_MAP_HUGETLB && NUMATRACE_MAP_POPULATE 
 
 namespace numatrace::rec {
 
-using model::Recorder;
+using rules::Recorder;
 
 inline constexpr int kMaxSinks = 4;
 

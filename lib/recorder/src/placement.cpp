@@ -48,7 +48,7 @@ void sample_placement(int mi) {
     g_pages[i] = reinterpret_cast<void*>((m.base & ~(kPage - 1)) + (i * pages / n) * kPage);
   if (syscall(SYS_move_pages, 0, n, g_pages, nullptr, g_status, 0) != 0) return;
 
-  model::begin_write(m.gen);
+  rules::begin_write(m.gen);
   m.placement_sampled = m.placement_absent = 0;
   for (auto& h : m.placement) h = 0;
   for (uint32_t k = 0; k < m.n_extents; ++k) {
@@ -65,7 +65,7 @@ void sample_placement(int mi) {
         count(e.placement, e.placement_sampled, e.placement_absent, g_status[i]);
     }
   }
-  model::end_write(m.gen);
+  rules::end_write(m.gen);
 
   // One event for the mapping (file_idx -1), one per file extent.
   auto emit = [&](int32_t file_idx, const uint32_t(&hist)[NT_FR_MAX_NODES], uint32_t sampled, uint32_t absent) {
@@ -87,13 +87,13 @@ void sample_placement(int mi) {
     emit(e.file_idx, e.placement, e.placement_sampled, e.placement_absent);
   }
   nt_fr_finding f;
-  if (model::check_placement(r, mi, seq, f)) raise_finding(f);
+  if (rules::check_placement(r, mi, seq, f)) raise_finding(f);
 }
 
 void sample_all_live() {
   Recorder& r = fr();
-  for (uint32_t i = 0, n = model::mapping_count(r); i < n; ++i)
-    if (model::live(r.mappings[i])) sample_placement(static_cast<int>(i));
+  for (uint32_t i = 0, n = rules::mapping_count(r); i < n; ++i)
+    if (rules::live(r.mappings[i])) sample_placement(static_cast<int>(i));
 }
 
 // NT011: for each extent of a live unified or replica mapping, compare 17
@@ -103,9 +103,9 @@ void sample_all_live() {
 void verify_data() {
   Recorder& r = fr();
   static char want[kPage], got[kPage];
-  for (uint32_t i = 0, n = model::mapping_count(r); i < n; ++i) {
+  for (uint32_t i = 0, n = rules::mapping_count(r); i < n; ++i) {
     const nt_fr_mapping& m = r.mappings[i];
-    if (!model::live(m) || !model::holds_files(m)) continue;
+    if (!rules::live(m) || !rules::holds_files(m)) continue;
     for (uint32_t k = 0; k < m.n_extents; ++k) {
       const nt_fr_extent& e = r.extents[m.first_extent + k];
       if (e.file_idx < 0 || e.file_idx >= NT_FR_MAX_FILES || !r.files[e.file_idx].path || !e.length) continue;
@@ -123,7 +123,7 @@ void verify_data() {
           size_t j = 0;
           while (want[j] == got[j]) ++j;
           nt_fr_finding f =
-              model::data_mismatch(static_cast<int>(i), m, e.file_idx, off + j, m.base + e.offset + off + j, r.head);
+              rules::data_mismatch(static_cast<int>(i), m, e.file_idx, off + j, m.base + e.offset + off + j, r.head);
           raise_finding(f);
           reported = true;
         }

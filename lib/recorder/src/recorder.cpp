@@ -153,7 +153,7 @@ bool load_cpu_nodes() {
   bool any = false;
   for (long node = 0; node <= last_node && node < 1024; ++node) {
     char path[64] = "/sys/devices/system/node/node";
-    model::Buf b(path + std::strlen(path), sizeof path - std::strlen(path));
+    rules::Buf b(path + std::strlen(path), sizeof path - std::strlen(path));
     b.i(node).s("/cpulist");
     if (!read_small(path, buf, sizeof buf)) continue;
     for (const char* p = buf; *p && *p != '\n';) {  // "0-3,8-11"
@@ -257,9 +257,9 @@ __attribute__((destructor)) void fini() {
     // Mappings still live at exit (NT007), reported once each.
     lock_tables();
     Recorder& r = fr();
-    for (uint32_t i = 0, n = model::mapping_count(r); i < n; ++i) {
+    for (uint32_t i = 0, n = rules::mapping_count(r); i < n; ++i) {
       nt_fr_finding f;
-      if (model::check_exit(r, static_cast<int>(i), r.head, f)) raise_finding(f);
+      if (rules::check_exit(r, static_cast<int>(i), r.head, f)) raise_finding(f);
     }
     unlock_tables();
   }
@@ -440,25 +440,25 @@ void raise_finding(const nt_fr_finding& f) {
   // are counted (and in the sinks), so a loop of bad resolves cannot flood
   // the terminal.
   constexpr uint32_t kPrintedPerCode = 10;
-  static uint32_t printed[model::kMaxCode + 1];
-  uint32_t nth = __atomic_fetch_add(&printed[f.code <= model::kMaxCode ? f.code : 0], 1, __ATOMIC_RELAXED);
+  static uint32_t printed[rules::kMaxCode + 1];
+  uint32_t nth = __atomic_fetch_add(&printed[f.code <= rules::kMaxCode ? f.code : 0], 1, __ATOMIC_RELAXED);
   if (!g_settings.quiet && nth == kPrintedPerCode) {
     char line[160];
-    model::Buf b(line, sizeof line - 1);
-    b.s("numa-trace: further ").s(model::code_info(f.code).id).s(" findings are counted, not printed\n");
+    rules::Buf b(line, sizeof line - 1);
+    b.s("numa-trace: further ").s(rules::code_info(f.code).id).s(" findings are counted, not printed\n");
     write_stderr(line, b.size());
   }
   if (!g_settings.quiet && nth < kPrintedPerCode) {
     char line[768];
-    model::Buf b(line, sizeof line);
+    rules::Buf b(line, sizeof line);
     b.s("numa-trace: ");
     size_t head = b.size();
-    model::format_finding(r, f, line + head, sizeof line - head - 1);
+    rules::format_finding(r, f, line + head, sizeof line - head - 1);
     size_t n = std::strlen(line);
     line[n++] = '\n';
     write_stderr(line, n);
   }
-  if (g_settings.strict && f.severity == model::kError) {
+  if (g_settings.strict && f.severity == rules::kError) {
     static const char msg[] = "numa-trace: strict mode: stopping the program at this finding\n";
     write_stderr(msg, sizeof msg - 1);
     drain(false);
@@ -502,7 +502,7 @@ NT_EXPORT void numatrace_interposed_model_begin(const char* path, uint32_t n_fil
   nt_fr_event* e = begin_event(NT_EV_MODEL_BEGIN, seq);
   e->a = n_files;
   e->d = r.model_path;
-  model::copy_name(e->name, path);
+  rules::copy_name(e->name, path);
   publish(e, seq);
 }
 
@@ -537,7 +537,7 @@ NT_EXPORT void numatrace_file_open(uint32_t file_idx, const char* path, uint64_t
   e->file_idx = static_cast<int32_t>(file_idx);
   e->a = size;
   e->d = at;
-  model::copy_name(e->name, path);
+  rules::copy_name(e->name, path);
   publish(e, seq);
 }
 
@@ -554,10 +554,10 @@ NT_EXPORT void numatrace_mapping_create(int32_t slot, uint32_t kind, const void*
     uintptr_t hi = (reinterpret_cast<uintptr_t>(base) + length + page - 1) & ~(page - 1);
     if (madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTDUMP) == 0) flags |= NT_MAP_DONTDUMP;
   }
-  model::ExtentArg ex[NT_FR_MAX_FILES];
+  rules::ExtentArg ex[NT_FR_MAX_FILES];
   uint32_t n = n_extents < NT_FR_MAX_FILES ? n_extents : NT_FR_MAX_FILES;
   for (uint32_t k = 0; k < n; ++k) ex[k] = {extents[k].file_idx, extents[k].offset, extents[k].length};
-  model::CreateArgs a;
+  rules::CreateArgs a;
   a.slot = slot;
   a.kind = static_cast<uint16_t>(kind);
   a.base = reinterpret_cast<uint64_t>(base);
@@ -573,7 +573,7 @@ NT_EXPORT void numatrace_mapping_create(int32_t slot, uint32_t kind, const void*
   nt_fr_event* e = begin_event(NT_EV_CREATE, seq);
   nt_fr_finding f;
   int index = -1;
-  int found = model::apply_create(fr(), a, seq, f, index);
+  int found = rules::apply_create(fr(), a, seq, f, index);
   e->slot = slot;
   e->node = static_cast<int16_t>(node);
   e->mapping = static_cast<int16_t>(index);
@@ -610,7 +610,7 @@ NT_EXPORT void numatrace_resolve(int32_t slot, uint32_t file_idx, uint64_t offse
   e->b = size;
   e->c = reinterpret_cast<uint64_t>(address);
   e->d = 0;
-  model::copy_name(e->name, tensor_name);
+  rules::copy_name(e->name, tensor_name);
   // The resolve in flight: what a crash in the next instructions was doing.
   if (ti >= 0) {
     nt_fr_thread& t = r.threads[ti];
@@ -631,7 +631,7 @@ NT_EXPORT void numatrace_resolve(int32_t slot, uint32_t file_idx, uint64_t offse
   }
   publish(e, seq);
   nt_fr_finding f;
-  if (__builtin_expect(model::check_resolve(r, *e, f), 0)) raise_finding(f);
+  if (__builtin_expect(rules::check_resolve(r, *e, f), 0)) raise_finding(f);
 }
 
 NT_EXPORT void numatrace_file_read(uint32_t file_idx, uint64_t offset, uint64_t length, const void* destination) {
@@ -660,7 +660,7 @@ NT_EXPORT void numatrace_unmap_fragment(int32_t slot, const void* address, uint6
   nt_fr_event* e = begin_event(NT_EV_UNMAP, seq);
   nt_fr_finding f;
   int index = -1;
-  int found = model::apply_unmap(fr(), slot, reinterpret_cast<uint64_t>(address), length, seq, f, index);
+  int found = rules::apply_unmap(fr(), slot, reinterpret_cast<uint64_t>(address), length, seq, f, index);
   e->slot = slot;
   e->mapping = static_cast<int16_t>(index);
   e->a = reinterpret_cast<uint64_t>(address);
@@ -676,13 +676,13 @@ NT_EXPORT void numatrace_mapping_destroy(int32_t slot, const void* base) {
   lock_tables();
   Recorder& r = fr();
   // Placement is sampled while the pages still exist.
-  int live_index = model::find_by_base(r, slot, reinterpret_cast<uint64_t>(base), true);
+  int live_index = rules::find_by_base(r, slot, reinterpret_cast<uint64_t>(base), true);
   if (live_index >= 0) sample_placement(live_index);
   uint64_t seq;
   nt_fr_event* e = begin_event(NT_EV_DESTROY, seq);
   nt_fr_finding f;
   int index = -1;
-  int found = model::apply_destroy(r, slot, reinterpret_cast<uint64_t>(base), seq, f, index);
+  int found = rules::apply_destroy(r, slot, reinterpret_cast<uint64_t>(base), seq, f, index);
   e->slot = slot;
   e->mapping = static_cast<int16_t>(index);
   e->a = reinterpret_cast<uint64_t>(base);
@@ -701,7 +701,7 @@ NT_EXPORT void numatrace_mlock_grow(int32_t slot, const void* address, uint64_t 
   e->b = size;
   publish(e, seq);
   nt_fr_finding f;
-  if (model::check_mlock_grow(fr(), slot, e->a, size, seq, f)) raise_finding(f);
+  if (rules::check_mlock_grow(fr(), slot, e->a, size, seq, f)) raise_finding(f);
 }
 
 NT_EXPORT void numatrace_unified_test(int answer) {
@@ -712,7 +712,7 @@ NT_EXPORT void numatrace_unified_test(int answer) {
   e->a = answer ? 1 : 0;
   publish(e, seq);
   nt_fr_finding f;
-  if (model::check_unified_test(fr(), answer != 0, seq, f)) raise_finding(f);
+  if (rules::check_unified_test(fr(), answer != 0, seq, f)) raise_finding(f);
 }
 
 NT_EXPORT void numatrace_sample_placement(void) {

@@ -65,7 +65,7 @@ const char* errno_name(int e) {
 
 void report_sink(const SinkSpec& spec, const char* what, int err) {
   char line[768];
-  model::Buf b(line, sizeof line - 1);
+  rules::Buf b(line, sizeof line - 1);
   b.s("numa-trace: trace sink ")
       .s(spec.kind == SinkKind::binary  ? "file:"
          : spec.kind == SinkKind::jsonl ? "jsonl:"
@@ -131,7 +131,7 @@ const char* type_name(uint16_t t) {
 }
 
 // JSON string body, escaped.
-void json_str(model::Buf& b, const char* s, size_t max) {
+void json_str(rules::Buf& b, const char* s, size_t max) {
   static constexpr char kHex[] = "0123456789abcdef";
   for (size_t i = 0; i < max && s[i]; ++i) {
     unsigned char ch = static_cast<unsigned char>(s[i]);
@@ -165,7 +165,7 @@ const nt_fr_finding* finding_of(const nt_fr_event& e) {
 
 void emit_jsonl(int i, const nt_fr_event& e) {
   char line[1400];
-  model::Buf b(line, sizeof line - 2);
+  rules::Buf b(line, sizeof line - 2);
   b.s("{\"seq\":").u(e.seq).s(",\"t_ns\":").u(ns_of(e.tsc)).s(",\"type\":\"").s(type_name(e.type));
   b.s("\",\"tid\":").u(e.tid);
   if (e.slot >= 0) b.s(",\"slot\":").i(e.slot);
@@ -203,10 +203,10 @@ void emit_jsonl(int i, const nt_fr_event& e) {
       break;
     }
     case NT_EV_FINDING: {
-      b.s(",\"code\":\"").s(model::code_info(e.flags).id).s("\",\"severity\":").u(model::code_info(e.flags).severity);
+      b.s(",\"code\":\"").s(rules::code_info(e.flags).id).s("\",\"severity\":").u(rules::code_info(e.flags).severity);
       if (const nt_fr_finding* f = finding_of(e)) {
         char msg[768];
-        model::format_finding(fr(), *f, msg, sizeof msg);
+        rules::format_finding(fr(), *f, msg, sizeof msg);
         b.s(",\"message\":\"");
         json_str(b, msg, sizeof msg);
         b.c('"');
@@ -230,7 +230,7 @@ void emit_text(int i, const nt_fr_event& e) {
   // Findings were printed when raised; resolves only with stderr:all.
   if (e.type == NT_EV_FINDING || (e.type == NT_EV_RESOLVE && !g_settings.sinks[i].all)) return;
   char line[768];
-  model::Buf b(line, sizeof line - 2);
+  rules::Buf b(line, sizeof line - 2);
   uint64_t ns = ns_of(e.tsc);
   b.s("numa-trace: +").u(ns / 1000000).c('.');
   uint64_t frac = (ns / 1000) % 1000;
@@ -284,7 +284,7 @@ ProgressState g_progress;
 void draw_progress(bool final) {
   ProgressState& p = g_progress;
   char line[256];
-  model::Buf b(line, sizeof line - 2);
+  rules::Buf b(line, sizeof line - 2);
   b.s("\rnuma-trace: resolved ").u(p.done >> 20).s(" of ").u(p.total >> 20).s(" MiB");
   if (p.total) b.s(" (").u(p.done * 100 / p.total).s("%)");
   for (int n = 0; n < NT_FR_MAX_NODES; ++n)
@@ -344,7 +344,7 @@ class Entry {
   void field(const char* name, F&& fill) {
     if (n_ >= kMax) return;
     char* buf = bufs_[n_];
-    model::Buf b(buf, kLen);
+    rules::Buf b(buf, kLen);
     b.s(name).c('=');
     fill(b);
     // Journal field values are text here: control characters become '?'.
@@ -355,13 +355,13 @@ class Entry {
     ++n_;
   }
   void str(const char* name, const char* v) {
-    field(name, [&](model::Buf& b) { b.sn(v, kLen); });
+    field(name, [&](rules::Buf& b) { b.sn(v, kLen); });
   }
   void num(const char* name, int64_t v) {
-    field(name, [&](model::Buf& b) { b.i(v); });
+    field(name, [&](rules::Buf& b) { b.i(v); });
   }
   void hex(const char* name, uint64_t v) {
-    field(name, [&](model::Buf& b) { b.x(v); });
+    field(name, [&](rules::Buf& b) { b.x(v); });
   }
   int send() const { return g_sendv ? g_sendv(iov_, n_) : -1; }
 
@@ -407,7 +407,7 @@ void journal_resolve_summary(int sink) {
   for (int f = 0; f < NT_FR_MAX_FILES; ++f) {
     if (!g_resolves.count[f]) continue;
     Entry e;
-    e.str("MESSAGE_ID", model::kResolveSummaryMessageId);
+    e.str("MESSAGE_ID", rules::kResolveSummaryMessageId);
     e.num("PRIORITY", 6);
     e.str("SYSLOG_IDENTIFIER", "numa-trace");
     e.str("NUMA_TRACE", "1");
@@ -415,13 +415,13 @@ void journal_resolve_summary(int sink) {
     e.num("NUMA_TRACE_FILE_IDX", f);
     e.num("NUMA_TRACE_RESOLVES", static_cast<int64_t>(g_resolves.count[f]));
     e.num("NUMA_TRACE_BYTES", static_cast<int64_t>(g_resolves.bytes[f]));
-    e.field("NUMA_TRACE_NODES", [&](model::Buf& b) {
+    e.field("NUMA_TRACE_NODES", [&](rules::Buf& b) {
       for (int n = 0; n < NT_FR_MAX_NODES; ++n)
         if (g_resolves.by_node[f][n]) b.s("node").i(n).c(':').u(g_resolves.by_node[f][n]).c(' ');
     });
-    e.field("MESSAGE", [&](model::Buf& b) {
+    e.field("MESSAGE", [&](rules::Buf& b) {
       b.s("numa-trace: ");
-      model::file_of(r, b, f);
+      rules::file_of(r, b, f);
       b.s(": ").u(g_resolves.count[f]).s(" tensors resolved, ").u(g_resolves.bytes[f]).s(" bytes");
     });
     journal_send(sink, e);
@@ -445,10 +445,10 @@ void emit_journal(int sink, const nt_fr_event& ev) {
   Entry e;
   const Recorder& r = fr();
   if (ev.type == NT_EV_FINDING) {
-    const model::CodeInfo& ci = model::code_info(ev.flags);
+    const rules::CodeInfo& ci = rules::code_info(ev.flags);
     journal_common(e, ev, ci.journal_message_id,
-                   ci.severity == model::kError     ? 3
-                   : ci.severity == model::kWarning ? 4
+                   ci.severity == rules::kError     ? 3
+                   : ci.severity == rules::kWarning ? 4
                                                     : 6);
     e.str("NUMA_TRACE_CODE", ci.id);
     e.hex("NUMA_TRACE_OFFSET", ev.a);
@@ -456,16 +456,16 @@ void emit_journal(int sink, const nt_fr_event& ev) {
     if (const nt_fr_finding* f = finding_of(ev)) {
       if (f->node >= 0) e.num("NUMA_TRACE_NODE", f->node);
       if (f->related_slot >= 0) e.num("NUMA_TRACE_RELATED_SLOT", f->related_slot);
-      e.field("MESSAGE", [&](model::Buf& b) {
+      e.field("MESSAGE", [&](rules::Buf& b) {
         char msg[700];
-        model::format_finding(r, *f, msg, sizeof msg);
+        rules::format_finding(r, *f, msg, sizeof msg);
         b.s("numa-trace: ").s(msg);
       });
     } else {
-      e.field("MESSAGE", [&](model::Buf& b) { b.s("numa-trace: ").s(ci.id).c(' ').s(ci.title); });
+      e.field("MESSAGE", [&](rules::Buf& b) { b.s("numa-trace: ").s(ci.id).c(' ').s(ci.title); });
     }
   } else {
-    const char* id = model::event_message_id(ev.type);
+    const char* id = rules::event_message_id(ev.type);
     if (!id) return;
     journal_common(e, ev, id, ev.type == NT_EV_CRASH ? 2 : ev.type == NT_EV_RESOLVE ? 7 : 6);
     if (ev.node >= 0) e.num("NUMA_TRACE_NODE", ev.node);
@@ -490,7 +490,7 @@ void emit_journal(int sink, const nt_fr_event& ev) {
       default: break;
     }
     // The same line the stderr sink prints, without its time prefix.
-    e.field("MESSAGE", [&](model::Buf& b) {
+    e.field("MESSAGE", [&](rules::Buf& b) {
       b.s("numa-trace: ").s(type_name(ev.type));
       if (ev.slot >= 0) b.s(" slot ").i(ev.slot);
       if (ev.file_idx >= 0) b.s(" file ").i(ev.file_idx);
@@ -517,7 +517,7 @@ void emit(const nt_fr_event& e) {
         if (e.type == NT_EV_FINDING) {
           if (const nt_fr_finding* f = finding_of(e)) {
             char msg[768];
-            size_t n = model::format_finding(fr(), *f, msg, sizeof msg);
+            size_t n = rules::format_finding(fr(), *f, msg, sizeof msg);
             put_record(i, NT_REC_FINDING, f, sizeof *f, msg, n);
           }
         }
@@ -540,7 +540,7 @@ void emit_dropped(uint64_t first, uint64_t count) {
       }
       case SinkKind::jsonl: {
         char line[160];
-        model::Buf b(line, sizeof line - 2);
+        rules::Buf b(line, sizeof line - 2);
         b.s("{\"type\":\"dropped\",\"first_seq\":").u(first).s(",\"count\":").u(count).s("}");
         size_t n = b.size();
         line[n++] = '\n';
@@ -550,7 +550,7 @@ void emit_dropped(uint64_t first, uint64_t count) {
       case SinkKind::journal: break;  // counted; the summary says so
       case SinkKind::text: {
         char line[160];
-        model::Buf b(line, sizeof line - 2);
+        rules::Buf b(line, sizeof line - 2);
         b.s("numa-trace: ").u(count).s(" events lost: the ring lapped this sink");
         size_t n = b.size();
         line[n++] = '\n';
@@ -740,7 +740,7 @@ void start_sinks(bool from_start) {
     }
     // "%p" in a path is the pid, so several processes can trace side by side.
     char path[600];
-    model::Buf b(path, sizeof path);
+    rules::Buf b(path, sizeof path);
     for (const char* c = spec.path; *c; ++c) {
       if (c[0] == '%' && c[1] == 'p') {
         b.u(r.pid);
@@ -756,7 +756,7 @@ void start_sinks(bool from_start) {
       // PATH.1, PATH.2, ... (numa-trace run lists them). Never overwritten.
       const size_t base = b.size();
       for (unsigned k = 1; k < 100 && s.fd < 0 && errno == EEXIST; ++k) {
-        model::Buf nb(path + base, sizeof path - base);
+        rules::Buf nb(path + base, sizeof path - base);
         nb.c('.').u(k);
         if (base + nb.size() >= sizeof path) break;
         path[base + nb.size()] = 0;

@@ -1,5 +1,5 @@
 // Small text helpers shared by the offline libraries and tools (not for
-// in-process code, which formats with numatrace/model/format.h).
+// in-process code, which formats with numatrace/rules/buf.h).
 #pragma once
 
 #include <cstdint>

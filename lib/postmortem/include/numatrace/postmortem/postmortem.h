@@ -3,7 +3,7 @@
 // (libdwfl: core_file_report, report_end, core_file_attach, getthreads,
 // thread_getframes), with every count and length from the core checked
 // before it is used. The verdict comes from the same rule engine as the
-// online checks (numatrace/model/engine.h).
+// online checks (numatrace/rules/engine.h).
 #pragma once
 
 #include <cstdint>

@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace numatrace::model {
+namespace numatrace::rules {
 
 class Buf {
  public:
@@ -71,4 +71,4 @@ class Buf {
   bool truncated_ = false;
 };
 
-}  // namespace numatrace::model
+}  // namespace numatrace::rules

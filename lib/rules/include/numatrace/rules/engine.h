@@ -12,11 +12,11 @@
 #include <cstring>
 
 #include "numatrace/codec.h"
-#include "numatrace/model/codes.h"
-#include "numatrace/model/format.h"
 #include "numatrace/recorder_layout.h"
+#include "numatrace/rules/buf.h"
+#include "numatrace/rules/codes.h"
 
-namespace numatrace::model {
+namespace numatrace::rules {
 
 using Recorder = ::nt_flight_recorder;
 
@@ -623,4 +623,4 @@ inline size_t format_finding(const Recorder& r, const nt_fr_finding& f, char* ou
   return b.size();
 }
 
-}  // namespace numatrace::model
+}  // namespace numatrace::rules

@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-namespace numatrace::model {
+namespace numatrace::rules {
 
 enum Severity : uint16_t { kInfo = 0, kWarning = 1, kError = 2 };
 
@@ -109,4 +109,4 @@ inline constexpr const char* kResolveSummaryMessageId =
     "87706d09aabf40ffa22343dc2faef31e";  // resolves of one file, aggregated
 inline constexpr const char* kVerdictMessageId = "c11a7ac6be8c482094d5d55aa55de52e";  // numa-trace postmortem --journal
 
-}  // namespace numatrace::model
+}  // namespace numatrace::rules

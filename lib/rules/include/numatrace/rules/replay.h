@@ -6,9 +6,9 @@
 
 #include <cstring>
 
-#include "numatrace/model/engine.h"
+#include "numatrace/rules/engine.h"
 
-namespace numatrace::model {
+namespace numatrace::rules {
 
 class Replayer {
  public:
@@ -123,4 +123,4 @@ class Replayer {
   uint32_t n_extents_ = 0;
 };
 
-}  // namespace numatrace::model
+}  // namespace numatrace::rules

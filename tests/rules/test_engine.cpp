@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "numatrace/model/replay.h"
+#include "numatrace/rules/replay.h"
 
-using namespace numatrace::model;
+using namespace numatrace::rules;
 
 namespace {
 
