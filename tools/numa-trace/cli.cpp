@@ -6,8 +6,17 @@
 
 namespace numatrace::cli {
 
-int report(const Error& e) {
+void print_error(const Error& e) {
   std::fprintf(stderr, "numa-trace: %s\n", printable(e.str()).c_str());
+}
+
+int unusable(const Error& e) {
+  print_error(e);
+  return kUsage;
+}
+
+int checked(const Error& e) {
+  print_error(e);
   return e.kind == ErrorKind::io ? kUsage : kProblems;
 }
 

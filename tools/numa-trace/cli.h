@@ -43,8 +43,16 @@ struct ReportOptions {
 // numa-trace report, also used by the demo.
 int print_report(const ReportOptions& o);
 
-// Prints "numa-trace: <error>" on stderr and returns the exit code for it.
-int report(const Error& e);
+// Errors, by one policy for every subcommand (docs/numa-trace.md, EXIT
+// STATUS). Each prints "numa-trace: FILE: CODE FIELD: message" on stderr.
+void print_error(const Error& e);
+// An input the subcommand cannot use at all (unreadable, not a trace or a
+// core, a version it does not read): exit 2.
+int unusable(const Error& e);
+// An input the subcommand exists to check (a GGUF model for inspect): one
+// that was read and is wrong is a problem found, exit 1; one that could not
+// be read, exit 2.
+int checked(const Error& e);
 
 std::string human_bytes(uint64_t v);  // "64.0 MiB"
 

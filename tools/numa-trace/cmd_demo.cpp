@@ -84,11 +84,11 @@ int run_demo(const DemoOptions& o) {
   so.target_bytes = o.size;
   so.splits = 6;
   auto plan = gguf::plan_model(so);
-  if (!plan) return report(plan.error());
+  if (!plan) return checked(plan.error());
   auto paths = gguf::write_model(dir + "/model", *plan);
-  if (!paths) return report(paths.error());
+  if (!paths) return checked(paths.error());
   auto m = gguf::open_model(paths->front());
-  if (!m) return report(m.error());
+  if (!m) return checked(m.error());
   std::printf("      %zu files, %llu tensors, e.g. %s\n", m->files.size(),
               static_cast<unsigned long long>(m->tensor_count()), fs::path(paths->at(1)).filename().c_str());
 

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
+#include "codes.h"
 #include "facts.h"
 #include "numatrace/postmortem/postmortem.h"
 #include "numatrace/rules/codes.h"
@@ -33,21 +34,19 @@ int run_diagnose(const DiagnoseOptions& o) {
   int tid = o.tid;
   if (!o.recorder.empty()) {
     std::ifstream in(o.recorder, std::ios::binary);
-    if (!in) return report(Error{ErrorKind::io, "DG001", o.recorder, "", "cannot open"});
+    if (!in) return unusable(Error{ErrorKind::io, code::facts_io, o.recorder, "", "cannot open"});
     rec = std::make_shared<nt_flight_recorder>();
     in.read(reinterpret_cast<char*>(rec.get()), sizeof *rec);
     if (in.gcount() != static_cast<std::streamsize>(sizeof *rec) || rec->magic != NT_FR_MAGIC ||
         rec->version != NT_FR_VERSION || rec->size != sizeof *rec) {
-      report(Error{ErrorKind::invalid, "DG004", o.recorder, "",
-                   "not a flight recorder of version " + std::to_string(NT_FR_VERSION) + " (" +
-                       std::to_string(sizeof *rec) + " bytes)"});
-      return kUsage;
+      return unusable(Error{ErrorKind::invalid, code::recorder_dump, o.recorder, "",
+                            "not a flight recorder of version " + std::to_string(NT_FR_VERSION) + " (" +
+                                std::to_string(sizeof *rec) + " bytes)"});
     }
   } else if (!o.facts.empty()) {
     auto f = loader_state_from_facts_file(o.facts);
     if (!f) {
-      report(f.error());
-      return kUsage;
+      return unusable(f.error());
     }
     rec = postmortem::recorder_from_state(*f);
     tid = f->tid;

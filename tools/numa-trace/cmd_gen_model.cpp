@@ -42,8 +42,7 @@ int run_gen_model(const GenOptions& o) {
   auto paths = gguf::write_model(o.prefix, *plan, [&](uint64_t d, uint64_t t) { progress.update(d, t); });
   progress.finish();
   if (!paths) {
-    report(paths.error());
-    return kUsage;
+    return unusable(paths.error());
   }
   if (o.json) {
     nlohmann::ordered_json j;

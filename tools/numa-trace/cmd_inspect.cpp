@@ -32,7 +32,7 @@ int run_inspect(const InspectOptions& o) {
     return kUsage;
   }
   auto opened = gguf::open_model(o.model);
-  if (!opened) return report(opened.error());
+  if (!opened) return checked(opened.error());
   const gguf::Model& m = *opened;
 
   const uint64_t page = o.page_size ? o.page_size : static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
@@ -40,7 +40,7 @@ int run_inspect(const InspectOptions& o) {
   for (const auto& f : m.files) sizes.push_back(f.file_size);
   auto packed = gguf::unified_layout(sizes, gguf::Packing::packed, page);
   auto aligned = gguf::unified_layout(sizes, gguf::Packing::page_aligned, page);
-  if (!packed || !aligned) return report(packed ? aligned.error() : packed.error());
+  if (!packed || !aligned) return checked(packed ? aligned.error() : packed.error());
 
   uint64_t total_bytes = 0;
   for (const auto& f : m.files) total_bytes += f.file_size;

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
+#include "codes.h"
 
 namespace numatrace::cli {
 
@@ -64,7 +65,8 @@ int run_journal(const JournalOptions& o) {
   sd_journal* raw = nullptr;
   int r = sd_journal_open(&raw, SD_JOURNAL_LOCAL_ONLY);
   if (r < 0)
-    return report(Error{ErrorKind::io, "JR001", "journal", "", std::string("sd_journal_open: ") + std::strerror(-r)});
+    return unusable(
+        Error{ErrorKind::io, code::journal, "journal", "", std::string("sd_journal_open: ") + std::strerror(-r)});
   std::unique_ptr<sd_journal, decltype(&sd_journal_close)> j(raw, sd_journal_close);
   auto match = [&](const std::string& m) { sd_journal_add_match(j.get(), m.data(), m.size()); };
   match("NUMA_TRACE=1");
@@ -112,7 +114,8 @@ int run_journal(const JournalOptions& o) {
     entries.push_back(std::move(e));
   }
   if (r < 0)
-    return report(Error{ErrorKind::io, "JR001", "journal", "", std::string("sd_journal_next: ") + std::strerror(-r)});
+    return unusable(
+        Error{ErrorKind::io, code::journal, "journal", "", std::string("sd_journal_next: ") + std::strerror(-r)});
   if (o.lines && entries.size() > o.lines) entries.erase(entries.begin(), entries.end() - o.lines);
   if (o.json) {
     nlohmann::ordered_json out = entries;

@@ -151,8 +151,7 @@ int run_postmortem(const PostmortemOptions& in) {
   if (!o.coredump.empty()) {
     auto found = postmortem::find_coredump(o.coredump);
     if (!found) {
-      report(found.error());
-      return kUsage;
+      return unusable(found.error());
     }
     entry = *found;
     o.pm.core = entry.filename;
@@ -193,20 +192,20 @@ int run_postmortem(const PostmortemOptions& in) {
     std::string why;
     if (ask_gdb && judge_through_gdb(*analyzed, o, why)) {
       if (!native_why.empty())
-        analyzed->warnings.push_back("the native DWARF reader could not give the loader's state (" + native_why +
-                                     "); gdb did (slower)");
+        analyzed->warnings.push_back(Warning{
+            "", "the native DWARF reader could not give the loader's state (" + native_why + "); gdb did (slower)"});
     } else if (o.debug_info != "none") {
-      analyzed->warnings.push_back("the loader's state could not be read from its debug info: " +
-                                   (native_why.empty() ? why : native_why + (why.empty() ? "" : "; gdb: " + why)));
+      analyzed->warnings.push_back(
+          Warning{"", "the loader's state could not be read from its debug info: " +
+                          (native_why.empty() ? why : native_why + (why.empty() ? "" : "; gdb: " + why))});
     }
   }
   if (entry.temporary) unlink(entry.filename.c_str());
   if (analyzed && o.journal) {
-    if (auto s = postmortem::journal_verdict(entry, *analyzed); !s) report(s.error());
+    if (auto s = postmortem::journal_verdict(entry, *analyzed); !s) print_error(s.error());
   }
   if (!analyzed) {
-    report(analyzed.error());
-    return kUsage;  // the core cannot be read
+    return unusable(analyzed.error());  // the core cannot be read
   }
   const postmortem::Report& r = *analyzed;
   const bool problems = !r.findings.empty() || r.signal != 0;
@@ -321,7 +320,8 @@ int run_postmortem(const PostmortemOptions& in) {
       if (t.truncated) jt["truncated"] = true;
       j["threads"].push_back(jt);
     }
-    j["warnings"] = r.warnings;
+    j["warnings"] = nlohmann::ordered_json::array();
+    for (const auto& w : r.warnings) j["warnings"].push_back(w.str());
     j["damaged"] = r.damaged;
     std::printf("%s\n", json_text(j).c_str());
     return rc;
@@ -388,7 +388,7 @@ int run_postmortem(const PostmortemOptions& in) {
     if (!t.error.empty()) std::printf("  (%s)\n", t.error.c_str());
   }
   if (r.threads_truncated) std::printf("\n... more threads (--max-threads)\n");
-  for (const auto& w : r.warnings) std::fprintf(stderr, "numa-trace postmortem: warning: %s\n", w.c_str());
+  for (const auto& w : r.warnings) std::fprintf(stderr, "numa-trace postmortem: warning: %s\n", w.str().c_str());
   if (r.damaged)
     std::fprintf(stderr, "numa-trace postmortem: %s is truncated or corrupt; the above is what could be read\n",
                  r.core_path.c_str());

@@ -164,8 +164,7 @@ bool write_chrome_trace(const trace::Trace& t, const std::string& path) {
 int print_report(const ReportOptions& o) {
   auto read = trace::read_trace(o.trace);
   if (!read) {
-    report(read.error());
-    return kUsage;  // a trace that cannot be read at all
+    return unusable(read.error());  // a trace that cannot be read at all
   }
   const trace::Trace& t = *read;
 

@@ -228,7 +228,7 @@ int run_program(const RunOptions& o) {
           print_report(ro);
         }
       } else {
-        report(t.error());
+        print_error(t.error());
       }
     }
   }

@@ -2,6 +2,7 @@
 // info (`numa-trace facts`, docs/gdb.md), parsed into the LoaderState that
 // the native reader fills, so that both are judged by the same code.
 #include "facts.h"
+#include "codes.h"
 
 #include <fstream>
 #include <sstream>
@@ -15,7 +16,7 @@ Result<postmortem::LoaderState> loader_state_from_facts(const std::string& text,
   try {
     j = nlohmann::json::parse(text);
   } catch (const std::exception& e) {
-    return Error{ErrorKind::invalid, "DG002", where, "", std::string("not JSON: ") + e.what()};
+    return Error{ErrorKind::invalid, code::facts_json, where, "", std::string("not JSON: ") + e.what()};
   }
   postmortem::LoaderState st;
   st.source = "gdb";
@@ -39,7 +40,7 @@ Result<postmortem::LoaderState> loader_state_from_facts(const std::string& text,
     // facts: one per file).
     size_t n = j.value("n_mappings", st.files.size());
     for (const auto& m : maps) n = std::max(n, m.at("slot").get<size_t>() + 1);
-    if (n > 4096) return Error{ErrorKind::invalid, "DG003", where, "n_mappings", "more than 4096 slots"};
+    if (n > 4096) return Error{ErrorKind::invalid, code::facts_incomplete, where, "n_mappings", "more than 4096 slots"};
     st.mappings.resize(n);
     for (size_t i = 0; i < n; ++i) st.mappings[i].slot = static_cast<int>(i);
     for (const auto& m : maps) {
@@ -68,7 +69,7 @@ Result<postmortem::LoaderState> loader_state_from_facts(const std::string& text,
       st.weight_why = j.value("weight_why", std::string("gdb found no `weight` in the loader frame"));
     }
   } catch (const std::exception& e) {
-    return Error{ErrorKind::invalid, "DG003", where, "", std::string("facts incomplete: ") + e.what()};
+    return Error{ErrorKind::invalid, code::facts_incomplete, where, "", std::string("facts incomplete: ") + e.what()};
   }
   st.found = true;
   return st;
@@ -76,7 +77,7 @@ Result<postmortem::LoaderState> loader_state_from_facts(const std::string& text,
 
 Result<postmortem::LoaderState> loader_state_from_facts_file(const std::string& path) {
   std::ifstream in(path);
-  if (!in) return Error{ErrorKind::io, "DG001", path, "", "cannot open"};
+  if (!in) return Error{ErrorKind::io, code::facts_io, path, "", "cannot open"};
   std::stringstream text;
   text << in.rdbuf();
   return loader_state_from_facts(text.str(), path);

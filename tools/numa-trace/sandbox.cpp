@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "cli.h"
+#include "numatrace/postmortem/codes.h"
 #include "process.h"
 
 namespace numatrace::cli {
@@ -81,12 +82,14 @@ int run_sandboxed(const std::string& what, const SandboxLimits& limits, const st
   std::fflush(stderr);
   int p[2];
   if (pipe2(p, O_CLOEXEC) != 0) {
-    std::fprintf(stderr, "numa-trace: %s: PM012 pipe: %s\n", printable(what).c_str(), std::strerror(errno));
+    std::fprintf(stderr, "numa-trace: %s: %s pipe: %s\n", printable(what).c_str(), postmortem::code::decoder_start,
+                 std::strerror(errno));
     return kUsage;
   }
   pid_t pid = fork();
   if (pid < 0) {
-    std::fprintf(stderr, "numa-trace: %s: PM012 fork: %s\n", printable(what).c_str(), std::strerror(errno));
+    std::fprintf(stderr, "numa-trace: %s: %s fork: %s\n", printable(what).c_str(), postmortem::code::decoder_start,
+                 std::strerror(errno));
     close(p[0]);
     close(p[1]);
     return kUsage;
@@ -136,26 +139,26 @@ int run_sandboxed(const std::string& what, const SandboxLimits& limits, const st
   const std::string w = printable(what);
   if (timed_out) {
     std::fprintf(stderr,
-                 "numa-trace: %s: PM011 decoding took longer than %u s and was stopped (a path named in the core "
+                 "numa-trace: %s: %s decoding took longer than %u s and was stopped (a path named in the core "
                  "that blocks when opened, or a core too large for the limit: --timeout)\n",
-                 w.c_str(), limits.wall_seconds);
+                 w.c_str(), postmortem::code::decoder_stopped, limits.wall_seconds);
   } else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGXCPU) {
-    std::fprintf(stderr, "numa-trace: %s: PM011 decoding used more than %u s of CPU time and was stopped\n", w.c_str(),
-                 limits.cpu_seconds);
+    std::fprintf(stderr, "numa-trace: %s: %s decoding used more than %u s of CPU time and was stopped\n", w.c_str(),
+                 postmortem::code::decoder_stopped, limits.cpu_seconds);
   } else if (WIFEXITED(status) && WEXITSTATUS(status) == kSanitizerDeath) {
     std::fprintf(stderr,
-                 "numa-trace: %s: PM010 the decoder was stopped by the sanitizer's report above, reading this "
+                 "numa-trace: %s: %s the decoder was stopped by the sanitizer's report above, reading this "
                  "input (please report it, with the input)\n",
-                 w.c_str());
+                 w.c_str(), postmortem::code::decoder_died);
   } else if (WIFSIGNALED(status)) {
     const char* a = sigabbrev_np(WTERMSIG(status));
     std::fprintf(stderr,
-                 "numa-trace: %s: PM010 the decoder died of SIG%s reading this input: it is damaged in a way "
+                 "numa-trace: %s: %s the decoder died of SIG%s reading this input: it is damaged in a way "
                  "numa-trace does not handle (please report it, with the input)\n",
-                 w.c_str(), a ? a : "?");
+                 w.c_str(), postmortem::code::decoder_died, a ? a : "?");
   } else {
-    std::fprintf(stderr, "numa-trace: %s: PM010 the decoder ended abnormally (exit status %d)\n", w.c_str(),
-                 WIFEXITED(status) ? WEXITSTATUS(status) : status);
+    std::fprintf(stderr, "numa-trace: %s: %s the decoder ended abnormally (exit status %d)\n", w.c_str(),
+                 postmortem::code::decoder_died, WIFEXITED(status) ? WEXITSTATUS(status) : status);
   }
   return kUsage;
 }

@@ -22,23 +22,9 @@ std::string split_path(const std::string& prefix, unsigned no, unsigned count) {
 }
 
 std::optional<SplitName> parse_split_path(const std::string& path) {
-  // "<prefix>-NNNNN-of-NNNNN.gguf": fixed 20-character suffix.
-  static constexpr std::string_view kShape = "-00000-of-00000.gguf";
-  if (path.size() <= kShape.size()) return std::nullopt;
-  std::string_view tail(path.data() + path.size() - kShape.size(), kShape.size());
-  for (size_t i = 0; i < kShape.size(); ++i) {
-    bool digit_slot = kShape[i] == '0';
-    bool is_digit = tail[i] >= '0' && tail[i] <= '9';
-    if (digit_slot != is_digit || (!digit_slot && tail[i] != kShape[i])) return std::nullopt;
-  }
-  auto number = [&](size_t at) {
-    unsigned v = 0;
-    for (size_t i = at; i < at + 5; ++i) v = v * 10 + static_cast<unsigned>(tail[i] - '0');
-    return v;
-  };
-  unsigned no = number(1), count = number(10);
-  if (no == 0 || count == 0 || no > count) return std::nullopt;
-  return SplitName{path.substr(0, path.size() - kShape.size()), no - 1, count};
+  uint32_t idx = 0, count = 0;
+  if (!parse_split_suffix(path.data(), path.size(), idx, count)) return std::nullopt;
+  return SplitName{path.substr(0, path.size() - kSplitSuffix), idx, count};
 }
 
 std::vector<TensorRef> Model::tensors() const {

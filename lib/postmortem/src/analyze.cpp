@@ -1,4 +1,3 @@
-#include <cxxabi.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwelf.h>
@@ -15,6 +14,8 @@
 
 #include "core.h"
 #include "debuginfo.h"
+#include "numatrace/gguf/split_name.h"
+#include "numatrace/postmortem/codes.h"
 #include "numatrace/rules/engine.h"
 #include "numatrace/text.h"
 
@@ -48,15 +49,6 @@ std::string to_hex(const unsigned char* p, size_t n) {
     s += d[p[i] & 15];
   }
   return s;
-}
-
-std::string demangle(const char* name) {
-  if (!name) return {};
-  int status = 0;
-  char* d = abi::__cxa_demangle(name, nullptr, nullptr, &status);
-  std::string out = status == 0 && d ? d : name;
-  std::free(d);
-  return out;
 }
 
 // ------------------------------------------------------------ dwfl stacks
@@ -465,7 +457,7 @@ Result<Report> analyze(const Options& o) {
   r.have_siginfo = core.have_siginfo;
   r.crashed_tid = core.first_tid;
   r.warnings = core.warnings;
-  for (const auto& w : r.warnings) r.damaged |= w.rfind("PM003", 0) == 0 || w.rfind("PM005", 0) == 0;
+  for (const auto& w : r.warnings) r.damaged |= w.code == code::truncated || w.code == code::corrupt_notes;
   r.executable = !o.executable.empty() ? o.executable : core.execfn;
 
   // GGUF splits and hugetlbfs files mapped at the crash (NT_FILE).
@@ -474,14 +466,12 @@ Result<Report> analyze(const Options& o) {
   for (const auto& f : core.nt_file) {
     MappedFile m = f;
     const std::string name = base_name(f.path);
-    static const std::string shape = "-00000-of-00000.gguf";
-    if (name.size() > shape.size() && name.compare(name.size() - 5, 5, ".gguf") == 0) {
-      const std::string tail = name.substr(name.size() - shape.size());
-      int no = std::atoi(tail.substr(1, 5).c_str()), of = std::atoi(tail.substr(10, 5).c_str());
-      if (no >= 1 && no <= of && of < 100000) {
-        m.file_idx = no - 1;
-        m.split_count = of;
-        split_count = std::max(split_count, of);
+    if (name.size() > 5 && name.compare(name.size() - 5, 5, ".gguf") == 0) {
+      uint32_t idx = 0, of = 0;
+      if (gguf::parse_split_suffix(name.data(), name.size(), idx, of)) {
+        m.file_idx = static_cast<int>(idx);
+        m.split_count = static_cast<int>(of);
+        split_count = std::max(split_count, static_cast<int>(of));
       }
       r.files.push_back(m);
     } else if (f.path.find("/dev/hugepages") == 0 || name.find("llama-unified") != std::string::npos) {
@@ -505,7 +495,7 @@ Result<Report> analyze(const Options& o) {
   const Dwfl_Callbacks callbacks = {dwfl_build_id_find_elf, dwfl_standard_find_debuginfo, dwfl_offline_section_address,
                                     &debug_path_c};
   std::unique_ptr<Dwfl, DwflCloser> dwfl(dwfl_begin(&callbacks));
-  if (!dwfl) return Error{ErrorKind::io, "PM001", o.core, "", std::string("dwfl_begin: ") + dwfl_error()};
+  if (!dwfl) return Error{ErrorKind::io, code::io, o.core, "", std::string("dwfl_begin: ") + dwfl_error()};
   CuIndex cus;  // the compile units of the modules read, for this Dwfl's lifetime
   // libdwfl opens the files the core names (NT_FILE, the executable) with a
   // plain blocking open: a FIFO planted at such a path would hang it. The
@@ -524,7 +514,8 @@ Result<Report> analyze(const Options& o) {
     return ::stat(p.c_str(), &st) == 0 && !S_ISREG(st.st_mode);
   };
   if (!r.executable.empty() && not_regular(r.executable)) {
-    r.warnings.push_back("the executable " + r.executable + " is not a regular file; not read (pass --exe)");
+    r.warnings.push_back(
+        Warning{"", "the executable " + r.executable + " is not a regular file; not read (pass --exe)"});
     r.executable.clear();
   }
   for (const auto& f : core.nt_file) {
@@ -535,27 +526,27 @@ Result<Report> analyze(const Options& o) {
       if (fd >= 0) held_fifos.push_back(fd);
     }
     if (r.warnings.size() < 16)
-      r.warnings.push_back(f.path + ", mapped at the crash, is now not a regular file; not read");
+      r.warnings.push_back(Warning{"", f.path + ", mapped at the crash, is now not a regular file; not read"});
   }
   dwfl_report_begin(dwfl.get());
   if (dwfl_core_file_report(dwfl.get(), core.elf(), r.executable.empty() ? nullptr : r.executable.c_str()) < 0)
-    r.warnings.push_back(std::string("dwfl_core_file_report: ") + dwfl_error() +
-                         " (modules unknown: frames unsymbolized)");
+    r.warnings.push_back(
+        Warning{"", std::string("dwfl_core_file_report: ") + dwfl_error() + " (modules unknown: frames unsymbolized)"});
   if (dwfl_report_end(dwfl.get(), nullptr, nullptr) != 0)
-    r.warnings.push_back(std::string("dwfl_report_end: ") + dwfl_error());
+    r.warnings.push_back(Warning{"", std::string("dwfl_report_end: ") + dwfl_error()});
   dwfl_getmodules(dwfl.get(), module_cb, &r, 0);
   for (const auto& m : r.modules)
     if (m.mismatch && !o.force)
-      return Error{ErrorKind::invalid, "PM007", o.core, "module " + m.name,
+      return Error{ErrorKind::invalid, code::build_id, o.core, "module " + m.name,
                    "build-id " + m.core_build_id + " in the core, " + m.file_build_id + " in " + m.path +
                        ": not the file the process ran (pass --exe, or --force to use it anyway)"};
   ThreadFrames frames;
   if (dwfl_core_file_attach(dwfl.get(), core.elf()) < 0) {
-    r.warnings.push_back(std::string("dwfl_core_file_attach: ") + dwfl_error() + " (no stacks)");
+    r.warnings.push_back(Warning{"", std::string("dwfl_core_file_attach: ") + dwfl_error() + " (no stacks)"});
   } else {
     Walk w{dwfl.get(), &cus, &o, &r, nullptr, core.first_tid, false, &frames, nullptr};
     if (dwfl_getthreads(dwfl.get(), thread_cb, &w) != 0 && r.threads.empty())
-      r.warnings.push_back(std::string("dwfl_getthreads: ") + dwfl_error());
+      r.warnings.push_back(Warning{"", std::string("dwfl_getthreads: ") + dwfl_error()});
   }
   // The crashing thread (the first NT_PRSTATUS) first.
   std::stable_sort(r.threads.begin(), r.threads.end(), [&](const Thread& a, const Thread& b) {
@@ -572,8 +563,9 @@ Result<Report> analyze(const Options& o) {
   if (r.recorder && r.si_code <= 0) {
     const nt_fr_crash& c = r.recorder->crash;
     if (c.signal == r.signal && c.tid == static_cast<uint32_t>(core.first_tid) && c.si_code > 0) {
-      r.warnings.push_back("the program re-raised " + signal_text(r.signal) +
-                           " from its own handler; the fault address is the flight recorder's, taken at the fault");
+      r.warnings.push_back(
+          Warning{"", "the program re-raised " + signal_text(r.signal) +
+                          " from its own handler; the fault address is the flight recorder's, taken at the fault"});
       r.si_code = c.si_code;
       r.fault_address = c.fault_address;
     }

@@ -1,5 +1,6 @@
 #include "core.h"
 #include "numatrace/fs.h"
+#include "numatrace/postmortem/codes.h"
 #include "numatrace/text.h"
 
 #include <elf.h>
@@ -73,7 +74,7 @@ bool all_zero(const char* p, size_t n) {
 Result<int> decompress(int in, const std::string& path) {
   const char* dir = getenv("TMPDIR");
   int out = ::open(dir && *dir ? dir : "/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-  if (out < 0) return fail(ErrorKind::io, "PM001", path, "", std::string("temporary file: ") + std::strerror(errno));
+  if (out < 0) return fail(ErrorKind::io, code::io, path, "", std::string("temporary file: ") + std::strerror(errno));
   ZSTD_DCtx* ctx = ZSTD_createDCtx();
   std::vector<char> ibuf(ZSTD_DStreamInSize()), obuf(ZSTD_DStreamOutSize());
   size_t last = 0;
@@ -87,14 +88,15 @@ Result<int> decompress(int in, const std::string& path) {
   while (!done) {
     ssize_t n = read(in, ibuf.data(), ibuf.size());
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return failed(fail(ErrorKind::io, "PM001", path, "", std::string("read: ") + std::strerror(errno)));
+    if (n < 0) return failed(fail(ErrorKind::io, code::io, path, "", std::string("read: ") + std::strerror(errno)));
     if (n == 0) break;
     any = true;
     ZSTD_inBuffer ib{ibuf.data(), static_cast<size_t>(n), 0};
     while (ib.pos < ib.size && !done) {
       ZSTD_outBuffer ob{obuf.data(), obuf.size(), 0};
       last = ZSTD_decompressStream(ctx, &ob, &ib);
-      if (ZSTD_isError(last)) return failed(fail(ErrorKind::invalid, "PM006", path, "zstd", ZSTD_getErrorName(last)));
+      if (ZSTD_isError(last))
+        return failed(fail(ErrorKind::invalid, code::zstd, path, "zstd", ZSTD_getErrorName(last)));
       size_t take = ob.pos;
       const uint64_t cap = limit ? limit : kMaxDecompressed;
       if (written + take >= cap) {
@@ -103,16 +105,16 @@ Result<int> decompress(int in, const std::string& path) {
       }
       if (take && all_zero(obuf.data(), take)) {
         if (lseek(out, static_cast<off_t>(take), SEEK_CUR) < 0)
-          return failed(fail(ErrorKind::io, "PM001", path, "", std::string("lseek: ") + std::strerror(errno)));
+          return failed(fail(ErrorKind::io, code::io, path, "", std::string("lseek: ") + std::strerror(errno)));
       } else if (take && write(out, obuf.data(), take) != static_cast<ssize_t>(take)) {
-        return failed(fail(ErrorKind::io, "PM001", path, "",
+        return failed(fail(ErrorKind::io, code::io, path, "",
                            std::string("writing the decompressed core: ") + std::strerror(errno)));
       }
       written += take;
       if (!limit) {
         // The header must be readable back; holes read as zeros.
         if (ftruncate(out, static_cast<off_t>(written)) != 0)
-          return failed(fail(ErrorKind::io, "PM001", path, "", std::string("ftruncate: ") + std::strerror(errno)));
+          return failed(fail(ErrorKind::io, code::io, path, "", std::string("ftruncate: ") + std::strerror(errno)));
         limit = declared_end(out, written);
         if (limit && written >= limit) done = true;
       }
@@ -121,14 +123,14 @@ Result<int> decompress(int in, const std::string& path) {
   ZSTD_freeDCtx(ctx);
   if (!any) {
     ::close(out);
-    return fail(ErrorKind::invalid, "PM006", path, "zstd", "empty stream");
+    return fail(ErrorKind::invalid, code::zstd, path, "zstd", "empty stream");
   }
   // A frame that never ended (the last ZSTD_decompressStream did not
   // return 0) is a .zst cut short: what was decompressed is still a
   // (truncated) core, and parse() says so.
   if (ftruncate(out, static_cast<off_t>(written)) != 0) {
     ::close(out);
-    return fail(ErrorKind::io, "PM001", path, "", std::string("ftruncate: ") + std::strerror(errno));
+    return fail(ErrorKind::io, code::io, path, "", std::string("ftruncate: ") + std::strerror(errno));
   }
   return out;
 }
@@ -140,14 +142,14 @@ Result<std::unique_ptr<Core>> Core::open(const std::string& path) {
   std::string why;
   struct stat st {};
   int fd = open_regular(path, why, &st);
-  if (fd < 0) return fail(ErrorKind::io, "PM001", path, "", why);
+  if (fd < 0) return fail(ErrorKind::io, code::io, path, "", why);
   if (is_zstd(fd)) {
     auto out = decompress(fd, path);
     ::close(fd);
     if (!out) return out.error();
     fd = *out;
     c->fd_ = fd;  // closed by ~Core from here on
-    if (fstat(fd, &st) != 0) return fail(ErrorKind::io, "PM001", path, "", std::strerror(errno));
+    if (fstat(fd, &st) != 0) return fail(ErrorKind::io, code::io, path, "", std::strerror(errno));
   }
   c->fd_ = fd;
   c->size_ = static_cast<uint64_t>(st.st_size);
@@ -163,51 +165,53 @@ Core::~Core() {
 
 Status Core::parse(const std::string& path) {
   if (size_ < sizeof(Elf64_Ehdr))
-    return fail(ErrorKind::invalid, "PM002", path, "header", "too short to be an ELF file");
+    return fail(ErrorKind::invalid, code::not_core, path, "header", "too short to be an ELF file");
   void* m = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd_, 0);
-  if (m == MAP_FAILED) return fail(ErrorKind::io, "PM001", path, "", std::string("mmap: ") + std::strerror(errno));
+  if (m == MAP_FAILED) return fail(ErrorKind::io, code::io, path, "", std::string("mmap: ") + std::strerror(errno));
   map_ = static_cast<const unsigned char*>(m);
   elf_version(EV_CURRENT);
   elf_ = elf_memory(reinterpret_cast<char*>(const_cast<unsigned char*>(map_)), size_);
-  if (!elf_ || elf_kind(elf_) != ELF_K_ELF) return fail(ErrorKind::invalid, "PM002", path, "header", "not an ELF file");
+  if (!elf_ || elf_kind(elf_) != ELF_K_ELF)
+    return fail(ErrorKind::invalid, code::not_core, path, "header", "not an ELF file");
   GElf_Ehdr eh;
-  if (!gelf_getehdr(elf_, &eh)) return fail(ErrorKind::invalid, "PM002", path, "header", elf_error());
+  if (!gelf_getehdr(elf_, &eh)) return fail(ErrorKind::invalid, code::not_core, path, "header", elf_error());
   if (eh.e_type != ET_CORE)
-    return fail(ErrorKind::invalid, "PM002", path, "e_type",
+    return fail(ErrorKind::invalid, code::not_core, path, "e_type",
                 "is " + std::to_string(eh.e_type) + ", not a core (ET_CORE)");
   if (gelf_getclass(elf_) != ELFCLASS64 || eh.e_machine != EM_X86_64)
-    return fail(ErrorKind::invalid, "PM004", path, "e_machine",
+    return fail(ErrorKind::invalid, code::architecture, path, "e_machine",
                 "machine " + std::to_string(eh.e_machine) + " (class " + std::to_string(gelf_getclass(elf_)) +
                     "): this numa-trace reads x86-64 cores");
   size_t phnum = 0;
   if (elf_getphdrnum(elf_, &phnum) != 0)
-    return fail(ErrorKind::invalid, "PM002", path, "e_phnum",
+    return fail(ErrorKind::invalid, code::not_core, path, "e_phnum",
                 "the program header table cannot be read (" + elf_error() + "): e_phoff or e_phnum is damaged");
   if (phnum > 1u << 20)
-    return fail(ErrorKind::invalid, "PM002", path, "e_phnum", "implausible: " + std::to_string(phnum));
+    return fail(ErrorKind::invalid, code::not_core, path, "e_phnum", "implausible: " + std::to_string(phnum));
   if (phnum == 0)
-    return fail(ErrorKind::invalid, "PM002", path, "e_phnum",
+    return fail(ErrorKind::invalid, code::not_core, path, "e_phnum",
                 "is 0: a core has program headers for its notes and memory (damaged header?)");
   size_t notes = 0;
   for (size_t i = 0; i < phnum; ++i) {
     GElf_Phdr ph;
     if (!gelf_getphdr(elf_, static_cast<int>(i), &ph)) {
       if (i == 0)
-        return fail(ErrorKind::invalid, "PM002", path, "e_phoff",
+        return fail(ErrorKind::invalid, code::not_core, path, "e_phoff",
                     "program headers unreadable (" + elf_error() + "): the header is damaged or the file truncated");
-      warnings.push_back("PM003 program header " + std::to_string(i) + " unreadable (" + elf_error() +
-                         "): the core is truncated or corrupt");
+      warnings.push_back({code::truncated, "program header " + std::to_string(i) + " unreadable (" + elf_error() +
+                                               "): the core is truncated or corrupt"});
       break;
     }
     if (ph.p_type == PT_LOAD) {
       loads_.push_back({ph.p_vaddr, ph.p_memsz, ph.p_offset, ph.p_filesz, ph.p_flags});
       if (ph.p_filesz && (ph.p_offset > size_ || ph.p_filesz > size_ - ph.p_offset) && warnings.size() < 4)
-        warnings.push_back("PM003 the core is truncated: the segment at " + hex(ph.p_vaddr) +
-                           " ends past the end of the file (the process was killed while dumping?)");
+        warnings.push_back(
+            {code::truncated, "the core is truncated: the segment at " + hex(ph.p_vaddr) +
+                                  " ends past the end of the file (the process was killed while dumping?)"});
     } else if (ph.p_type == PT_NOTE) {
       ++notes;
       if (ph.p_offset > size_ || ph.p_filesz > size_ - ph.p_offset) {
-        warnings.push_back("PM003 the notes run past the end of the file: the core is truncated");
+        warnings.push_back({code::truncated, "the notes run past the end of the file: the core is truncated"});
         if (ph.p_offset < size_) parse_notes(path, map_ + ph.p_offset, size_ - ph.p_offset);
       } else {
         parse_notes(path, map_ + ph.p_offset, ph.p_filesz);
@@ -215,7 +219,7 @@ Status Core::parse(const std::string& path) {
     }
   }
   if (notes == 0)
-    return fail(ErrorKind::invalid, "PM002", path, "PT_NOTE",
+    return fail(ErrorKind::invalid, code::not_core, path, "PT_NOTE",
                 "the core has no notes segment (no threads, signal or mapped files): damaged program headers");
   if (execfn_addr_) {
     char buf[4096];
@@ -235,12 +239,13 @@ void Core::parse_notes(const std::string& path, const unsigned char* data, size_
     std::memcpy(&nh, data + at, sizeof nh);
     size_t name_at = at + sizeof nh, name_sz = (nh.n_namesz + 3u) & ~3u;
     if (name_sz > size - name_at) {
-      warnings.push_back("PM005 a note's name runs past the notes");
+      warnings.push_back({code::corrupt_notes, "a note's name runs past the notes"});
       return;
     }
     size_t desc_at = name_at + name_sz, desc_sz = (nh.n_descsz + 3u) & ~3u;
     if (nh.n_descsz > size - desc_at || desc_sz > size - desc_at) {
-      warnings.push_back("PM005 a note's descriptor runs past the notes (type " + std::to_string(nh.n_type) + ")");
+      warnings.push_back(
+          {code::corrupt_notes, "a note's descriptor runs past the notes (type " + std::to_string(nh.n_type) + ")"});
       return;
     }
     const unsigned char* d = data + desc_at;
@@ -272,7 +277,8 @@ void Core::parse_notes(const std::string& path, const unsigned char* data, size_
       std::memcpy(&count, d, 8);
       std::memcpy(&page, d + 8, 8);
       if (count > (n - 16) / 24) {
-        warnings.push_back("PM005 NT_FILE says " + std::to_string(count) + " files, more than its size holds");
+        warnings.push_back(
+            {code::corrupt_notes, "NT_FILE says " + std::to_string(count) + " files, more than its size holds"});
       } else {
         const unsigned char* names = d + 16 + count * 24;
         size_t left = n - 16 - count * 24;
@@ -285,7 +291,7 @@ void Core::parse_notes(const std::string& path, const unsigned char* data, size_
           f.file_offset = pgoff * page;
           const void* nul = std::memchr(names, 0, left);
           if (!nul) {
-            warnings.push_back("PM005 NT_FILE names run past the note");
+            warnings.push_back({code::corrupt_notes, "NT_FILE names run past the note"});
             break;
           }
           size_t len = static_cast<size_t>(static_cast<const unsigned char*>(nul) - names);

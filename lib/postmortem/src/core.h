@@ -41,7 +41,7 @@ class Core {
   bool have_siginfo = false;
   std::vector<MappedFile> nt_file;  // every file mapping
   std::string execfn;               // AT_EXECFN from the auxv, if present
-  std::vector<std::string> warnings;
+  std::vector<Warning> warnings;
 
  private:
   Core() = default;

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "numatrace/postmortem/codes.h"
 #include "numatrace/postmortem/postmortem.h"
 #include "numatrace/rules/codes.h"
 
@@ -35,7 +36,8 @@ bool all_digits(const std::string& s) {
 Result<CoredumpEntry> find_coredump(const std::string& match) {
   sd_journal* j = nullptr;
   int r = sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY);
-  if (r < 0) return Error{ErrorKind::io, "PM008", "journal", "", std::string("sd_journal_open: ") + std::strerror(-r)};
+  if (r < 0)
+    return Error{ErrorKind::io, code::journal, "journal", "", std::string("sd_journal_open: ") + std::strerror(-r)};
   std::unique_ptr<sd_journal, decltype(&sd_journal_close)> guard(j, sd_journal_close);
   std::string id = std::string("MESSAGE_ID=") + kCoredumpMessageId;
   sd_journal_add_match(j, id.data(), id.size());
@@ -50,12 +52,13 @@ Result<CoredumpEntry> find_coredump(const std::string& match) {
     m = "COREDUMP_COMM=" + match.substr(0, 15);
   if (!match.empty()) sd_journal_add_match(j, m.data(), m.size());
   if ((r = sd_journal_seek_tail(j)) < 0)
-    return Error{ErrorKind::io, "PM008", "journal", "", std::string("sd_journal_seek_tail: ") + std::strerror(-r)};
+    return Error{ErrorKind::io, code::journal, "journal", "",
+                 std::string("sd_journal_seek_tail: ") + std::strerror(-r)};
   r = sd_journal_previous(j);
   if (r < 0)
-    return Error{ErrorKind::io, "PM008", "journal", "", std::string("sd_journal_previous: ") + std::strerror(-r)};
+    return Error{ErrorKind::io, code::journal, "journal", "", std::string("sd_journal_previous: ") + std::strerror(-r)};
   if (r == 0)
-    return Error{ErrorKind::io, "PM009", "journal", match.empty() ? "" : m,
+    return Error{ErrorKind::io, code::no_core, "journal", match.empty() ? "" : m,
                  "no systemd-coredump entry matches (is systemd-coredump installed, and journald running?)"};
   CoredumpEntry e;
   e.pid = get(j, "COREDUMP_PID");
@@ -72,17 +75,17 @@ Result<CoredumpEntry> find_coredump(const std::string& match) {
     const char* dir = getenv("TMPDIR");
     std::string path = std::string(dir && *dir ? dir : "/tmp") + "/numa-trace-coredump-XXXXXX";
     int fd = mkstemp(path.data());
-    if (fd < 0) return Error{ErrorKind::io, "PM001", path, "", std::strerror(errno)};
+    if (fd < 0) return Error{ErrorKind::io, code::io, path, "", std::strerror(errno)};
     const char* p = static_cast<const char*>(data) + 9;  // after "COREDUMP="
     size_t n = len - 9;
     bool ok = write(fd, p, n) == static_cast<ssize_t>(n);
     close(fd);
-    if (!ok) return Error{ErrorKind::io, "PM001", path, "", "writing the core failed"};
+    if (!ok) return Error{ErrorKind::io, code::io, path, "", "writing the core failed"};
     e.filename = path;
     e.temporary = true;
     return e;
   }
-  return Error{ErrorKind::io, "PM009", "journal", "COREDUMP_FILENAME",
+  return Error{ErrorKind::io, code::no_core, "journal", "COREDUMP_FILENAME",
                e.filename.empty() ? "the entry for PID " + e.pid + " holds no core (too large, or Storage=none)"
                                   : e.filename + " is gone (removed by systemd-tmpfiles or coredump's vacuum?)"};
 }
@@ -94,7 +97,8 @@ Status journal_verdict(const CoredumpEntry& entry, const Report& report) {
                           report.verdict.c_str(), "COREDUMP_PID=%s", entry.pid.c_str(), "COREDUMP_TIMESTAMP=%s",
                           entry.timestamp.c_str(), "NUMA_TRACE_CORE=%s", entry.filename.c_str(), "NUMA_TRACE_CODE=%s",
                           code.c_str(), nullptr);
-  if (r < 0) return Error{ErrorKind::io, "PM008", "journal", "", std::string("sd_journal_send: ") + std::strerror(-r)};
+  if (r < 0)
+    return Error{ErrorKind::io, code::journal, "journal", "", std::string("sd_journal_send: ") + std::strerror(-r)};
   return ok_status();
 }
 

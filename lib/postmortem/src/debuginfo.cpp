@@ -415,16 +415,22 @@ bool concrete_scopes(Dwarf_Die* parent, Dwarf_Addr pc, std::vector<Dwarf_Die>& c
   return false;
 }
 
+std::string demangle(const char* name) {
+  if (!name) return {};
+  int status = 0;
+  char* d = abi::__cxa_demangle(name, nullptr, nullptr, &status);
+  std::string out = status == 0 && d ? d : name;
+  std::free(d);
+  return out;
+}
+
 std::string qualified_name(Dwarf_Die* d, bool parameters) {
   Dwarf_Attribute a;
   const char* link = nullptr;
   if (dwarf_attr_integrate(d, DW_AT_linkage_name, &a) || dwarf_attr_integrate(d, DW_AT_MIPS_linkage_name, &a))
     link = dwarf_formstring(&a);
   if (link) {
-    int status = 0;
-    char* dm = abi::__cxa_demangle(link, nullptr, nullptr, &status);
-    std::string out = status == 0 && dm ? dm : link;
-    std::free(dm);
+    const std::string out = demangle(link);
     return parameters ? out : without_parameters(out);
   }
   // No linkage name (internal linkage, or a function only ever inlined):

@@ -77,6 +77,9 @@ bool capture_frame(Dwfl_Frame* state, std::vector<FrameRegs>& frames);
 // lexical blocks and inlined calls.
 bool concrete_scopes(Dwarf_Die* parent, Dwarf_Addr pc, std::vector<Dwarf_Die>& chain, int depth);
 
+// A C++ symbol demangled, or the name as it is (nullptr: "").
+std::string demangle(const char* name);
+
 // A function DIE's name: demangled from its linkage name (without the
 // parameter list unless `parameters`), else its declaration's name
 // qualified by the namespaces and classes that hold it.

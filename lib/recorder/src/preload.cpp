@@ -28,6 +28,7 @@
 #include <atomic>
 #include <cstring>
 
+#include "numatrace/gguf/split_name.h"
 #include "numatrace/recorder.h"
 
 // libnumatrace's interposer API (numatrace/recorder.h), weak like the hooks:
@@ -110,20 +111,8 @@ bool ends_with(const char* s, const char* suffix) {
 
 // "<prefix>-NNNNN-of-MMMMM.gguf": 0-based file idx and count, or -1.
 int32_t split_number(const char* path, uint32_t& count) {
-  size_t n = std::strlen(path);
-  static const char shape[] = "-00000-of-00000.gguf";
-  const size_t m = sizeof shape - 1;
-  if (n <= m) return -1;
-  const char* t = path + n - m;
-  uint32_t no = 0, of = 0;
-  for (size_t i = 0; i < m; ++i) {
-    bool digit = shape[i] == '0';
-    if (digit != (t[i] >= '0' && t[i] <= '9') || (!digit && t[i] != shape[i])) return -1;
-    if (digit) (i < 6 ? no : of) = (i < 6 ? no : of) * 10 + static_cast<uint32_t>(t[i] - '0');
-  }
-  if (no == 0 || no > of) return -1;
-  count = of;
-  return static_cast<int32_t>(no - 1);
+  uint32_t idx = 0;
+  return numatrace::gguf::parse_split_suffix(path, std::strlen(path), idx, count) ? static_cast<int32_t>(idx) : -1;
 }
 
 int32_t node_in_name(const char* path) {
@@ -216,7 +205,7 @@ void announce(const FdInfo& info) {
     std::memcpy(first, info.path, sizeof first);
     if (gguf && info.split_count > 0) {
       size_t n = std::strlen(first);
-      std::memcpy(first + n - std::strlen("00000-of-00000.gguf"), "00001", 5);  // split_number() checked the shape
+      std::memcpy(first + n - (numatrace::gguf::kSplitSuffix - 1), "00001", 5);  // split_number() checked the shape
     }
     numatrace_interposed_model_begin(first, gguf ? info.split_count : 0);
   }

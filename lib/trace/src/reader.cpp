@@ -1,6 +1,7 @@
 #include "numatrace/trace/reader.h"
 #include "numatrace/fs.h"
 #include "numatrace/text.h"
+#include "numatrace/trace/codes.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -36,7 +37,7 @@ Result<Trace> read_trace(const std::string& path) {
   std::string why;
   struct stat st {};
   int fd = open_regular(path, why, &st);
-  if (fd < 0) return err(ErrorKind::io, "TR001", path, "", why);
+  if (fd < 0) return err(ErrorKind::io, code::io, path, "", why);
   std::vector<char> bytes(static_cast<size_t>(st.st_size));
   size_t got = 0;
   while (got < bytes.size()) {
@@ -54,23 +55,23 @@ Result<Trace> parse_trace(std::span<const char> bytes, const std::string& path) 
   Trace t;
   t.path = path;
   if (bytes.size() < sizeof(nt_trace_header))
-    return err(ErrorKind::invalid, "TR002", path, "header",
+    return err(ErrorKind::invalid, code::not_trace, path, "header",
                "the file has " + std::to_string(bytes.size()) + " bytes, less than a trace header (64)");
   std::memcpy(&t.header, bytes.data(), sizeof t.header);
   if (std::memcmp(t.header.magic, NT_TRACE_MAGIC, sizeof NT_TRACE_MAGIC) != 0)
-    return err(ErrorKind::invalid, "TR002", path, "header.magic", "not a numa-trace binary trace");
+    return err(ErrorKind::invalid, code::not_trace, path, "header.magic", "not a numa-trace binary trace");
   if (t.header.version != NT_TRACE_VERSION)
-    return err(ErrorKind::invalid, "TR003", path, "header.version",
+    return err(ErrorKind::invalid, code::version, path, "header.version",
                "version " + std::to_string(t.header.version) + " is not known to this numa-trace (it reads version " +
                    std::to_string(NT_TRACE_VERSION) + ")");
   // The event, finding and crash payloads are the flight recorder's records.
   if (t.header.recorder_version != NT_FR_VERSION)
-    return err(ErrorKind::invalid, "TR003", path, "header.recorder_version",
+    return err(ErrorKind::invalid, code::version, path, "header.recorder_version",
                "written by a recorder of layout version " + std::to_string(t.header.recorder_version) +
                    "; this numa-trace reads version " + std::to_string(NT_FR_VERSION));
   if (t.header.header_size < sizeof(nt_trace_header) || t.header.header_size > bytes.size() ||
       t.header.event_size != sizeof(nt_fr_event))
-    return err(ErrorKind::invalid, "TR004", path, "header",
+    return err(ErrorKind::invalid, code::layout, path, "header",
                "header size " + std::to_string(t.header.header_size) + " or event size " +
                    std::to_string(t.header.event_size) + " disagrees with this numa-trace's layout");
 
@@ -80,7 +81,7 @@ Result<Trace> parse_trace(std::span<const char> bytes, const std::string& path) 
   };
   while (at < bytes.size()) {
     if (bytes.size() - at < sizeof(nt_trace_record_header)) {
-      stop("TR005", "cut inside a record header (the trace was cut short)");
+      stop(code::cut_short, "cut inside a record header (the trace was cut short)");
       break;
     }
     nt_trace_record_header rh;
@@ -88,14 +89,15 @@ Result<Trace> parse_trace(std::span<const char> bytes, const std::string& path) 
     const size_t payload = at + sizeof rh;
     const size_t padded = (static_cast<size_t>(rh.length) + 7) / 8 * 8;
     if (rh.length > bytes.size() - payload) {
-      stop("TR005", "record of " + std::to_string(rh.length) + " bytes runs past the end (the trace was cut short)");
+      stop(code::cut_short,
+           "record of " + std::to_string(rh.length) + " bytes runs past the end (the trace was cut short)");
       break;
     }
     const char* p = bytes.data() + payload;
     auto need = [&](size_t n, bool exact) {
       if (exact ? rh.length == n : rh.length >= n) return true;
-      stop("TR006", "record type " + std::to_string(rh.type) + " has " + std::to_string(rh.length) +
-                        " bytes, expected " + (exact ? "" : "at least ") + std::to_string(n));
+      stop(code::bad_record, "record type " + std::to_string(rh.type) + " has " + std::to_string(rh.length) +
+                                 " bytes, expected " + (exact ? "" : "at least ") + std::to_string(n));
       return false;
     };
     bool ok = true;

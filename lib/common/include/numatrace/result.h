@@ -31,6 +31,17 @@ struct Error {
   }
 };
 
+// What could not be read while the rest still was: said, and the work goes
+// on. A code when the reason is a documented one (PM003 truncated core),
+// else empty.
+struct Warning {
+  std::string code;
+  std::string message;
+
+  // "CODE MESSAGE", or the message alone.
+  std::string str() const { return code.empty() ? message : code + " " + message; }
+};
+
 template <class T>
 class [[nodiscard]] Result {
  public:

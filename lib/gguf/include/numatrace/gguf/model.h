@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "numatrace/gguf/split_name.h"
 #include "numatrace/gguf/types.h"
 #include "numatrace/result.h"
 

@@ -139,8 +139,8 @@ struct Report {
   std::vector<MappedFile> files;  // GGUF splits and hugetlbfs files from NT_FILE
   std::vector<int> splits_without_mapping;
   std::vector<ModuleCheck> modules;
-  std::vector<std::string> warnings;  // what could not be read, and why (the core is still reported)
-  bool damaged = false;               // truncated or corrupt (PM003, PM005): reported, then exit 2
+  std::vector<Warning> warnings;  // what could not be read, and why (the core is still reported)
+  bool damaged = false;           // truncated or corrupt (PM003, PM005): reported, then exit 2
 
   // The flight recorder, when the program ran under numa-trace.
   std::shared_ptr<nt_flight_recorder> recorder;
