@@ -1,10 +1,19 @@
-# Helpers for the CLI tests: a temp dir removed on exit, and checks that
-# print what went wrong and count failures.
+# Helpers for the CLI tests: a work folder removed on exit (kept, and
+# named, when a check failed), and checks that print what went wrong and
+# count failures.
 set -u
 T=$(mktemp -d "${TMPDIR:-/tmp}/nt-cli-XXXXXX")
-trap 'rm -rf "$T"' EXIT
 FAILED=0
 PASSED=0
+# The exit traps call this instead of removing $T outright.
+cleanup_work() {
+  if [ "$FAILED" != 0 ] && [ -d "$T" ]; then
+    echo "kept the work folder of the failing checks: $T" >&2
+  else
+    rm -rf "$T"
+  fi
+}
+trap cleanup_work EXIT
 fail() { echo "FAIL: $*" >&2; FAILED=$((FAILED + 1)); }
 pass() { PASSED=$((PASSED + 1)); }
 # run CMD...: runs, captures stdout/stderr in $T/out $T/err, sets RC.
@@ -38,7 +47,7 @@ file_cores() {
       if [ -w "$CORE_PATTERN_FILE" ]; then
         echo "core_pattern is '$OLD_CORE_PATTERN'; using 'core.%p' for this test"
         printf 'core.%%p' >"$CORE_PATTERN_FILE" || exit 1
-        trap 'printf "%s" "$OLD_CORE_PATTERN" >"$CORE_PATTERN_FILE"; rm -rf "$T"' EXIT
+        trap 'printf "%s" "$OLD_CORE_PATTERN" >"$CORE_PATTERN_FILE"; cleanup_work' EXIT
       else
         echo "SKIP: core_pattern '$OLD_CORE_PATTERN' sends cores elsewhere and is not writable (not root)"
         exit 77

@@ -32,7 +32,7 @@ expect_grep "$T/err" "no/such/dir" "unwritable output is named"
 # on failure). Without root the check cannot be made here: said, not skipped
 # silently.
 if [ "$(id -u)" = 0 ] && mkdir "$T/small" && mount -t tmpfs -o size=256k nt-full "$T/small"; then
-  trap 'umount "$T/small" 2>/dev/null; rm -rf "$T"' EXIT
+  trap 'umount "$T/small" 2>/dev/null; cleanup_work' EXIT
   run "$NT" gen-model "$T/small/full" --size 1M; expect_rc 2 -- "disk full"
   expect_grep "$T/err" "full.*No space left" "disk full is reported, naming the file"
   [ -z "$(ls "$T/small")" ] && pass || fail "disk full leaves no partial file: $(ls "$T/small")"

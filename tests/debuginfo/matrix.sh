@@ -111,7 +111,7 @@ if command -v debuginfod >/dev/null && [ -x "$T/clang_o2" ]; then
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   debuginfod -F "$T/served" -p "$port" -d "$T/debuginfod.sqlite" >"$T/debuginfod.log" 2>&1 &
   DEBUGINFOD_PID=$!
-  trap 'kill $DEBUGINFOD_PID 2>/dev/null; printf "%s" "$OLD_CORE_PATTERN" >"$CORE_PATTERN_FILE" 2>/dev/null; rm -rf "$T"' EXIT
+  trap 'kill $DEBUGINFOD_PID 2>/dev/null; printf "%s" "$OLD_CORE_PATTERN" >"$CORE_PATTERN_FILE" 2>/dev/null; cleanup_work' EXIT
   id=$(readelf -n "$T/fetched" | sed -n 's/.*Build ID: \([0-9a-f]*\).*/\1/p')
   # Ready once it has scanned the folder and serves the build-id.
   python3 - "$port" "$id" <<'PY' && pass || fail "debuginfod did not serve $id: $(tail -5 "$T/debuginfod.log")"

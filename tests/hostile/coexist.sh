@@ -103,7 +103,7 @@ expect_grep "$T/err" "trace sink file:.*File too large" "RLIMIT_FSIZE: the sink'
 
 # A full disk (a one-page tmpfs; root mounts it, the trap unmounts it).
 if [ "$(id -u)" = 0 ] && mkdir "$T/small" && mount -t tmpfs -o size=4k nt-full "$T/small"; then
-  trap 'umount "$T/small" 2>/dev/null; rm -rf "$T"' EXIT
+  trap 'umount "$T/small" 2>/dev/null; cleanup_work' EXIT
   run "$NT" run -o "$T/small/full.nttrace" -- "$LOADER" "$T/m" --strategy per-file --threads 2 -q
   expect_rc 0 -- "full disk: the program's exit status"
   expect_grep "$T/err" "trace sink file:.*No space left on device" "full disk: the sink's failure is said"

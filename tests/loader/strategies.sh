@@ -39,7 +39,7 @@ else
   restore_hugepages() {
     umount "$T/hugetlbfs" 2>/dev/null
     echo "$OLD_HP" >$HP
-    rm -rf "$T"
+    cleanup_work
   }
   trap restore_hugepages EXIT
   echo $((OLD_HP + 32)) >$HP

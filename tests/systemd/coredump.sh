@@ -18,7 +18,7 @@ cleanup() {
   echo "$OLD_SUID" >/proc/sys/fs/suid_dumpable
   echo "$OLD_PIPE" >/proc/sys/kernel/core_pipe_limit
   stop_started_daemons
-  rm -rf "$T"
+  cleanup_work
 }
 trap cleanup EXIT
 start_journald

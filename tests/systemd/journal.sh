@@ -8,7 +8,7 @@ CATALOG_INSTALLED=/usr/lib/systemd/catalog/numa-trace-test.catalog
 cleanup() {
   stop_started_daemons
   if [ -e "$CATALOG_INSTALLED" ]; then rm -f "$CATALOG_INSTALLED"; journalctl --update-catalog 2>/dev/null; fi
-  rm -rf "$T"
+  cleanup_work
 }
 trap cleanup EXIT
 start_journald
