@@ -4,7 +4,6 @@
 // Never renumber or reuse a code; add new ones at the end.
 #pragma once
 
-
 namespace numatrace::cli::code {
 inline constexpr char facts_io[] = "DG001";          // a facts or recorder file cannot be opened
 inline constexpr char facts_json[] = "DG002";        // the facts are not JSON

@@ -3,7 +3,6 @@
 // the end.
 #pragma once
 
-
 namespace numatrace::postmortem::code {
 inline constexpr char io[] = "PM001";             // cannot open, read or map the core (or write a copy)
 inline constexpr char not_core[] = "PM002";       // not an ELF core, or its headers are wrong
