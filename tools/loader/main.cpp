@@ -7,7 +7,9 @@
 
 #include "numatrace/loader/loader.h"
 
-int main(int argc, char** argv) {
+// An exception that escapes (std::bad_alloc) ends the program through
+// std::terminate, with its message: what a loader that cannot go on should do.
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   using namespace numatrace::loader;
   Options o;
   std::string strategy = "per-file", fault = "none";

@@ -24,7 +24,9 @@ extern "C" const char* __asan_default_options() {
 }
 #endif
 
-int main(int argc, char** argv) {
+// An exception that escapes (std::bad_alloc) ends the command through
+// std::terminate, with its message.
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   using namespace numatrace::cli;
   CLI::App app{
       "numa-trace: trace, check and explain how model loaders map multi-part GGUF files on NUMA machines.\n"

@@ -123,7 +123,7 @@ std::string first_runtime_of(const std::string& program_path) {
     if (n.rfind("libasan.so", 0) != 0) continue;
     for (const char* dir : {"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64",
                             "/usr/local/lib", "/lib", "/usr/lib"}) {
-      const std::string p = std::string(dir) + "/" + n;
+      std::string p = std::string(dir) + "/" + n;
       if (access(p.c_str(), R_OK) == 0) return p;
     }
   }

@@ -76,8 +76,8 @@ uint64_t min_value_bytes(ValueType t) {
     case ValueType::f32: return 4;
     case ValueType::u64:
     case ValueType::i64:
-    case ValueType::f64: return 8;
-    case ValueType::string: return 8;
+    case ValueType::f64:
+    case ValueType::string: return 8;  // a string: its u64 length first
     case ValueType::array: return 12;
   }
   return 1;

@@ -97,7 +97,7 @@ std::vector<KeyValue> spm_tokenizer(uint64_t n_vocab) {
     add(space + w, kNormal);
   for (uint64_t i = 0; tokens.size() < n_vocab; ++i) {
     std::string piece = space;  // "▁AAB", "▁BAB", ...: distinct, upper case, so never a word above
-    for (uint64_t k = i + 26 * 26; k; k /= 26) piece += static_cast<char>('A' + k % 26);
+    for (uint64_t k = i + uint64_t{26} * 26; k; k /= 26) piece += static_cast<char>('A' + k % 26);
     add(piece, kNormal);
   }
   auto id = [](uint64_t v) { return Value::of(ValueType::u32, v); };

@@ -155,12 +155,10 @@ std::string first_template_arg(const std::string& key) {
   if (open == std::string::npos) return "";
   int depth = 0;
   for (size_t i = open + 1; i < key.size(); ++i) {
-    if (key[i] == '<')
-      ++depth;
-    else if (key[i] == '>' && depth-- == 0)
-      return key.substr(open + 1, i - open - 1);
-    else if (key[i] == ',' && depth == 0)
-      return key.substr(open + 1, i - open - 1);
+    if (key[i] == '<') ++depth;
+    // The first argument ends at the top level's ',' or '>'.
+    const bool end = (key[i] == ',' && depth == 0) || (key[i] == '>' && depth-- == 0);
+    if (end) return key.substr(open + 1, i - open - 1);
   }
   return "";
 }

@@ -25,7 +25,7 @@ namespace numatrace::rec {
 namespace {
 
 constexpr int kSignals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
-constexpr size_t kAltStack = 256 * 1024;  // the crash path drains the ring to the sinks on it
+constexpr size_t kAltStack = size_t{256} * 1024;  // the crash path drains the ring to the sinks on it
 
 using SigactionFn = int (*)(int, const struct sigaction*, struct sigaction*);
 SigactionFn g_real_sigaction = nullptr;
@@ -216,7 +216,7 @@ void handler(int sig, siginfo_t* info, void* uc) {
     // the same empty slot): let it finish before this thread's default
     // action ends the process, at most one second.
     for (int i = 0; i < 1000 && !g_capture_done.load(std::memory_order_acquire); ++i) {
-      timespec ms{0, 1000 * 1000};
+      timespec ms{0, 1000L * 1000};
       nanosleep(&ms, nullptr);
     }
   }

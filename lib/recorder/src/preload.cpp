@@ -205,7 +205,9 @@ void announce(const FdInfo& info) {
     std::memcpy(first, info.path, sizeof first);
     if (gguf && info.split_count > 0) {
       size_t n = std::strlen(first);
-      std::memcpy(first + n - (numatrace::gguf::kSplitSuffix - 1), "00001", 5);  // split_number() checked the shape
+      // Five digits replaced in place; the name stays NUL-terminated. split_number() checked the shape.
+      // NOLINTNEXTLINE(bugprone-not-null-terminated-result)
+      std::memcpy(first + n - (numatrace::gguf::kSplitSuffix - 1), "00001", 5);
     }
     numatrace_interposed_model_begin(first, gguf ? info.split_count : 0);
   }
@@ -508,6 +510,7 @@ NT_EXPORT int munmap(void* addr, size_t length) {
   return real_munmap(addr, length);
 }
 
+// NOLINTBEGIN(bugprone-macro-parentheses): `type` is a type, not an expression
 #define NEXT_DEFINITION(type, name)                                                                                    \
   static std::atomic<type> real_##name{nullptr};                                                                       \
   type next_##name = real_##name.load(std::memory_order_relaxed);                                                      \
@@ -518,6 +521,7 @@ NT_EXPORT int munmap(void* addr, size_t length) {
     real_##name.store(next_##name, std::memory_order_relaxed);                                                         \
   }                                                                                                                    \
   (void)0
+// NOLINTEND(bugprone-macro-parentheses)
 
 // ggml (shared-library builds of llama.cpp): a tensor placed in a buffer
 // made from a mapping, or copied out of one. The resolve is recorded before

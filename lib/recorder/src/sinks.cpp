@@ -32,7 +32,7 @@ struct Sink {
   bool owned = false;   // we opened it (stderr is not ours to close)
   bool failed = false;  // off after a write error, reported once
   size_t used = 0;
-  char buf[1 << 16];
+  char buf[1 << 16] = {};  // (zero, in .bss: constant-initialized for constinit)
 };
 
 // constinit: these must be ready before any constructor (ours included) runs.
@@ -311,7 +311,7 @@ void track_progress(const nt_fr_event& e, bool from_signal) {
   }
   if (e.type == NT_EV_RESOLVE && !from_signal) {
     uint64_t now = ns_of(e.tsc);
-    if (now - p.last_draw_ns > 200 * 1000 * 1000ull) {
+    if (now - p.last_draw_ns > 200ull * 1000 * 1000) {
       p.last_draw_ns = now;
       draw_progress(false);
     }
@@ -593,7 +593,7 @@ void* drainer_main(void*) {
   Guard g;  // nothing this thread does is traced
   while (!g_stop.load(std::memory_order_acquire)) {
     uint32_t word = __atomic_load_n(&g_wake_word, __ATOMIC_ACQUIRE);
-    timespec ts{0, 20 * 1000 * 1000};
+    timespec ts{0, 20L * 1000 * 1000};
     syscall(SYS_futex, &g_wake_word, FUTEX_WAIT_PRIVATE, word, &ts, nullptr, 0);
     refresh_clock();
     drain(false);
@@ -861,7 +861,7 @@ bool drain(bool from_signal) {
 // rather than lose what it had not written yet.
 void drain_for_crash() {
   for (int i = 0; i < 500 && !drain(true); ++i) {
-    timespec ms{0, 1000 * 1000};
+    timespec ms{0, 1000L * 1000};
     nanosleep(&ms, nullptr);
   }
   write_crash_record();
@@ -870,7 +870,7 @@ void drain_for_crash() {
 // Writes the crash record to binary sinks (from the crash handler).
 void write_crash_record() {
   for (int i = 0; i < 500 && g_owner.exchange(true, std::memory_order_acquire); ++i) {
-    timespec ms{0, 1000 * 1000};
+    timespec ms{0, 1000L * 1000};
     nanosleep(&ms, nullptr);
     if (i == 499) return;
   }
@@ -931,7 +931,7 @@ void stop_sinks() {
 void sinks_before_image_ends() {
   if (g_n_open == 0) return;
   for (int i = 0; i < 500 && !drain(true); ++i) {
-    timespec ms{0, 1000 * 1000};
+    timespec ms{0, 1000L * 1000};
     nanosleep(&ms, nullptr);
   }
   if (g_owner.exchange(true, std::memory_order_acquire)) return;

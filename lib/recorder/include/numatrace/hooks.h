@@ -77,7 +77,7 @@ extern void numatrace_sample_placement(void) NUMATRACE_WEAK;
 /* Compiled out: the same program without numa-trace's hooks (to trace it
  * as an unmodified program through the preload interposer). The arguments
  * stay in an unevaluated sizeof, so they count as used and are not run. */
-#define NUMATRACE_CALL(fn, ...) ((void)sizeof(((void)(__VA_ARGS__), 0)))
+#define NUMATRACE_CALL(fn, ...) ((void)sizeof(__typeof__(((void)(__VA_ARGS__), 0))))
 #define NUMATRACE_CALL0(fn) ((void)0)
 #else
 #define NUMATRACE_CALL(fn, ...) \

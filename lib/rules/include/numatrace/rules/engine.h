@@ -427,7 +427,7 @@ inline int check_placement(const Recorder& r, int mi, uint64_t seq, nt_fr_findin
       best_node = n;
     }
   }
-  if (present == 0 || 2 * m.placement[m.node] >= present) return 0;
+  if (present == 0 || 2 * uint64_t{m.placement[m.node]} >= present) return 0;
   out = make_finding(NT009, seq, m.slot, -1);
   out.mapping = mi;
   out.node = m.node;
