@@ -14,37 +14,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <dlfcn.h>
-#include <sys/uio.h>
 #include <cstring>
 #include <iterator>
 
-#include "internal.h"
 #include "numatrace/codec.h"
 #include "numatrace/trace_format.h"
+#include "sinks_internal.h"
 
 namespace numatrace::rec {
 
-namespace {
+namespace sink {
 
-struct Sink {
-  int fd = -1;
-  bool owned = false;   // we opened it (stderr is not ours to close)
-  bool failed = false;  // off after a write error, reported once
-  size_t used = 0;
-  char buf[1 << 16] = {};  // (zero, in .bss: constant-initialized for constinit)
-};
-
-// constinit: these must be ready before any constructor (ours included) runs.
 constinit Sink g_sinks[kMaxSinks];
-int g_n_open = 0;
-constinit std::atomic<bool> g_owner{false};  // held while draining
-constinit std::atomic<bool> g_running{false};
-constinit std::atomic<bool> g_stop{false};
-uint32_t g_wake_word = 0;
-pthread_t g_thread;
-uint64_t g_cursor = 0;  // last seq drained
-int g_stuck_rounds = 0;
 
 const char* errno_name(int e) {
   switch (e) {
@@ -115,7 +96,7 @@ void put(int i, const void* p, size_t n) {
   s.used += n;
 }
 
-void put_record(int i, uint32_t type, const void* a, size_t na, const void* b = nullptr, size_t nb = 0) {
+void put_record(int i, uint32_t type, const void* a, size_t na, const void* b, size_t nb) {
   nt_trace_record_header h{type, static_cast<uint32_t>(na + nb)};
   put(i, &h, sizeof h);
   put(i, a, na);
@@ -128,21 +109,6 @@ void put_record(int i, uint32_t type, const void* a, size_t na, const void* b = 
 const char* type_name(uint16_t t) {
   const char* n = format::event_name(t);
   return n ? n : "unknown";
-}
-
-// JSON string body, escaped.
-void json_str(rules::Buf& b, const char* s, size_t max) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (size_t i = 0; i < max && s[i]; ++i) {
-    unsigned char ch = static_cast<unsigned char>(s[i]);
-    if (ch == '"' || ch == '\\') {
-      b.c('\\').c(static_cast<char>(ch));
-    } else if (ch < 0x20) {
-      b.s("\\u00").c(kHex[ch >> 4]).c(kHex[ch & 15]);
-    } else {
-      b.c(static_cast<char>(ch));
-    }
-  }
 }
 
 const char* path_of(uint64_t string_offset) {
@@ -163,346 +129,20 @@ const nt_fr_finding* finding_of(const nt_fr_event& e) {
   return f.seq && f.code == e.flags ? &f : nullptr;
 }
 
-void emit_jsonl(int i, const nt_fr_event& e) {
-  char line[1400];
-  rules::Buf b(line, sizeof line - 2);
-  b.s("{\"seq\":").u(e.seq).s(",\"t_ns\":").u(ns_of(e.tsc)).s(",\"type\":\"").s(type_name(e.type));
-  b.s("\",\"tid\":").u(e.tid);
-  if (e.slot >= 0) b.s(",\"slot\":").i(e.slot);
-  if (e.file_idx >= 0) b.s(",\"file_idx\":").i(e.file_idx);
-  switch (e.type) {
-    case NT_EV_MODEL_BEGIN:
-      b.s(",\"n_files\":").u(e.a).s(",\"path\":\"");
-      json_str(b, path_of(e.d), NT_FR_STRINGS);
-      b.c('"');
-      break;
-    case NT_EV_FILE_OPEN:
-      b.s(",\"size\":").u(e.a).s(",\"path\":\"");
-      json_str(b, path_of(e.d), NT_FR_STRINGS);
-      b.c('"');
-      break;
-    case NT_EV_CREATE:
-      b.s(",\"kind\":\"").s(format::kind_name(format::create_kind(e))).s("\",\"base\":\"").x(e.a);
-      b.s("\",\"length\":").u(e.b).s(",\"node\":").i(e.node).s(",\"flags\":").u(format::create_flags(e));
-      if (e.c) b.s(",\"requested\":\"").x(e.c).c('"');
-      break;
-    case NT_EV_EXTENT: b.s(",\"offset\":").u(e.a).s(",\"length\":").u(e.b); break;
-    case NT_EV_RESOLVE:
-      b.s(",\"offset\":").u(e.a).s(",\"size\":").u(e.b).s(",\"address\":\"").x(e.c).s("\",\"cpu\":").i(e.cpu);
-      b.s(",\"node\":").i(e.node).s(",\"page_node\":").i(e.page_node).s(",\"tensor\":\"");
-      json_str(b, e.name, NT_FR_NAME);
-      b.c('"');
-      break;
-    case NT_EV_UNMAP: b.s(",\"address\":\"").x(e.a).s("\",\"length\":").u(e.b); break;
-    case NT_EV_DESTROY: b.s(",\"base\":\"").x(e.a).c('"'); break;
-    case NT_EV_MLOCK_GROW: b.s(",\"address\":\"").x(e.a).s("\",\"size\":").u(e.b); break;
-    case NT_EV_PLACEMENT: {
-      b.s(",\"sampled\":").u(e.a).s(",\"absent\":").u(e.b).s(",\"nodes\":[");
-      for (int n = 0; n < NT_FR_MAX_NODES; ++n) b.s(n ? "," : "").u(format::placement_pages(e, n));
-      b.c(']');
-      break;
-    }
-    case NT_EV_FINDING: {
-      b.s(",\"code\":\"").s(rules::code_info(e.flags).id).s("\",\"severity\":").u(rules::code_info(e.flags).severity);
-      if (const nt_fr_finding* f = finding_of(e)) {
-        char msg[768];
-        rules::format_finding(fr(), *f, msg, sizeof msg);
-        b.s(",\"message\":\"");
-        json_str(b, msg, sizeof msg);
-        b.c('"');
-      }
-      break;
-    }
-    case NT_EV_CRASH: b.s(",\"signal\":").u(e.a).s(",\"fault_address\":\"").x(e.b).c('"'); break;
-    case NT_EV_UNIFIED_TEST: b.s(",\"answer\":").u(e.a); break;
-    case NT_EV_READ:
-      b.s(",\"offset\":").u(e.a).s(",\"length\":").u(e.b).s(",\"destination\":\"").x(e.c).s("\",\"cpu\":").i(e.cpu);
-      b.s(",\"node\":").i(e.node).s(",\"page_node\":").i(e.page_node);
-      break;
-  }
-  b.s("}");
-  size_t n = b.size();
-  line[n++] = '\n';
-  put(i, line, n);
-}
+}  // namespace sink
 
-void emit_text(int i, const nt_fr_event& e) {
-  // Findings were printed when raised; resolves only with stderr:all.
-  if (e.type == NT_EV_FINDING || (e.type == NT_EV_RESOLVE && !g_settings.sinks[i].all)) return;
-  char line[768];
-  rules::Buf b(line, sizeof line - 2);
-  uint64_t ns = ns_of(e.tsc);
-  b.s("numa-trace: +").u(ns / 1000000).c('.');
-  uint64_t frac = (ns / 1000) % 1000;
-  b.c(static_cast<char>('0' + frac / 100))
-      .c(static_cast<char>('0' + frac / 10 % 10))
-      .c(static_cast<char>('0' + frac % 10));
-  b.s("ms ").s(type_name(e.type));
-  if (e.slot >= 0) b.s(" slot ").i(e.slot);
-  if (e.file_idx >= 0) b.s(" file ").i(e.file_idx);
-  switch (e.type) {
-    case NT_EV_MODEL_BEGIN: b.s(" ").s(path_of(e.d)).s(" (").u(e.a).s(" files)"); break;
-    case NT_EV_FILE_OPEN: b.s(" ").s(path_of(e.d)).s(" (").u(e.a).s(" bytes)"); break;
-    case NT_EV_CREATE:
-      b.s(" ").s(format::kind_name(format::create_kind(e))).s(" base ").x(e.a).s(" length ").x(e.b);
-      if (e.node >= 0) b.s(" node ").i(e.node);
-      break;
-    case NT_EV_EXTENT: b.s(" at +").x(e.a).s(" length ").x(e.b); break;
-    case NT_EV_RESOLVE:
-      b.s(" '").sn(e.name, NT_FR_NAME).s("' offset ").x(e.a).s(" size ").u(e.b).s(" at ").x(e.c);
-      b.s(" cpu ").i(e.cpu).s(" node ").i(e.node);
-      break;
-    case NT_EV_UNMAP: b.s(" ").x(e.a).s(" length ").x(e.b); break;
-    case NT_EV_DESTROY: b.s(" base ").x(e.a); break;
-    case NT_EV_MLOCK_GROW: b.s(" ").x(e.a).s(" size ").u(e.b); break;
-    case NT_EV_PLACEMENT: {
-      b.s(" sampled ").u(e.a).s(" absent ").u(e.b).s(" nodes");
-      for (int n = 0; n < NT_FR_MAX_NODES; ++n)
-        if (const uint32_t c = format::placement_pages(e, n)) b.s(" ").i(n).c(':').u(c);
-      break;
-    }
-    case NT_EV_CRASH: b.s(" signal ").u(e.a).s(" at ").x(e.b); break;
-    case NT_EV_UNIFIED_TEST: b.s(" answer ").u(e.a); break;
-    case NT_EV_READ:
-      b.s(" offset ").x(e.a).s(" length ").u(e.b).s(" into ").x(e.c).s(" page node ").i(e.page_node);
-      break;
-  }
-  size_t n = b.size();
-  line[n++] = '\n';
-  put(i, line, n);
-}
+using namespace sink;
 
-// Progress: bytes resolved of the model's total, per node of the
-// resolving thread, redrawn at most every 200 ms on one stderr line.
-struct ProgressState {
-  uint64_t total = 0, done = 0, per_node[NT_FR_MAX_NODES] = {};
-  uint64_t last_draw_ns = 0;
-  bool drawn = false, finished = false;
-};
-ProgressState g_progress;
-
-void draw_progress(bool final) {
-  ProgressState& p = g_progress;
-  char line[256];
-  rules::Buf b(line, sizeof line - 2);
-  b.s("\rnuma-trace: resolved ").u(p.done >> 20).s(" of ").u(p.total >> 20).s(" MiB");
-  if (p.total) b.s(" (").u(p.done * 100 / p.total).s("%)");
-  for (int n = 0; n < NT_FR_MAX_NODES; ++n)
-    if (p.per_node[n]) b.s("  node").i(n).c(' ').u(p.per_node[n] >> 20).s(" MiB");
-  b.s("\033[K");
-  size_t n = b.size();
-  if (final) line[n++] = '\n';
-  write_stderr(line, n);
-  p.drawn = !final;
-}
-
-void track_progress(const nt_fr_event& e, bool from_signal) {
-  ProgressState& p = g_progress;
-  if (p.finished) return;
-  if (e.type == NT_EV_FILE_OPEN) p.total += e.a;
-  if (e.type == NT_EV_RESOLVE) {
-    p.done += e.b;
-    if (e.node >= 0 && e.node < NT_FR_MAX_NODES) p.per_node[e.node] += e.b;
-  }
-  if (e.type == NT_EV_MODEL_END || e.type == NT_EV_CRASH) {
-    if (p.drawn || e.type == NT_EV_MODEL_END) draw_progress(true);
-    p.finished = true;
-    return;
-  }
-  if (e.type == NT_EV_RESOLVE && !from_signal) {
-    uint64_t now = ns_of(e.tsc);
-    if (now - p.last_draw_ns > 200ull * 1000 * 1000) {
-      p.last_draw_ns = now;
-      draw_progress(false);
-    }
-  }
-}
-
-// ------------------------------------------------------------ journal sink
-// Entries go through sd_journal_sendv (async-signal-safe), looked up in
-// libsystemd.so.0 with dlopen only when the journal sink is asked for, so a
-// traced program without it loads nothing more. Findings and mapping events
-// are one entry each; resolves are summed per file (and node) and written
-// at model end, unless journal:all.
-
-using sendv_t = int (*)(const struct iovec*, int);
-constexpr const char* kJournalSocket = "/run/systemd/journal/socket";
-sendv_t g_sendv = nullptr;
-
-bool journal_open() {
-  if (g_sendv) return true;
-  void* h = dlopen("libsystemd.so.0", RTLD_NOW | RTLD_LOCAL);
-  if (!h) return false;
-  g_sendv = reinterpret_cast<sendv_t>(dlsym(h, "sd_journal_sendv"));
-  return g_sendv != nullptr;
-}
-
-// One entry's fields, built in fixed buffers.
-class Entry {
- public:
-  template <class F>
-  void field(const char* name, F&& fill) {
-    if (n_ >= kMax) return;
-    char* buf = bufs_[n_];
-    rules::Buf b(buf, kLen);
-    b.s(name).c('=');
-    fill(b);
-    // Journal field values are text here: control characters become '?'.
-    for (size_t i = std::strlen(name) + 1; i < b.size(); ++i)
-      if (static_cast<unsigned char>(buf[i]) < 0x20) buf[i] = '?';
-    iov_[n_].iov_base = buf;
-    iov_[n_].iov_len = b.size();
-    ++n_;
-  }
-  void str(const char* name, const char* v) {
-    field(name, [&](rules::Buf& b) { b.sn(v, kLen); });
-  }
-  void num(const char* name, int64_t v) {
-    field(name, [&](rules::Buf& b) { b.i(v); });
-  }
-  void hex(const char* name, uint64_t v) {
-    field(name, [&](rules::Buf& b) { b.x(v); });
-  }
-  int send() const { return g_sendv ? g_sendv(iov_, n_) : -1; }
-
- private:
-  static constexpr int kMax = 20;
-  static constexpr size_t kLen = 768;
-  char bufs_[kMax][kLen];
-  struct iovec iov_[kMax];
-  int n_ = 0;
-};
-
-// One entry to the journal; the first failure turns the sink off, counted
-// and said (sd_journal_sendv returns -errno).
-void journal_send(int sink, const Entry& e) {
-  if (int rc = e.send(); rc < 0 && !g_sinks[sink].failed) {
-    g_sinks[sink].failed = true;
-    __atomic_fetch_add(&fr().counters.sink_errors, 1, __ATOMIC_RELAXED);
-    report_sink(g_settings.sinks[sink], "sd_journal_sendv failed", -rc);
-  }
-}
-
-struct ResolveSum {
-  uint64_t count[NT_FR_MAX_FILES] = {}, bytes[NT_FR_MAX_FILES] = {};
-  uint64_t by_node[NT_FR_MAX_FILES][NT_FR_MAX_NODES] = {};
-  bool any = false;
-};
-ResolveSum g_resolves;
-
-void journal_common(Entry& e, const nt_fr_event& ev, const char* message_id, int priority) {
-  e.str("MESSAGE_ID", message_id);
-  e.num("PRIORITY", priority);
-  e.str("SYSLOG_IDENTIFIER", "numa-trace");
-  e.str("NUMA_TRACE", "1");
-  e.str("NUMA_TRACE_EVENT", type_name(ev.type));
-  e.num("NUMA_TRACE_SEQ", static_cast<int64_t>(ev.seq));
-  if (ev.slot >= 0) e.num("NUMA_TRACE_SLOT", ev.slot);
-  if (ev.file_idx >= 0) e.num("NUMA_TRACE_FILE_IDX", ev.file_idx);
-}
-
-void journal_resolve_summary(int sink) {
-  if (!g_resolves.any) return;
-  const Recorder& r = fr();
-  for (int f = 0; f < NT_FR_MAX_FILES; ++f) {
-    if (!g_resolves.count[f]) continue;
-    Entry e;
-    e.str("MESSAGE_ID", rules::kResolveSummaryMessageId);
-    e.num("PRIORITY", 6);
-    e.str("SYSLOG_IDENTIFIER", "numa-trace");
-    e.str("NUMA_TRACE", "1");
-    e.str("NUMA_TRACE_EVENT", "resolve_summary");
-    e.num("NUMA_TRACE_FILE_IDX", f);
-    e.num("NUMA_TRACE_RESOLVES", static_cast<int64_t>(g_resolves.count[f]));
-    e.num("NUMA_TRACE_BYTES", static_cast<int64_t>(g_resolves.bytes[f]));
-    e.field("NUMA_TRACE_NODES", [&](rules::Buf& b) {
-      for (int n = 0; n < NT_FR_MAX_NODES; ++n)
-        if (g_resolves.by_node[f][n]) b.s("node").i(n).c(':').u(g_resolves.by_node[f][n]).c(' ');
-    });
-    e.field("MESSAGE", [&](rules::Buf& b) {
-      b.s("numa-trace: ");
-      rules::file_of(r, b, f);
-      b.s(": ").u(g_resolves.count[f]).s(" tensors resolved, ").u(g_resolves.bytes[f]).s(" bytes");
-    });
-    journal_send(sink, e);
-  }
-  g_resolves = ResolveSum{};
-}
-
-void emit_journal(int sink, const nt_fr_event& ev) {
-  const SinkSpec& spec = g_settings.sinks[sink];
-  if (ev.type == NT_EV_EXTENT) return;
-  if (ev.type == NT_EV_RESOLVE && !spec.all) {
-    if (ev.file_idx >= 0 && ev.file_idx < NT_FR_MAX_FILES) {
-      g_resolves.count[ev.file_idx]++;
-      g_resolves.bytes[ev.file_idx] += ev.b;
-      if (ev.node >= 0 && ev.node < NT_FR_MAX_NODES) g_resolves.by_node[ev.file_idx][ev.node]++;
-      g_resolves.any = true;
-    }
-    return;
-  }
-  if (ev.type == NT_EV_MODEL_END) journal_resolve_summary(sink);
-  Entry e;
-  const Recorder& r = fr();
-  if (ev.type == NT_EV_FINDING) {
-    const rules::CodeInfo& ci = rules::code_info(ev.flags);
-    journal_common(e, ev, ci.journal_message_id,
-                   ci.severity == rules::kError     ? 3
-                   : ci.severity == rules::kWarning ? 4
-                                                    : 6);
-    e.str("NUMA_TRACE_CODE", ci.id);
-    e.hex("NUMA_TRACE_OFFSET", ev.a);
-    if (ev.name[0]) e.str("NUMA_TRACE_TENSOR", ev.name);
-    if (const nt_fr_finding* f = finding_of(ev)) {
-      if (f->node >= 0) e.num("NUMA_TRACE_NODE", f->node);
-      if (f->related_slot >= 0) e.num("NUMA_TRACE_RELATED_SLOT", f->related_slot);
-      e.field("MESSAGE", [&](rules::Buf& b) {
-        char msg[700];
-        rules::format_finding(r, *f, msg, sizeof msg);
-        b.s("numa-trace: ").s(msg);
-      });
-    } else {
-      e.field("MESSAGE", [&](rules::Buf& b) { b.s("numa-trace: ").s(ci.id).c(' ').s(ci.title); });
-    }
-  } else {
-    const char* id = rules::event_message_id(ev.type);
-    if (!id) return;
-    journal_common(e, ev, id, ev.type == NT_EV_CRASH ? 2 : ev.type == NT_EV_RESOLVE ? 7 : 6);
-    if (ev.node >= 0) e.num("NUMA_TRACE_NODE", ev.node);
-    switch (ev.type) {
-      case NT_EV_CREATE:
-        e.str("NUMA_TRACE_KIND", format::kind_name(format::create_kind(ev)));
-        e.hex("NUMA_TRACE_BASE", ev.a);
-        e.num("NUMA_TRACE_LENGTH", static_cast<int64_t>(ev.b));
-        break;
-      case NT_EV_RESOLVE:
-        e.str("NUMA_TRACE_TENSOR", ev.name);
-        e.hex("NUMA_TRACE_OFFSET", ev.a);
-        break;
-      case NT_EV_UNMAP:
-      case NT_EV_DESTROY: e.hex("NUMA_TRACE_BASE", ev.a); break;
-      case NT_EV_FILE_OPEN:
-      case NT_EV_MODEL_BEGIN: e.str("NUMA_TRACE_PATH", path_of(ev.d)); break;
-      case NT_EV_CRASH:
-        e.num("NUMA_TRACE_SIGNAL", static_cast<int64_t>(ev.a));
-        e.hex("NUMA_TRACE_FAULT_ADDRESS", ev.b);
-        break;
-      default: break;
-    }
-    // The same line the stderr sink prints, without its time prefix.
-    e.field("MESSAGE", [&](rules::Buf& b) {
-      b.s("numa-trace: ").s(type_name(ev.type));
-      if (ev.slot >= 0) b.s(" slot ").i(ev.slot);
-      if (ev.file_idx >= 0) b.s(" file ").i(ev.file_idx);
-      if (ev.type == NT_EV_CREATE)
-        b.s(" ").s(format::kind_name(format::create_kind(ev))).s(" base ").x(ev.a).s(" length ").x(ev.b);
-      if (ev.type == NT_EV_RESOLVE) b.s(" '").sn(ev.name, NT_FR_NAME).s("' offset ").x(ev.a);
-      if (ev.type == NT_EV_FILE_OPEN || ev.type == NT_EV_MODEL_BEGIN) b.c(' ').s(path_of(ev.d));
-      if (ev.type == NT_EV_CRASH) b.s(" signal ").u(ev.a).s(" at ").x(ev.b);
-    });
-  }
-  journal_send(sink, e);
-}
+namespace {
+// constinit: these must be ready before any constructor (ours included) runs.
+int g_n_open = 0;
+constinit std::atomic<bool> g_owner{false};  // held while draining
+constinit std::atomic<bool> g_running{false};
+constinit std::atomic<bool> g_stop{false};
+uint32_t g_wake_word = 0;
+pthread_t g_thread;
+uint64_t g_cursor = 0;  // last seq drained
+int g_stuck_rounds = 0;
 
 void emit(const nt_fr_event& e) {
   for (int i = 0; i < g_n_open; ++i) {
@@ -644,60 +284,6 @@ void write_stderr(const char* s, size_t n) {
   }
 }
 
-int parse_settings(const char* spec, Settings& out) {
-  out = Settings{};
-  const char* p = spec;
-  while (*p) {
-    const char* end = p;
-    while (*end && *end != ',') ++end;
-    size_t n = static_cast<size_t>(end - p);
-    auto is = [&](const char* w) { return std::strlen(w) == n && std::strncmp(p, w, n) == 0; };
-    auto prefix = [&](const char* w) { return n > std::strlen(w) && std::strncmp(p, w, std::strlen(w)) == 0; };
-    auto add = [&](SinkKind k, const char* path, size_t len, bool all) {
-      if (out.n_sinks >= kMaxSinks || len >= sizeof out.sinks[0].path) return false;
-      SinkSpec& s = out.sinks[out.n_sinks++];
-      s.kind = k;
-      s.all = all;
-      std::memcpy(s.path, path, len);
-      s.path[len] = 0;
-      return true;
-    };
-    if (n == 0) {
-    } else if (is("strict")) {
-      out.strict = true;
-    } else if (is("quiet")) {
-      out.quiet = true;
-    } else if (is("keep-dump")) {
-      out.keep_dump = true;
-    } else if (is("no-verify")) {
-      out.verify = false;
-    } else if (is("progress")) {
-      out.progress = true;
-    } else if (prefix("cpu=")) {
-      uint8_t k = 1;  // "none" is not a word
-      while (k < std::size(kCpuSourceNames) &&
-             !(std::strlen(kCpuSourceNames[k]) == n - 4 && std::strncmp(p + 4, kCpuSourceNames[k], n - 4) == 0))
-        ++k;
-      if (k == std::size(kCpuSourceNames)) return -1;
-      out.cpu_source = static_cast<CpuSource>(k);
-    } else if (is("stderr") || is("stderr:all")) {
-      if (!add(SinkKind::text, "", 0, n > 6)) return -1;
-    } else if (is("journal") || is("journal:all")) {
-      if (!add(SinkKind::journal, "", 0, n > 7)) return -1;
-    } else if (prefix("file:")) {
-      if (!add(SinkKind::binary, p + 5, n - 5, false)) return -1;
-    } else if (prefix("jsonl:")) {
-      if (!add(SinkKind::jsonl, p + 6, n - 6, false)) return -1;
-    } else {
-      return -1;
-    }
-    p = *end ? end + 1 : end;
-  }
-  return 0;
-}
-
-std::atomic<bool> g_sinks_pending{false};
-
 void defer_sinks() {
   g_sinks_pending.store(g_settings.n_sinks > 0 || g_settings.progress, std::memory_order_release);
 }
@@ -788,7 +374,7 @@ void start_sinks(bool from_start) {
   // by numatrace_configure(), the events from now on (earlier ones stay in
   // the flight recorder).
   g_cursor = from_start ? 0 : __atomic_load_n(&r.head, __ATOMIC_ACQUIRE);
-  g_progress = ProgressState{};
+  reset_progress();
   if ((g_n_open == 0 && !g_settings.progress) || g_running.load()) return;
   g_stop.store(false);
   // The drainer is created with every signal blocked so none is ever
