@@ -36,6 +36,11 @@ zstd -q "$T/null.core" -o "$T/null.core.zst"
 run "$NT" postmortem "$T/null.core.zst"
 expect_rc 1 -- "postmortem of the .zst core"
 expect_grep "$T/out" "Mapping slot 1 is empty\. The unified mapping for files 0-5 lives in slot 0" "same verdict from .zst"
+# A .zst cut short inside its frame: read as far as it goes, said, exit 2.
+head -c $(($(stat -c %s "$T/null.core.zst") / 2)) "$T/null.core.zst" >"$T/cut.core.zst"
+run "$NT" postmortem "$T/cut.core.zst"
+expect_rc 2 -- "postmortem of a .zst cut short"
+expect_grep "$T/err" "warning: PM003 the \.zst stream ends inside a frame: the core was cut short" "the cut .zst is said"
 
 # Golden --json (addresses, ids and paths normalized).
 run "$NT" postmortem --json "$T/null.core"

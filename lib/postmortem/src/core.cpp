@@ -71,7 +71,7 @@ bool all_zero(const char* p, size_t n) {
 // memory stays at the codec's buffers whatever the core's size. Bounded:
 // blocks of zeros become holes (no disk), and output stops at the end the
 // core's own headers declare, at most kMaxDecompressed.
-Result<int> decompress(int in, const std::string& path) {
+Result<int> decompress(int in, const std::string& path, bool& cut_short) {
   const char* dir = getenv("TMPDIR");
   int out = ::open(dir && *dir ? dir : "/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
   if (out < 0) return fail(ErrorKind::io, code::io, path, "", std::string("temporary file: ") + std::strerror(errno));
@@ -126,8 +126,10 @@ Result<int> decompress(int in, const std::string& path) {
     return fail(ErrorKind::invalid, code::zstd, path, "zstd", "empty stream");
   }
   // A frame that never ended (the last ZSTD_decompressStream did not
-  // return 0) is a .zst cut short: what was decompressed is still a
-  // (truncated) core, and parse() says so.
+  // return 0, and output was not stopped on purpose) is a .zst cut short:
+  // what was decompressed is still a core, read as far as it goes, and the
+  // caller says it was cut (PM003).
+  cut_short = last != 0 && !done;
   if (ftruncate(out, static_cast<off_t>(written)) != 0) {
     ::close(out);
     return fail(ErrorKind::io, code::io, path, "", std::string("ftruncate: ") + std::strerror(errno));
@@ -143,8 +145,9 @@ Result<std::unique_ptr<Core>> Core::open(const std::string& path) {
   struct stat st {};
   int fd = open_regular(path, why, &st);
   if (fd < 0) return fail(ErrorKind::io, code::io, path, "", why);
+  bool cut_short = false;
   if (is_zstd(fd)) {
-    auto out = decompress(fd, path);
+    auto out = decompress(fd, path, cut_short);
     ::close(fd);
     if (!out) return out.error();
     fd = *out;
@@ -154,6 +157,9 @@ Result<std::unique_ptr<Core>> Core::open(const std::string& path) {
   c->fd_ = fd;
   c->size_ = static_cast<uint64_t>(st.st_size);
   if (auto s = c->parse(path); !s) return s.error();
+  if (cut_short)
+    c->warnings.insert(c->warnings.begin(),
+                       Warning{code::truncated, "the .zst stream ends inside a frame: the core was cut short"});
   return c;
 }
 
