@@ -2,9 +2,16 @@
 with the default deleter is one pointer wide; a vector is three pointers
 (start, finish, end of storage). Members are looked up by name first and by
 layout second, so a moved field or another library version degrades to a
-clear '<unreadable: ...>' rather than an exception."""
+clear '<unreadable: ...>' rather than an exception. The bounds are the
+native reader's (lib/postmortem/src/dwarf_types.cpp): a loader's vector
+holds at most MAX_ITEMS elements, a path at most MAX_STRING bytes, a
+weights map at most MAX_MAP_NODES entries; anything larger is corrupt."""
 
 import gdb
+
+MAX_ITEMS = 4096
+MAX_STRING = 4096
+MAX_MAP_NODES = 1 << 20
 
 
 def deref(value):
@@ -45,7 +52,7 @@ def vector_items(value):
         ptrs = value.address.cast(elem.pointer().pointer())
         start, finish = ptrs[0], ptrs[1]
     n = int(finish - start)
-    if n < 0 or n > 1 << 20:
+    if n < 0 or n > MAX_ITEMS:
         raise gdb.error("vector with %d elements" % n)
     return [start[i] for i in range(n)]
 
@@ -62,7 +69,12 @@ def std_string(value):
     ABI layout: the char pointer at 0, the length at 8."""
     value = deref(value)
     try:
-        return value["_M_dataplus"]["_M_p"].string(length=int(value["_M_string_length"]))
+        length = int(value["_M_string_length"])
+        if length > MAX_STRING:
+            raise ValueError("a string of %d bytes" % length)
+        return value["_M_dataplus"]["_M_p"].string(length=length)
+    except ValueError as e:
+        raise gdb.error(str(e))
     except gdb.error:
         pass
     name = str(value.type.strip_typedefs())
@@ -70,12 +82,12 @@ def std_string(value):
         ABI_USED.append(name)
     words = value.address.cast(gdb.lookup_type("unsigned long").pointer())
     length = int(words[1])
-    if length > 4096:
+    if length > MAX_STRING:
         raise gdb.error("a string of %d bytes" % length)
     return words[0].cast(gdb.lookup_type("char").pointer()).string(length=length)
 
 
-def map_values(value, limit=1 << 20):
+def map_values(value, limit=MAX_MAP_NODES):
     """(key, value) of each node of a std::map, read from its red-black tree
     (libstdc++'s _Rb_tree: the header's parent is the root; each node a
     32-byte _Rb_tree_node_base, then the key/value pair)."""

@@ -23,6 +23,12 @@
 namespace numatrace::postmortem::dw {
 
 constexpr unsigned kRegs = kDwarfRegs;
+
+// Bounds of what is read from a core (a larger one is corrupt); the gdb
+// extension uses the same (gdb/numatrace/memory.py).
+constexpr uint64_t kMaxItems = 4096;         // elements of a loader's vector
+constexpr uint64_t kMaxString = 4096;        // bytes of a std::string (a path)
+constexpr uint64_t kMaxMapNodes = 1u << 20;  // entries of the weights map
 // "rbx", or "register N".
 std::string reg_name(unsigned r);
 

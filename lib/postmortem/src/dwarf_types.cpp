@@ -171,7 +171,7 @@ std::vector<uint64_t> Reader::vector_items(const Obj& vec, TypeRef* elem, uint64
   }
   const uint64_t esize = size_of_ref(e);
   const uint64_t start = read_uint(vec.addr + so, 8), finish = read_uint(vec.addr + fo, 8);
-  if (!esize || finish < start || (finish - start) % esize || (finish - start) / esize > 4096)
+  if (!esize || finish < start || (finish - start) % esize || (finish - start) / esize > kMaxItems)
     throw NotKnown{"the vector at " + hex(vec.addr) + " is not consistent (begin " + hex(start) + ", end " +
                    hex(finish) + ")"};
   std::vector<uint64_t> items;
@@ -207,7 +207,7 @@ std::string Reader::std_string(const Obj& s) {
     p = read_uint(s.addr, 8);
     len = read_uint(s.addr + 8, 8);
   }
-  if (len > 4096) throw NotKnown{"a string of " + std::to_string(len) + " bytes"};
+  if (len > kMaxString) throw NotKnown{"a string of " + std::to_string(len) + " bytes"};
   std::string out(len, '\0');
   if (len && !core_.read(p, out.data(), len)) throw NotKnown{"the string at " + hex(p) + " is not in the core"};
   return out;
@@ -328,7 +328,7 @@ bool Reader::weight_by_name(const std::string& name, LoaderState& st) {
                                                   : abi_size(libstdcxx_layout(key_proto.abi));
   const uint64_t value_off = 32 + ((key_size + 7) & ~uint64_t{7});  // the pair after the node base; weight 8-aligned
   const uint64_t count = read_uint(map.addr + coff, 8);
-  if (count > (1u << 20)) throw NotKnown{"the weights_map claims " + std::to_string(count) + " entries"};
+  if (count > kMaxMapNodes) throw NotKnown{"the weights_map claims " + std::to_string(count) + " entries"};
   std::vector<uint64_t> todo{read_uint(map.addr + hoff + 8, 8)};
   for (uint64_t seen = 0; !todo.empty() && seen <= count;) {
     const uint64_t node = todo.back();
