@@ -181,7 +181,6 @@ nlohmann::ordered_json postmortem_json(const postmortem::Report& r) {
   j["warnings"] = nlohmann::ordered_json::array();
   for (const auto& w : r.warnings) j["warnings"].push_back(w.str());
   j["damaged"] = r.damaged;
-  std::printf("%s\n", json_text(j).c_str());
   return j;
 }
 
