@@ -47,7 +47,10 @@ if [ "${2:-}" != --golden ]; then
   cd "$T"
   file_cores
   for v in o2:-O2 o0:-O0; do
-    g++ "${v#*:}" -g -std=c++17 -static -pthread -o "$T/${v%%:*}" "$SRC/main.cpp" "$SRC/llama-model-loader.cpp" "$SRC/llama-mmap.cpp"
+    # Source paths as /src/... whatever the checkout's folder (they are in
+    # the goldens).
+    (cd "$SRC" && g++ "${v#*:}" -g -std=c++17 -static -pthread -fdebug-prefix-map="$(pwd)"=/src \
+      -o "$T/${v%%:*}" main.cpp llama-model-loader.cpp llama-mmap.cpp)
   done
   "$NT" gen-model "$T/m" --splits 3 --size 1M >/dev/null
   "$NT" inspect --json --tensors "$T/m-00001-of-00003.gguf" | python3 -c '
