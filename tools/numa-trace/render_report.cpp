@@ -38,57 +38,45 @@ nlohmann::ordered_json hist_json(const uint32_t (&hist)[NT_FR_MAX_NODES], uint32
 }  // namespace
 
 nlohmann::ordered_json report_json(const trace::Trace& t, const TraceSummary& s) {
-  [[maybe_unused]] const rules::Recorder& r = *s.tables;
-  [[maybe_unused]] const auto& resolves_per_file = s.resolves_per_file;
-  [[maybe_unused]] const auto& bytes_per_file = s.bytes_per_file;
-  [[maybe_unused]] const auto& resolves_per_node = s.resolves_per_node;
-  [[maybe_unused]] const auto& threads = s.threads;
-  [[maybe_unused]] const auto& model_path = s.model_path;
-  [[maybe_unused]] const auto& file_paths = s.file_paths;
-  [[maybe_unused]] const auto& reads = s.reads;
-  [[maybe_unused]] const uint64_t first_ns = s.first_ns, last_ns = s.last_ns;
-  [[maybe_unused]] const auto& phases = s.phases;
-  [[maybe_unused]] const uint64_t resolved_bytes = s.resolved_bytes;
-  [[maybe_unused]] const int nodes = s.nodes;
-  [[maybe_unused]] const auto& by_code = s.by_code;
-  [[maybe_unused]] auto files_of = [&](const nt_fr_mapping& m) { return s.files_of(m); };
-  [[maybe_unused]] auto path_of = [&](int32_t f) { return s.path_of(f); };
+  const rules::Recorder& r = *s.tables;
   nlohmann::ordered_json j;
   j["trace"] = t.path;
   j["pid"] = t.header.pid;
   j["complete"] = t.complete;
   if (t.stopped) j["stopped"] = t.stopped->str();
   j["events"] = t.events.size();
-  j["duration_ns"] = last_ns - first_ns;
-  j["model"] = model_path;
+  j["duration_ns"] = s.last_ns - s.first_ns;
+  j["model"] = s.model_path;
   j["files"] = r.n_files;
   j["opened_files"] = nlohmann::ordered_json::array();
-  for (const auto& [f, path] : file_paths) j["opened_files"].push_back({{"file_idx", f}, {"path", path}});
+  for (const auto& [f, path] : s.file_paths) j["opened_files"].push_back({{"file_idx", f}, {"path", path}});
   j["mappings"] = nlohmann::ordered_json::array();
   for (uint32_t i = 0; i < rules::mapping_count(r); ++i) {
     const auto& m = r.mappings[i];
-    nlohmann::ordered_json jm = {{"slot", m.slot},
-                                 {"kind", format::kind_name(m.kind)},
-                                 {"state", format::state_name(m.state)},
-                                 {"base", hex(m.base)},
-                                 {"length", m.length},
-                                 {"intended_node", m.node},
-                                 {"flags", m.flags},
-                                 {"placement", hist_json(m.placement, m.placement_sampled, m.placement_absent, nodes)}};
+    nlohmann::ordered_json jm = {
+        {"slot", m.slot},
+        {"kind", format::kind_name(m.kind)},
+        {"state", format::state_name(m.state)},
+        {"base", hex(m.base)},
+        {"length", m.length},
+        {"intended_node", m.node},
+        {"flags", m.flags},
+        {"placement", hist_json(m.placement, m.placement_sampled, m.placement_absent, s.nodes)}};
     jm["files"] = nlohmann::ordered_json::array();
-    for (int32_t f : files_of(m)) jm["files"].push_back({{"file_idx", f}, {"path", path_of(f)}});
+    for (int32_t f : s.files_of(m)) jm["files"].push_back({{"file_idx", f}, {"path", s.path_of(f)}});
     jm["extents"] = nlohmann::ordered_json::array();
     for (uint32_t k = 0; k < m.n_extents; ++k) {
       const auto& x = r.extents[m.first_extent + k];
-      jm["extents"].push_back({{"file_idx", x.file_idx},
-                               {"offset", x.offset},
-                               {"length", x.length},
-                               {"placement", hist_json(x.placement, x.placement_sampled, x.placement_absent, nodes)}});
+      jm["extents"].push_back(
+          {{"file_idx", x.file_idx},
+           {"offset", x.offset},
+           {"length", x.length},
+           {"placement", hist_json(x.placement, x.placement_sampled, x.placement_absent, s.nodes)}});
     }
     j["mappings"].push_back(jm);
   }
   j["reads"] = nlohmann::ordered_json::array();
-  for (const auto& [file, rd] : reads) {
+  for (const auto& [file, rd] : s.reads) {
     auto by_node = nlohmann::ordered_json::object();
     for (const auto& [node, bytes] : rd.bytes_by_page_node)
       by_node[node >= 0 ? std::to_string(node) : "unknown"] = bytes;
@@ -96,20 +84,20 @@ nlohmann::ordered_json report_json(const trace::Trace& t, const TraceSummary& s)
         {{"file_idx", file}, {"count", rd.count}, {"bytes", rd.bytes}, {"bytes_by_page_node", by_node}});
   }
   j["resolves"] = nlohmann::ordered_json::array();
-  for (const auto& [file, count] : resolves_per_file)
-    j["resolves"].push_back({{"file_idx", file}, {"count", count}, {"bytes", bytes_per_file.at(file)}});
+  for (const auto& [file, count] : s.resolves_per_file)
+    j["resolves"].push_back({{"file_idx", file}, {"count", count}, {"bytes", s.bytes_per_file.at(file)}});
   j["resolves_by_thread_node"] = nlohmann::ordered_json::object();
-  for (const auto& [node, count] : resolves_per_node) j["resolves_by_thread_node"][std::to_string(node)] = count;
-  j["threads"] = threads.size();
+  for (const auto& [node, count] : s.resolves_per_node) j["resolves_by_thread_node"][std::to_string(node)] = count;
+  j["threads"] = s.threads.size();
   j["timeline"] = nlohmann::ordered_json::array();
   for (const char* name : kPhaseOrder)
-    if (phases.count(name))
+    if (s.phases.count(name))
       j["timeline"].push_back({{"phase", name},
-                               {"count", phases.at(name).count},
-                               {"first_ns", phases.at(name).first},
-                               {"last_ns", phases.at(name).last}});
+                               {"count", s.phases.at(name).count},
+                               {"first_ns", s.phases.at(name).first},
+                               {"last_ns", s.phases.at(name).last}});
   j["findings"] = nlohmann::ordered_json::array();
-  for (const auto& [code, g] : by_code)
+  for (const auto& [code, g] : s.by_code)
     j["findings"].push_back({{"code", code},
                              {"count", g.count},
                              {"replay_only", g.replay_only},
@@ -125,52 +113,38 @@ nlohmann::ordered_json report_json(const trace::Trace& t, const TraceSummary& s)
 }
 
 void print_report_text(const trace::Trace& t, const TraceSummary& s) {
-  [[maybe_unused]] const rules::Recorder& r = *s.tables;
-  [[maybe_unused]] const auto& resolves_per_file = s.resolves_per_file;
-  [[maybe_unused]] const auto& bytes_per_file = s.bytes_per_file;
-  [[maybe_unused]] const auto& resolves_per_node = s.resolves_per_node;
-  [[maybe_unused]] const auto& threads = s.threads;
-  [[maybe_unused]] const auto& model_path = s.model_path;
-  [[maybe_unused]] const auto& file_paths = s.file_paths;
-  [[maybe_unused]] const auto& reads = s.reads;
-  [[maybe_unused]] const uint64_t first_ns = s.first_ns, last_ns = s.last_ns;
-  [[maybe_unused]] const auto& phases = s.phases;
-  [[maybe_unused]] const uint64_t resolved_bytes = s.resolved_bytes;
-  [[maybe_unused]] const int nodes = s.nodes;
-  [[maybe_unused]] const auto& by_code = s.by_code;
-  [[maybe_unused]] auto files_of = [&](const nt_fr_mapping& m) { return s.files_of(m); };
-  [[maybe_unused]] auto path_of = [&](int32_t f) { return s.path_of(f); };
+  const rules::Recorder& r = *s.tables;
   std::printf("trace %s: pid %u, %zu events over %.1f ms%s\n", printable(t.path).c_str(), t.header.pid, t.events.size(),
-              static_cast<double>(last_ns - first_ns) / 1e6, t.complete ? "" : " (cut short: no summary record)");
+              static_cast<double>(s.last_ns - s.first_ns) / 1e6, t.complete ? "" : " (cut short: no summary record)");
   if (t.stopped) std::printf("  reading stopped early: %s\n", t.stopped->str().c_str());
-  if (!model_path.empty()) std::printf("model %s (%u files)\n", printable(model_path).c_str(), r.n_files);
-  if (rules::mapping_count(r) == 0 && !file_paths.empty()) {
-    // Loaded without mmap (llama.cpp's use_mmap = false reads into its own
+  if (!s.model_path.empty()) std::printf("model %s (%u files)\n", printable(s.model_path).c_str(), r.n_files);
+  if (rules::mapping_count(r) == 0 && !s.file_paths.empty()) {
+    // Loaded without mmap (llama.cpp's use_mmap = false s.reads into its own
     // buffers): say so rather than show an empty table.
     std::printf("\n%zu split%s opened, none mapped: the program read %s into its own memory (no mmap)\n",
-                file_paths.size(), file_paths.size() == 1 ? "" : "s", file_paths.size() == 1 ? "it" : "them");
-    for (const auto& [f, path] : file_paths) std::printf("  file %d: %s\n", f, printable(path).c_str());
+                s.file_paths.size(), s.file_paths.size() == 1 ? "" : "s", s.file_paths.size() == 1 ? "it" : "them");
+    for (const auto& [f, path] : s.file_paths) std::printf("  file %d: %s\n", f, printable(path).c_str());
   } else {
     std::printf("\nmappings\n %4s  %-8s %4s  %-14s %12s  %-9s  %-34s  %s\n", "slot", "kind", "node", "base", "size",
                 "state", "placement (sampled pages per node)", "files");
   }
   for (uint32_t i = 0; i < rules::mapping_count(r); ++i) {
     const auto& m = r.mappings[i];
-    auto files = files_of(m);
+    auto files = s.files_of(m);
     std::string ft;
     if (files.size() == 1)
-      ft = std::to_string(files[0]) + (path_of(files[0]).empty() ? "" : " " + path_of(files[0]));
+      ft = std::to_string(files[0]) + (s.path_of(files[0]).empty() ? "" : " " + s.path_of(files[0]));
     else if (!files.empty())
       ft = std::to_string(files.front()) + "-" + std::to_string(files.back());
     std::printf(" %4d  %-8s %4s  %-14s %12s  %-9s  %-34s  %s\n", m.slot, format::kind_name(m.kind),
                 m.node >= 0 ? std::to_string(m.node).c_str() : "-", hex(m.base).c_str(), human_bytes(m.length).c_str(),
                 format::state_name(m.state),
-                placement_text(m.placement, m.placement_sampled, m.placement_absent, nodes).c_str(),
+                placement_text(m.placement, m.placement_sampled, m.placement_absent, s.nodes).c_str(),
                 printable(ft).c_str());
   }
-  if (!reads.empty()) {
+  if (!s.reads.empty()) {
     std::printf("\nreads into the program's memory (no mmap), by the node of the destination pages\n");
-    for (const auto& [file, rd] : reads) {
+    for (const auto& [file, rd] : s.reads) {
       std::string by_node;
       for (const auto& [node, bytes] : rd.bytes_by_page_node)
         by_node += (node >= 0 ? "  node" + std::to_string(node) : std::string("  node?")) + " " +
@@ -190,34 +164,34 @@ void print_report_text(const trace::Trace& t, const TraceSummary& s) {
         const auto& x = r.extents[m.first_extent + k];
         std::printf(" %4d  %4d %4s  %12s  %s\n", x.file_idx, m.slot, m.node >= 0 ? std::to_string(m.node).c_str() : "-",
                     ("+" + hex(x.offset)).c_str(),
-                    placement_text(x.placement, x.placement_sampled, x.placement_absent, nodes).c_str());
+                    placement_text(x.placement, x.placement_sampled, x.placement_absent, s.nodes).c_str());
       }
     }
   }
-  if (!resolves_per_file.empty()) {
+  if (!s.resolves_per_file.empty()) {
     uint64_t total = 0;
-    for (const auto& [f, c] : resolves_per_file) total += c;
-    std::printf("\nresolves: %llu by %zu thread%s\n", static_cast<unsigned long long>(total), threads.size(),
-                threads.size() == 1 ? "" : "s");
-    for (const auto& [file, count] : resolves_per_file)
+    for (const auto& [f, c] : s.resolves_per_file) total += c;
+    std::printf("\nresolves: %llu by %zu thread%s\n", static_cast<unsigned long long>(total), s.threads.size(),
+                s.threads.size() == 1 ? "" : "s");
+    for (const auto& [file, count] : s.resolves_per_file)
       std::printf("  file %d: %llu tensors, %s\n", file, static_cast<unsigned long long>(count),
-                  human_bytes(bytes_per_file.at(file)).c_str());
+                  human_bytes(s.bytes_per_file.at(file)).c_str());
     std::printf("  by the node of the resolving thread:");
-    for (const auto& [node, count] : resolves_per_node)
+    for (const auto& [node, count] : s.resolves_per_node)
       std::printf(" node%d %llu", node, static_cast<unsigned long long>(count));
     std::printf("\n");
   }
-  if (!phases.empty()) {
+  if (!s.phases.empty()) {
     std::printf("\ntimeline (ms from the start of the trace)\n");
     for (const char* name : kPhaseOrder) {
-      if (!phases.count(name)) continue;
-      const TraceSummary::Phase& p = phases.at(name);
+      if (!s.phases.count(name)) continue;
+      const TraceSummary::Phase& p = s.phases.at(name);
       std::printf("  %-20s %9.3f", name, static_cast<double>(p.first) / 1e6);
       if (p.count > 1)
         std::printf(" .. %9.3f  (%llu)", static_cast<double>(p.last) / 1e6, static_cast<unsigned long long>(p.count));
       if (std::string(name) == "tensors resolved" && p.last > p.first)
-        std::printf("  %s at %.0f MiB/s", human_bytes(resolved_bytes).c_str(),
-                    static_cast<double>(resolved_bytes) / (1 << 20) / (static_cast<double>(p.last - p.first) / 1e9));
+        std::printf("  %s at %.0f MiB/s", human_bytes(s.resolved_bytes).c_str(),
+                    static_cast<double>(s.resolved_bytes) / (1 << 20) / (static_cast<double>(p.last - p.first) / 1e9));
       std::printf("\n");
     }
     if (!t.summary) std::printf("  (no summary record: times assume a 2.5 GHz counter)\n");
@@ -225,11 +199,11 @@ void print_report_text(const trace::Trace& t, const TraceSummary& s) {
   const uint64_t dropped = s.dropped;
   if (dropped)
     std::printf("\n%llu events were lost by the sink (the ring lapped it)\n", static_cast<unsigned long long>(dropped));
-  if (by_code.empty()) {
+  if (s.by_code.empty()) {
     std::printf("\nfindings: none\n");
   } else {
     std::printf("\nfindings\n");
-    for (const auto& [code, g] : by_code)
+    for (const auto& [code, g] : s.by_code)
       std::printf(
           "  %s x%llu%s, first: %s\n", code.c_str(), static_cast<unsigned long long>(g.count),
           g.replay_only ? (" (" + std::to_string(g.replay_only) + " found on replay, not recorded)").c_str() : "",

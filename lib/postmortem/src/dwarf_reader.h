@@ -172,6 +172,7 @@ class Reader {
   std::string std_string(const Obj& s);
   void read_slots(const Obj& vec, std::vector<DebugSlot>& out, uint64_t* start = nullptr, uint64_t* esize = nullptr);
   void read_files(const Obj& vec, std::vector<DebugFile>& out);
+  std::optional<Obj> pimpl_of(const TypeRef& cls, uint64_t object_addr);
   void read_weight(size_t fi, Dwarf_Die* var, bool indirect, LoaderState& st);
   void read_weight(const Obj& w, LoaderState& st);
   std::string tensor_name(const Obj& tensor);

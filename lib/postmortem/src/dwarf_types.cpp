@@ -213,6 +213,17 @@ std::string Reader::std_string(const Obj& s) {
   return out;
 }
 
+// The impl behind `object`'s `pimpl` (llama_mmap, llama_mlock and
+// llama_file keep their state there), or nullopt when the pimpl is null.
+std::optional<Reader::Obj> Reader::pimpl_of(const TypeRef& cls, uint64_t object_addr) {
+  const Obj o = object(cls, object_addr);
+  const Obj p = field(o, "pimpl");
+  TypeRef impl_t;
+  const uint64_t impl = unique_ptr(object(p.type, p.addr), &impl_t);
+  if (!impl) return std::nullopt;
+  return object(impl_t, impl);
+}
+
 // vector<unique_ptr<llama_mmap | llama_mlock>>: each slot's impl addr/size.
 void Reader::read_slots(const Obj& vec, std::vector<DebugSlot>& out, uint64_t* start, uint64_t* esize) {
   TypeRef elem;
@@ -225,14 +236,10 @@ void Reader::read_slots(const Obj& vec, std::vector<DebugSlot>& out, uint64_t* s
     s.empty = s.object == 0;
     if (!s.empty) {
       try {
-        Obj o = object(cls, s.object);
-        TypeRef impl_t;
-        Obj p = field(o, "pimpl");
-        const uint64_t impl = unique_ptr(object(p.type, p.addr), &impl_t);
-        if (!impl) throw NotKnown{"its pimpl is null"};
-        Obj io = object(impl_t, impl);
-        s.base = read_uint(field(io, "addr").addr, 8);
-        s.size = read_uint(field(io, "size").addr, 8);
+        const auto io = pimpl_of(cls, s.object);
+        if (!io) throw NotKnown{"its pimpl is null"};
+        s.base = read_uint(field(*io, "addr").addr, 8);
+        s.size = read_uint(field(*io, "size").addr, 8);
       } catch (const NotKnown& e) {
         s.readable = false;
         s.note = e.why;
@@ -252,14 +259,9 @@ void Reader::read_files(const Obj& vec, std::vector<DebugFile>& out) {
     const uint64_t obj = unique_ptr(object(elem, items[i]), &cls);
     f.empty = obj == 0;
     if (obj) {
-      Obj o = object(cls, obj);
-      TypeRef impl_t;
-      const Obj p = field(o, "pimpl");
-      const uint64_t impl = unique_ptr(object(p.type, p.addr), &impl_t);
-      if (impl) {
-        Obj io = object(impl_t, impl);
-        f.size = read_uint(field(io, "size").addr, 8);
-        if (auto n = try_field(io, "fname")) f.path = std_string(object(n->type, n->addr));
+      if (const auto io = pimpl_of(cls, obj)) {
+        f.size = read_uint(field(*io, "size").addr, 8);
+        if (auto n = try_field(*io, "fname")) f.path = std_string(object(n->type, n->addr));
       }
     }
     out.push_back(f);
