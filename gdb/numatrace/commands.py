@@ -272,6 +272,7 @@ from the selected frame's debug info."""
         super().__init__("numa-trace diagnose", gdb.COMMAND_DATA)
 
     def invoke(self, arg, from_tty):
+        del ABI_USED[:]  # what this command reads, not what an earlier one did
         exe = numa_trace_binary()
         signal, fault, where = stop_facts()
         tid = gdb.selected_thread().ptid[1]
@@ -319,6 +320,7 @@ recorder."""
         super().__init__("numa-trace facts", gdb.COMMAND_DATA)
 
     def invoke(self, arg, from_tty):
+        del ABI_USED[:]  # what this command reads, not what an earlier one did
         errors = []
         crashed = gdb.selected_thread()
 

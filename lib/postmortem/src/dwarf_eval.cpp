@@ -27,9 +27,9 @@ std::string function_name(Dwarf_Die* d) {
 }
 
 Reader::FrameInfo& Reader::info(size_t fi) {
-  auto it = info_.find(fi);
+  auto it = info_.find({thread_, fi});
   if (it != info_.end()) return it->second;
-  FrameInfo& f = info_[fi];
+  FrameInfo& f = info_[{thread_, fi}];
   const uint64_t pc = pc_of(fi);
   f.mod = dwfl_addrmodule(dwfl_, pc);
   if (!f.mod) return f;

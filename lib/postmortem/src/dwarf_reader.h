@@ -218,15 +218,16 @@ class Reader {
   const Core& core_;
   ThreadFrames threads_;
   std::vector<FrameRegs>* frames_ = nullptr;  // the thread read now
+  size_t thread_ = 0;                         // its index in threads_
   std::string of_thread_;                     // " of thread N" when not the crashing one
   // Reads thread `ti` of threads_ from now on.
   void use_thread(size_t ti, int crashed_tid) {
     frames_ = &threads_[ti].second;
-    info_.clear();
+    thread_ = ti;
     of_thread_ = threads_[ti].first == crashed_tid ? "" : " of thread " + std::to_string(threads_[ti].first);
   }
   bool find_loader(LoaderState& st, std::vector<std::string>& lacking, std::string& loader_why);
-  std::map<size_t, FrameInfo> info_;
+  std::map<std::pair<size_t, size_t>, FrameInfo> info_;          // by (thread, frame): kept across use_thread()
   std::map<std::string, std::optional<Dwarf_Die>> definitions_;  // by type_key
   std::vector<std::string> abi_used_;                            // libstdc++ types read by their ABI layout
   void note_abi(const std::string& key) {
