@@ -68,4 +68,9 @@ expect_rc 1 -- "postmortem of llama-simple's core"
 expect_grep "$T/out" "^SIGSEGV at 0x0 \(null page\) in llama_mmap::addr\(\) const while resolving '$tensor' \(file 1 of 3, offset 0x[0-9a-f]+\)\. Mapping slot 1 is empty\. No mapping holds file 1: create it before resolving its tensors\. File 1 of 3 is $T/m-00002-of-00003\.gguf \([0-9]+ bytes\)\. \(From the loader's debug info, read natively with libdw" "postmortem: slot 1, the tensor gdb saw, the file, from DWARF"
 expect_grep "$T/out" "^    1  <empty>$" "postmortem: slot 1 empty"
 expect_grep "$T/out" "^  NT001 resolve of '$tensor'" "postmortem: NT001"
+# The same core through gdb and numa-trace's extension (`numa-trace facts`):
+# the same slot, tensor and file.
+run "$NT" postmortem --debug-info gdb "$core"
+expect_rc 1 -- "postmortem --debug-info gdb of llama-simple's core"
+expect_grep "$T/out" "^SIGSEGV at 0x0 \(null page\) in llama_mmap::addr\(\) const while resolving '$tensor' \(file 1 of 3, offset 0x[0-9a-f]+\)\. Mapping slot 1 is empty\..*File 1 of 3 is $T/m-00002-of-00003\.gguf \([0-9]+ bytes\)\. \(From the loader's debug info, read through gdb" "postmortem through gdb: the same slot, tensor and file"
 finish
