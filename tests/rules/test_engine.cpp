@@ -98,9 +98,19 @@ class Scenario {
     next(NT_EV_UNIFIED_TEST).a = answer;
     return *this;
   }
-  Scenario& placement(int16_t mapping, std::initializer_list<uint16_t> nodes) {
+  Scenario& model_end() {
+    next(NT_EV_MODEL_END);
+    return *this;
+  }
+  Scenario& remote_threshold(uint32_t pct) {
+    threshold_ = pct;
+    return *this;
+  }
+  // Sampled pages per node of mapping `mapping`, or of file `file`'s extent in it.
+  Scenario& placement(int16_t mapping, std::initializer_list<uint16_t> nodes, int32_t file = -1) {
     auto& e = next(NT_EV_PLACEMENT);
     e.mapping = mapping;
+    e.file_idx = file;
     int k = 0;
     for (uint16_t c : nodes) {
       (k < 4 ? e.c : e.d) |= uint64_t{c} << (16 * (k % 4));
@@ -115,6 +125,7 @@ class Scenario {
     std::vector<std::string> out;
     messages_.clear();
     Replayer replay(*tables_);
+    replay.track_remote(remote_, threshold_);
     auto on = [&](const nt_fr_finding& f) {
       out.push_back(code_info(f.code).id);
       char buf[768];
@@ -122,12 +133,16 @@ class Scenario {
       messages_.push_back(buf);
     };
     for (const auto& e : events_) replay.feed(e, on);
-    if (finish)
+    if (finish) {
       replay.finish(on);
-    else
+    } else {
       replay.flush_create(on);
+      replay.judge_remote(on);
+    }
     return out;
   }
+  const RemoteReads& remote() const { return remote_; }
+  const Recorder& tables() const { return *tables_; }
   const std::vector<std::string>& messages() const { return messages_; }
 
  private:
@@ -147,6 +162,8 @@ class Scenario {
   Replayer replay_;
   std::vector<nt_fr_event> events_;
   std::vector<std::string> messages_;
+  RemoteReads remote_;
+  uint32_t threshold_ = kDefaultRemoteThresholdPct;
 };
 
 using Codes = std::vector<std::string>;
@@ -326,3 +343,105 @@ TEST(Format, BufNeverOverflows) {
 }
 
 }  // namespace
+
+// ------------------------------------------------------- remote reads (NT015)
+
+// Three per-file mappings whose pages are all on node 1.
+Scenario per_file_on_node1(int16_t reader) {
+  Scenario s;
+  s.model(3).per_file(0, 0x10000).per_file(1, 0x20000).per_file(2, 0x30000);
+  s.resolve(0, 0, 0, 0x4000, 0x10000, reader).resolve(1, 1, 0, 0x2000, 0x20000, reader);
+  s.resolve(2, 2, 0x1000, 0x3000, 0x31000, reader);
+  for (int16_t m = 0; m < 3; ++m) s.placement(m, {0, 4});
+  s.model_end();
+  return s;
+}
+
+TEST(Remote, PerFilePagesOnAnotherNodeRaiseNT015WithTheShareAndTheFix) {
+  Scenario s = per_file_on_node1(0);
+  EXPECT_EQ(s.codes(), Codes{"NT015"});
+  EXPECT_EQ(s.messages()[0],
+            "NT015 100% of the 36.0 KiB resolved with known placement lie on another node than the resolving "
+            "thread's (threshold 60%); most by threads on node 0 reading file 0 of 3 (16.0 KiB remote) in the "
+            "per-file mapping in slot 0 (base 0x10000, 0x5000 bytes), whose pages are mostly on node 1: run the "
+            "threads on node 1 (numactl --cpunodebind=1 --membind=1, with llama.cpp's --numa numactl), or drop the "
+            "files from the page cache and load them with numactl --interleave=all, or use mirror mode (a replica "
+            "on every node)");
+  const RemoteTotals t = remote_totals(s.tables(), s.remote());
+  EXPECT_EQ(t.bytes, 0x9000u);
+  EXPECT_EQ(t.remote, 0x9000u);
+}
+
+TEST(Remote, TheSameLoadReadByThreadsOfTheFilesNodeRaisesNothing) {
+  Scenario s = per_file_on_node1(1);
+  EXPECT_EQ(s.codes(), Codes{});
+  EXPECT_EQ(remote_totals(s.tables(), s.remote()).remote, 0u);
+}
+
+TEST(Remote, TheShareIsEstimatedFromThePlacementAndJudgedAgainstTheThreshold) {
+  // Pages split 1:3 between the nodes; node-0 threads read: 75% remote.
+  Scenario s;
+  s.model(1).per_file(0, 0x10000).resolve(0, 0, 0, 0x4000, 0x10000, 0).placement(0, {1, 3}).model_end();
+  EXPECT_EQ(s.codes(), Codes{"NT015"});
+  EXPECT_EQ(remote_totals(s.tables(), s.remote()).remote, 0x3000u);
+  EXPECT_EQ(s.remote_threshold(80).codes(), Codes{});  // 75% < 80%
+  // An even interleave over two nodes (50%) stays under the default.
+  Scenario even;
+  even.model(1).per_file(0, 0x10000).resolve(0, 0, 0, 0x4000, 0x10000, 0).placement(0, {2, 2}).model_end();
+  EXPECT_EQ(even.codes(), Codes{});
+}
+
+TEST(Remote, UnsampledPagesAndUnknownNodesAreNeverCalledRemote) {
+  Scenario s;
+  s.model(2).per_file(0, 0x10000).per_file(1, 0x20000);
+  s.resolve(0, 0, 0, 0x4000, 0x10000, 0).resolve(1, 1, 0, 0x2000, 0x20000, -1).placement(1, {0, 4}).model_end();
+  EXPECT_EQ(s.codes(), Codes{});
+  const RemoteTotals t = remote_totals(s.tables(), s.remote());
+  EXPECT_EQ(t.not_sampled, 0x4000u);
+  EXPECT_EQ(t.unknown_node, 0x2000u);
+  EXPECT_EQ(t.bytes, 0u);
+}
+
+TEST(Remote, AUnifiedMappingOnOneNodeAdvisesMirrorMode) {
+  Scenario s;
+  s.model(3).unified(kUnified, true);
+  s.resolve(0, 0, 0, 0x1000, kUnified, 1).resolve(0, 2, 0, 0x1000, kUnified + 0x8000, 1);
+  for (int32_t f = 0; f < 3; ++f) s.placement(0, {3}, f);
+  s.model_end();
+  EXPECT_EQ(s.codes(), Codes{"NT015"});
+  EXPECT_NE(s.messages()[0].find("in the unified mapping in slot 0"), std::string::npos) << s.messages()[0];
+  EXPECT_NE(s.messages()[0].find(": use mirror mode (a replica on every node), or run the threads on node 0"),
+            std::string::npos)
+      << s.messages()[0];
+}
+
+TEST(Remote, MirrorWithEachThreadOnItsOwnReplicaRaisesNothing) {
+  Scenario s;
+  s.model(3).unified(kUnified, true, 0).unified(kUnified * 2, true, 1);
+  s.resolve(0, 1, 0, 0x1000, kUnified + 0x5000, 0).resolve(0, 1, 0, 0x1000, kUnified * 2 + 0x5000, 1);
+  for (int32_t f = 0; f < 3; ++f) s.placement(0, {4, 0}, f).placement(1, {0, 4}, f);
+  s.model_end();
+  EXPECT_EQ(s.codes(), Codes{});
+  EXPECT_EQ(remote_totals(s.tables(), s.remote()).bytes, 0x2000u);
+}
+
+TEST(Remote, AReplicaFilledOnTheWrongNodeIsRemoteForItsOwnThreads) {
+  Scenario s;
+  s.model(3).unified(kUnified, true, 0).unified(kUnified * 2, true, 1);
+  s.resolve(0, 1, 0, 0x1000, kUnified + 0x5000, 0).resolve(0, 1, 0, 0x1000, kUnified * 2 + 0x5000, 1);
+  for (int32_t f = 0; f < 3; ++f) s.placement(0, {4, 0}, f).placement(1, {4, 0}, f);  // replica 1 on node 0
+  s.model_end();
+  EXPECT_EQ(s.codes(), Codes{});  // 50%: under the default
+  EXPECT_EQ(s.remote_threshold(50).codes(), Codes{"NT015"});
+  EXPECT_NE(s.messages()[0].find("replica of its own node, bound to that node before it is filled"),
+            std::string::npos)
+      << s.messages()[0];
+}
+
+TEST(Remote, EachLoadIsJudgedOnceAndALoadWithoutModelEndAtTheEnd) {
+  Scenario s;  // two loads, both remote; the second has no model end (the interposer's)
+  s.model(1).per_file(0, 0x10000).resolve(0, 0, 0, 0x4000, 0x10000, 0).placement(0, {0, 4}).model_end();
+  s.destroy(0, 0x10000);
+  s.model(1).per_file(0, 0x40000).resolve(0, 0, 0, 0x4000, 0x40000, 0).placement(1, {0, 4});
+  EXPECT_EQ(s.codes(), (Codes{"NT015", "NT015"}));
+}

@@ -28,6 +28,7 @@ struct Command {
 };
 Command add_gen_model(CLI::App& app);
 Command add_inspect(CLI::App& app);
+Command add_check(CLI::App& app);
 Command add_report(CLI::App& app);
 Command add_demo(CLI::App& app);
 Command add_run(CLI::App& app);
@@ -39,6 +40,7 @@ struct ReportOptions {
   std::string trace;
   bool json = false;
   std::string chrome_trace;  // also write the Chrome trace event format here
+  uint32_t remote_threshold = 60;  // NT015, percent (rules::kDefaultRemoteThresholdPct)
 };
 // numa-trace report, also used by the demo.
 int print_report(const ReportOptions& o);

@@ -2,6 +2,7 @@
 // and file, and why; from a core dump (plain or .zst).
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
@@ -154,7 +155,10 @@ int run_postmortem(const PostmortemOptions& in) {
     return unusable(analyzed.error());  // the core cannot be read
   }
   const postmortem::Report& r = *analyzed;
-  const bool problems = !r.findings.empty() || r.signal != 0;
+  // Advice (NT015) alone is not a problem.
+  const bool problems = r.signal != 0 || std::any_of(r.findings.begin(), r.findings.end(), [](const nt_fr_finding& f) {
+                          return rules::code_info(f.code).severity != rules::kInfo;
+                        });
   // A truncated or corrupt core is reported as far as it could be read,
   // and still exits 2.
   const int rc = r.damaged ? kUsage : problems ? kProblems : kOk;

@@ -145,7 +145,7 @@ int print_report(const ReportOptions& o) {
   auto read = trace::read_trace(o.trace);
   if (!read) return unusable(read.error());  // a trace that cannot be read at all
   const trace::Trace& t = *read;
-  const TraceSummary s = summarize(t);
+  const TraceSummary s = summarize(t, o.remote_threshold);
   if (!o.chrome_trace.empty() && !write_chrome_trace(t, o.chrome_trace)) return kUsage;
   if (o.json)
     std::printf("%s\n", json_text(report_json(t, s)).c_str());
@@ -160,10 +160,16 @@ Command add_report(CLI::App& app) {
       "report",
       "Summarize a binary trace (NUMA_TRACE=file:PATH): every mapping with its slot, kind, base, size, intended node "
       "and the placement of its pages; placement per file inside unified and replica mappings; resolves per file and "
-      "per node; findings grouped by code with the first of each; the crash. Exit 0 nothing wrong, 1 findings or a "
-      "crash, 2 the trace cannot be read.");
+      "per node; remote reads (the share of resolved bytes on another node than the resolving thread's); findings "
+      "grouped by code with the first of each; the crash. Exit 0 nothing wrong (advice such as NT015 alone "
+      "included), 1 findings or a crash, 2 the trace cannot be read.");
   sub->add_option("trace", o->trace, "The binary trace file")->required();
   sub->add_flag("--json", o->json, "Print JSON instead of tables");
+  sub->add_option("--remote-threshold", o->remote_threshold,
+                  "Raise NT015 (advice) when at least this percent of the bytes resolved with known placement lie "
+                  "on another node than the resolving thread's")
+      ->check(CLI::Range(0, 100))
+      ->default_val(rules::kDefaultRemoteThresholdPct);
   sub->add_option("--chrome-trace", o->chrome_trace,
                   "Also write the Chrome trace event format to this file (Perfetto, chrome://tracing): one track per "
                   "thread with its resolves, creates, unmaps, destroys and findings");

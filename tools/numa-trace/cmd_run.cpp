@@ -31,6 +31,7 @@ struct RunOptions {
   bool stderr_events = false, stderr_all = false;
   bool strict = false, keep_dump = false, no_verify = false, quiet = false;
   bool hooks_only = false, report = false, progress = true, journal = false;
+  int remote_threshold = -1;  // NT015's, percent; -1: the recorder's default
 };
 
 volatile sig_atomic_t g_child = 0;
@@ -84,6 +85,7 @@ int run_program(const RunOptions& o) {
   if (o.no_verify) add("no-verify");
   if (o.quiet) add("quiet");
   if (o.journal) add("journal");
+  if (o.remote_threshold >= 0) add("remote=" + std::to_string(o.remote_threshold));
   if (o.progress && isatty(STDERR_FILENO)) add("progress");
   // libnumatrace itself is preloaded too (after the interposer), so that it
   // comes before libc and its sigaction() keeps the crash handler first.
@@ -259,6 +261,10 @@ Command add_run(CLI::App& app) {
   sub->add_flag("--keep-dump", o->keep_dump, "Keep model memory in core dumps (default: left out)");
   sub->add_flag("--no-verify", o->no_verify, "Skip the check of unified/replica data against the files (NT011)");
   sub->add_flag("-q,--quiet", o->quiet, "No finding lines on stderr (they stay in the trace)");
+  sub->add_option("--remote-threshold", o->remote_threshold,
+                  "Raise NT015 (advice) when at least this percent of the bytes a load resolved lie on another node "
+                  "than the resolving thread's (default 60)")
+      ->check(CLI::Range(0, 100));
   sub->add_flag("--hooks-only", o->hooks_only, "Preload libnumatrace alone, without the interposer");
   sub->add_flag("--journal", o->journal, "Also send findings and mapping events to the systemd journal");
   sub->add_flag("--report", o->report, "Print the report of the trace when the program ends");

@@ -35,6 +35,17 @@ nlohmann::ordered_json hist_json(const uint32_t (&hist)[NT_FR_MAX_NODES], uint32
           {"pages_per_node", std::vector<uint32_t>(hist, hist + nodes)}};
 }
 
+// The remote-read cells (NT015's numbers), in mapping order.
+std::vector<rules::RemoteCell> remote_cells(const TraceSummary& s) {
+  std::vector<rules::RemoteCell> cells;
+  rules::for_each_remote_cell(*s.tables, *s.remote, [&](const rules::RemoteCell& c) { cells.push_back(c); });
+  return cells;
+}
+
+std::string pct(uint64_t part, uint64_t whole) {
+  return std::to_string(whole ? part * 100 / whole : 0) + "%";
+}
+
 }  // namespace
 
 nlohmann::ordered_json report_json(const trace::Trace& t, const TraceSummary& s) {
@@ -89,6 +100,30 @@ nlohmann::ordered_json report_json(const trace::Trace& t, const TraceSummary& s)
   j["resolves_by_thread_node"] = nlohmann::ordered_json::object();
   for (const auto& [node, count] : s.resolves_per_node) j["resolves_by_thread_node"][std::to_string(node)] = count;
   j["threads"] = s.threads.size();
+  {
+    const rules::RemoteTotals rt = rules::remote_totals(*s.tables, *s.remote);
+    nlohmann::ordered_json rr = {{"threshold_pct", s.remote_threshold_pct},
+                                 {"bytes", rt.bytes},
+                                 {"remote_bytes", rt.remote},
+                                 {"remote_pct", rt.bytes ? rt.remote * 100 / rt.bytes : 0},
+                                 {"not_sampled_bytes", rt.not_sampled},
+                                 {"unknown_node_bytes", rt.unknown_node},
+                                 {"unattributed_bytes", s.remote->unattributed}};
+    rr["cells"] = nlohmann::ordered_json::array();
+    for (const auto& c : remote_cells(s)) {
+      const auto& m = s.tables->mappings[c.mapping];
+      rr["cells"].push_back({{"file_idx", c.file_idx},
+                             {"slot", m.slot},
+                             {"kind", format::kind_name(m.kind)},
+                             {"mapping_node", m.node},
+                             {"reader_node", c.reader_node},
+                             {"bytes", c.bytes},
+                             {"remote_bytes", c.remote},
+                             {"sampled", c.sampled},
+                             {"home_node", c.home_node}});
+    }
+    j["remote_reads"] = rr;
+  }
   j["timeline"] = nlohmann::ordered_json::array();
   for (const char* name : kPhaseOrder)
     if (s.phases.count(name))
@@ -179,6 +214,28 @@ void print_report_text(const trace::Trace& t, const TraceSummary& s) {
     std::printf("  by the node of the resolving thread:");
     for (const auto& [node, count] : s.resolves_per_node)
       std::printf(" node%d %llu", node, static_cast<unsigned long long>(count));
+    std::printf("\n");
+  }
+  const rules::RemoteTotals rt = rules::remote_totals(r, *s.remote);
+  if (rt.bytes || rt.not_sampled || rt.unknown_node) {
+    std::printf("\nremote reads (bytes resolved by threads of each node; remote: on another node, estimated from the "
+                "placement sample)\n");
+    for (const auto& c : remote_cells(s)) {
+      const auto& m = r.mappings[c.mapping];
+      std::string where = std::string(format::kind_name(m.kind)) + " slot " + std::to_string(m.slot);
+      if (m.kind == NT_KIND_REPLICA) where += " (node " + std::to_string(m.node) + ")";
+      std::string reader = c.reader_node >= 0 ? "node" + std::to_string(c.reader_node) : "node?";
+      std::string verdict = c.reader_node < 0 ? "thread's node unknown"
+                            : !c.sampled      ? "pages not sampled"
+                                              : pct(c.remote, c.bytes) + " remote";
+      if (c.sampled && c.home_node >= 0) verdict += ", pages mostly on node " + std::to_string(c.home_node);
+      std::printf("  file %-3d %-24s by %-6s %10s  %s\n", c.file_idx, where.c_str(), reader.c_str(),
+                  human_bytes(c.bytes).c_str(), verdict.c_str());
+    }
+    std::printf("  in all: %s of %s remote (threshold %u%%)", pct(rt.remote, rt.bytes).c_str(),
+                human_bytes(rt.bytes).c_str(), s.remote_threshold_pct);
+    if (rt.not_sampled) std::printf("; %s of pages never sampled", human_bytes(rt.not_sampled).c_str());
+    if (rt.unknown_node) std::printf("; %s by threads of unknown node", human_bytes(rt.unknown_node).c_str());
     std::printf("\n");
   }
   if (!s.phases.empty()) {

@@ -21,10 +21,13 @@ std::string TraceSummary::path_of(int32_t f) const {
   return it == file_paths.end() ? std::string() : it->second;
 }
 
-TraceSummary summarize(const trace::Trace& t) {
+TraceSummary summarize(const trace::Trace& t, uint32_t remote_threshold_pct) {
   TraceSummary out;
   out.tables = std::make_unique<rules::Recorder>();
+  out.remote = std::make_unique<rules::RemoteReads>();
+  out.remote_threshold_pct = remote_threshold_pct;
   rules::Replayer replay(*out.tables);
+  replay.track_remote(*out.remote, remote_threshold_pct);
   auto& resolves_per_file = out.resolves_per_file;
   auto& bytes_per_file = out.bytes_per_file;
   auto& resolves_per_node = out.resolves_per_node;
@@ -69,6 +72,7 @@ TraceSummary summarize(const trace::Trace& t) {
   }
   if (first_ns > last_ns) first_ns = last_ns;  // no events
   replay.flush_create(on);
+  replay.judge_remote(on);  // a load without a model end (the interposer's)
   const rules::Recorder& r = replay.tables();
   // Load timeline: when each phase happened, from the start of the trace.
   for (const auto& e : t.events) {
@@ -121,7 +125,10 @@ TraceSummary summarize(const trace::Trace& t) {
   // A crash that no finding explains is a finding of its own (NT013), so
   // that every problem has a code to count and alert on.
   trace::RecordedFinding crashed{};
-  if (t.crash && by_code.empty()) {
+  const bool explained = std::any_of(by_code.begin(), by_code.end(), [](const auto& c) {
+    return rules::code_info(c.second.first->finding.code).severity != rules::kInfo;
+  });
+  if (t.crash && !explained) {
     crashed.finding.code = rules::NT013;
     crashed.finding.severity = rules::kError;
     crashed.finding.seq = t.crash->seq;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "numatrace/rules/engine.h"
+#include "numatrace/rules/remote.h"
 #include "numatrace/trace/reader.h"
 
 namespace numatrace::cli {
@@ -38,6 +39,9 @@ struct TraceSummary {
   };
   std::map<std::string, Phase> phases;
   uint64_t resolved_bytes = 0;
+  // Remote reads (NT015) of the trace's last load, judged at `remote_threshold_pct`.
+  std::unique_ptr<rules::RemoteReads> remote;
+  uint32_t remote_threshold_pct = rules::kDefaultRemoteThresholdPct;
   int nodes = 1;  // columns of the placement tables (at most NT_FR_MAX_NODES)
   // Findings by code: those the traced process recorded, those the replay
   // finds that it did not record (online checks off, an older numa-trace,
@@ -55,13 +59,18 @@ struct TraceSummary {
   // file of its slot (per-file: slot i maps file i, as upstream).
   std::vector<int32_t> files_of(const nt_fr_mapping& m) const;
   std::string path_of(int32_t f) const;
-  bool problems(const trace::Trace& t) const { return !by_code.empty() || t.crash; }
+  // Findings that are not advice (NT015), or a crash.
+  bool problems(const trace::Trace& t) const {
+    for (const auto& [code, g] : by_code)
+      if (rules::code_info(g.first->finding.code).severity != rules::kInfo) return true;
+    return t.crash.has_value();
+  }
 };
 
 inline constexpr const char* kPhaseOrder[] = {
     "model begin",        "mappings created", "splits read",        "tensors resolved",
     "fragments unmapped", "model end",        "mappings destroyed", "crash"};
 
-TraceSummary summarize(const trace::Trace& t);
+TraceSummary summarize(const trace::Trace& t, uint32_t remote_threshold_pct = rules::kDefaultRemoteThresholdPct);
 
 }  // namespace numatrace::cli

@@ -11,12 +11,15 @@
 #include <cctype>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <vector>
 
 #include "core.h"
 #include "debuginfo.h"
 #include "numatrace/gguf/split_name.h"
 #include "numatrace/postmortem/codes.h"
 #include "numatrace/rules/engine.h"
+#include "numatrace/rules/remote.h"
 #include "numatrace/text.h"
 
 namespace numatrace::postmortem {
@@ -326,6 +329,40 @@ std::string recorder_error_sentence(const Report& r) {
   return " " + e + ".";
 }
 
+namespace {
+
+// The first finding that can explain a crash: advice (NT015) cannot.
+size_t explaining(const std::vector<nt_fr_finding>& findings) {
+  size_t k = 0;
+  while (k < findings.size() && rules::code_info(findings[k].code).severity == rules::kInfo) ++k;
+  return k;
+}
+
+// NT015 (advice) of the load whose resolves the ring still holds: the
+// events after its last model begin, against the recorder's placement
+// samples. A load longer than the ring is judged on its last events.
+bool remote_reads_in_ring(const nt_flight_recorder& fr, nt_fr_finding& out) {
+  std::vector<const nt_fr_event*> events;
+  for (uint32_t i = 0; i < NT_FR_RING; ++i) {
+    const nt_fr_event& e = fr.ring[i];
+    if (e.seq && ((e.seq - 1) & (NT_FR_RING - 1)) == i && e.seq <= fr.head) events.push_back(&e);
+  }
+  std::sort(events.begin(), events.end(), [](const nt_fr_event* a, const nt_fr_event* b) { return a->seq < b->seq; });
+  auto acc = std::make_unique<rules::RemoteReads>();
+  acc->reset();
+  for (const nt_fr_event* e : events) {
+    if (e->type == NT_EV_MODEL_BEGIN) acc->reset();
+    if (e->type != NT_EV_RESOLVE) continue;
+    int mi = e->mapping;
+    if (mi < 0 || static_cast<uint32_t>(mi) >= rules::mapping_count(fr))  // recorded by an older numa-trace
+      mi = rules::find_live_in_slot(fr, e->slot, e->c, e->node);
+    acc->add(fr, *e, mi);
+  }
+  return rules::check_remote_reads(fr, *acc, rules::kDefaultRemoteThresholdPct, out) != 0;
+}
+
+}  // namespace
+
 Judgement judge(const nt_flight_recorder& fr, int tid, int signal, uint64_t fault_address, const std::string& where) {
   Judgement j;
   // Class of the fault address against the recorded mappings.
@@ -376,6 +413,10 @@ Judgement judge(const nt_flight_recorder& fr, int tid, int signal, uint64_t faul
       dup |= g.code == f.code && g.slot == f.slot && g.file_idx == f.file_idx && g.offset == f.offset;
     if (!dup) j.findings.push_back(f);
   }
+  if (nt_fr_finding remote; remote_reads_in_ring(fr, remote) &&
+                            std::none_of(j.findings.begin(), j.findings.end(),
+                                         [](const nt_fr_finding& g) { return g.code == rules::NT015; }))
+    j.findings.push_back(remote);
   for (const auto& f : j.findings) {
     char buf[768];
     rules::format_finding(fr, f, buf, sizeof buf);
@@ -410,8 +451,8 @@ Judgement judge(const nt_flight_recorder& fr, int tid, int signal, uint64_t faul
     } else {
       v += " No mapping holds file " + std::to_string(f.file_idx) + ": create it before resolving its tensors.";
     }
-  } else if (!j.finding_text.empty()) {
-    v += " " + j.finding_text.front();
+  } else if (size_t k = explaining(j.findings); k < j.findings.size()) {
+    v += " " + j.finding_text[k];
   } else if (j.fault_class == FaultClass::null_page) {
     v += " No recorded mapping explains it: a null pointer outside the mapping slots numa-trace watches.";
   } else if (!signal) {
@@ -587,7 +628,7 @@ Result<Report> analyze(const Options& o) {
     r.finding_text = std::move(j.finding_text);
     r.verdict = std::move(j.verdict);
     r.verdict_source = "flight recorder";
-    r.recorder_explains = !r.findings.empty();
+    r.recorder_explains = explaining(r.findings) < r.findings.size();
     // A recorder that explains nothing (the interposer saw no resolve, the
     // hooks missed a slot) must not hide what the loader's DWARF says.
     if (!r.recorder_explains && r.signal && o.debug_info && !r.threads.empty()) {

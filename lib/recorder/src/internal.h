@@ -10,6 +10,7 @@
 
 #include "numatrace/recorder.h"
 #include "numatrace/rules/engine.h"
+#include "numatrace/rules/remote.h"
 
 // The hooks' public constants (hooks.h) are the layout's.
 static_assert(NUMATRACE_KIND_PER_FILE == NT_KIND_PER_FILE && NUMATRACE_KIND_UNIFIED == NT_KIND_UNIFIED &&
@@ -45,6 +46,7 @@ struct Settings {
   bool verify = true;      // NT011: compare unified/replica data with the files at model end
   bool progress = false;   // a progress line on stderr while resolving (numa-trace run sets it on a terminal)
   CpuSource cpu_source = CpuSource::none;
+  uint32_t remote_pct = rules::kDefaultRemoteThresholdPct;  // NT015's threshold (remote=PCT)
   int n_sinks = 0;
   SinkSpec sinks[kMaxSinks];
 };

@@ -629,9 +629,14 @@ NT_EXPORT void numatrace_resolve(int32_t slot, uint32_t file_idx, uint64_t offse
     __atomic_store_n(&t.in_flight, 1, __ATOMIC_RELAXED);
     __atomic_store_n(&t.gen, gen + 2, __ATOMIC_RELEASE);
   }
-  publish(e, seq);
+  // Checked before it is published, so that the event names the mapping
+  // it went through (the drainer counts remote reads by it).
   nt_fr_finding f;
-  if (__builtin_expect(rules::check_resolve(r, *e, f), 0)) raise_finding(f);
+  int through = -1;
+  const int found = rules::check_resolve(r, *e, f, &through);
+  e->mapping = static_cast<int16_t>(through);
+  publish(e, seq);
+  if (__builtin_expect(found, 0)) raise_finding(f);
 }
 
 NT_EXPORT void numatrace_file_read(uint32_t file_idx, uint64_t offset, uint64_t length, const void* destination) {

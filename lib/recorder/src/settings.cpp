@@ -35,6 +35,14 @@ int parse_settings(const char* spec, Settings& out) {
       out.verify = false;
     } else if (is("progress")) {
       out.progress = true;
+    } else if (prefix("remote=")) {
+      uint32_t v = 0;
+      for (const char* c = p + 7; c < end; ++c) {
+        if (*c < '0' || *c > '9' || v > 100) return -1;
+        v = v * 10 + static_cast<uint32_t>(*c - '0');
+      }
+      if (v > 100) return -1;
+      out.remote_pct = v;
     } else if (prefix("cpu=")) {
       uint8_t k = 1;  // "none" is not a word
       while (k < std::size(kCpuSourceNames) &&

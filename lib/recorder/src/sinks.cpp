@@ -144,6 +144,34 @@ pthread_t g_thread;
 uint64_t g_cursor = 0;  // last seq drained
 int g_stuck_rounds = 0;
 
+// Remote reads (NT015) of the current load, counted from the drained
+// resolves (each names the mapping it went through) and judged at its model
+// end, or when the sinks stop if the load has none (the interposer's). Only
+// the drainer (holding g_owner) touches them.
+rules::RemoteReads g_remote;
+bool g_remote_judged = false;
+
+void judge_remote() {
+  if (g_remote_judged || !g_remote.last_seq) return;
+  g_remote_judged = true;
+  nt_fr_finding f;
+  if (rules::check_remote_reads(fr(), g_remote, g_settings.remote_pct, f)) raise_finding(f);
+}
+
+void count_remote(const nt_fr_event& e, bool from_signal) {
+  switch (e.type) {
+    case NT_EV_RESOLVE: g_remote.add(fr(), e, e.mapping); break;
+    case NT_EV_MODEL_BEGIN:
+      g_remote.reset();
+      g_remote_judged = false;
+      break;
+    case NT_EV_MODEL_END:
+      if (!from_signal) judge_remote();  // raises: not from a signal handler
+      break;
+    default: break;
+  }
+}
+
 void emit(const nt_fr_event& e) {
   for (int i = 0; i < g_n_open; ++i) {
     if (g_sinks[i].failed) continue;
@@ -422,6 +450,7 @@ bool drain(bool from_signal) {
         if (!from_signal) fill_page_nodes(batch, n);
         for (int i = 0; i < n; ++i) {
           emit(batch[i]);
+          count_remote(batch[i], from_signal);
           if (g_settings.progress) track_progress(batch[i], from_signal);
         }
         n = 0;
@@ -430,6 +459,7 @@ bool drain(bool from_signal) {
     if (!from_signal) fill_page_nodes(batch, n);
     for (int i = 0; i < n; ++i) {
       emit(batch[i]);
+      count_remote(batch[i], from_signal);
       if (g_settings.progress) track_progress(batch[i], from_signal);
     }
     for (int i = 0; i < g_n_open; ++i) flush(i);
@@ -499,6 +529,11 @@ void stop_sinks() {
     pthread_join(g_thread, nullptr);
   }
   while (!drain(false)) sched_yield();
+  // A load without a model end is judged now; its finding is drained too.
+  if (!g_remote_judged && g_remote.last_seq) {
+    judge_remote();
+    while (!drain(false)) sched_yield();
+  }
   write_summaries();
   for (int i = 0; i < g_n_open; ++i) {
     Sink& s = g_sinks[i];
@@ -521,6 +556,11 @@ void sinks_before_image_ends() {
     nanosleep(&ms, nullptr);
   }
   if (g_owner.exchange(true, std::memory_order_acquire)) return;
+  if (!g_remote_judged && g_remote.last_seq) {
+    judge_remote();
+    g_owner.store(false, std::memory_order_release);
+    if (!drain(true) || g_owner.exchange(true, std::memory_order_acquire)) return;
+  }
   write_summaries();
   g_owner.store(false, std::memory_order_release);
 }
@@ -536,6 +576,8 @@ void sinks_after_fork_child() {
   g_running.store(false);
   g_owner.store(false);
   g_cursor = 0;
+  g_remote.reset();  // the child's loads are its own
+  g_remote_judged = false;
   defer_sinks();
 }
 

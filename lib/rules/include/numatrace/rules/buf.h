@@ -52,6 +52,17 @@ class Buf {
     while (n) put(tmp[--n]);
     return *this;
   }
+  // A size for people: "512 bytes", "6.0 MiB", "1.5 GiB" (one decimal).
+  Buf& bytes(uint64_t v) {
+    static constexpr const char* kUnits[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
+    if (v < 1024) return u(v).s(" bytes");
+    int k = 0;
+    uint64_t scale = 1024;
+    while (k < 4 && v / scale >= 1024) ++k, scale *= 1024;
+    const uint64_t tenths = (v % scale * 10 + scale / 2) / scale;  // rounded
+    const uint64_t whole = v / scale + tenths / 10;
+    return u(whole).c('.').u(tenths % 10).c(' ').s(kUnits[k]);
+  }
   const char* str() const { return d_; }
   size_t size() const { return len_; }
   bool truncated() const { return truncated_; }

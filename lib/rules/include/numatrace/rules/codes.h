@@ -6,6 +6,7 @@
 
 namespace numatrace::rules {
 
+// kInfo is advice (NT015): the load works, and could be faster.
 enum Severity : uint16_t { kInfo = 0, kWarning = 1, kError = 2 };
 
 enum Code : uint16_t {
@@ -23,8 +24,9 @@ enum Code : uint16_t {
   NT012 = 12,  // fixed-address request not honoured or colliding
   NT013 = 13,  // crash (signal) in the traced process
   NT014 = 14,  // mlock slot grow through an empty slot
+  NT015 = 15,  // advice: threads resolved bytes that live on another node (remote reads)
 };
-inline constexpr uint16_t kMaxCode = 14;
+inline constexpr uint16_t kMaxCode = 15;
 
 struct CodeInfo {
   const char* id;  // "NT001"
@@ -82,6 +84,14 @@ inline const CodeInfo& code_info(uint16_t code) {
       {"NT014", kError, "mlock slot grow through an empty slot", "93150aa39bad49898a456d7f96bb85b5",
        "With --mlock in unified mode the mlock slot parallel to an empty mapping slot is null, and growing it crashes. "
        "Fix: grow the mlock slot of the slot that holds the unified mapping."},
+      {"NT015", kInfo, "threads read memory of another node (remote reads)", "9ae035ee05cd4744ab889811c5242222",
+       "Advice. More of the bytes a load resolved than the threshold (60% unless set) lie on another NUMA node than "
+       "the node of the thread that resolved them: correct bytes, read over the interconnect. The share is estimated "
+       "from the sampled placement of each file's pages and the node of each resolving thread. Fix, by how the model "
+       "is held: per-file mappings (the page cache): run the threads on the node that holds the pages (numactl "
+       "--cpunodebind=N --membind=N; llama.cpp --numa numactl or isolate), or interleave them; a unified mapping: "
+       "mirror mode (a replica per node) or interleave; replicas: each thread reads its own node's replica, bound "
+       "before it is filled."},
   };
   return kTable[code <= kMaxCode ? code : 0];
 }

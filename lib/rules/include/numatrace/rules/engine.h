@@ -303,10 +303,13 @@ inline int apply_destroy(Recorder& r, int32_t slot, uint64_t base, uint64_t seq,
 // A resolve event: slot, file_idx, a = offset in file, b = size,
 // c = address computed by the loader (0 when the slot was empty), node =
 // calling thread's node. Findings: NT001, NT002, NT003, NT004, NT008.
-inline int check_resolve(const Recorder& r, const nt_fr_event& ev, nt_fr_finding& out) {
+// `through` (optional) receives the index of the mapping resolved through,
+// -1 when the slot is empty.
+inline int check_resolve(const Recorder& r, const nt_fr_event& ev, nt_fr_finding& out, int* through = nullptr) {
   const int32_t slot = ev.slot, file = ev.file_idx;
   const uint64_t offset = ev.a, size = ev.b, address = ev.c;
   int mi = find_live_in_slot(r, slot, address, ev.node);
+  if (through) *through = mi;
   auto start = [&](uint16_t code, int mapping) {
     out = make_finding(code, ev.seq, slot, file);
     out.offset = offset;
@@ -618,6 +621,28 @@ inline size_t format_finding(const Recorder& r, const nt_fr_finding& f, char* ou
       b.s(" but mapping slot ").i(f.slot).s(" is empty, so its mlock slot is null");
       if (f.related_slot >= 0) b.s("; lock through slot ").i(f.related_slot).s(", which holds the unified mapping");
       break;
+    case NT015: {
+      b.u(f.expected ? f.size * 100 / f.expected : 0).s("% of the ").bytes(f.expected);
+      b.s(" resolved with known placement lie on another node than the resolving thread's (threshold ");
+      b.i(f.related_slot).s("%); most by threads on node ").i(f.node).s(" reading ");
+      file_of(r, b, f.file_idx);
+      b.s(" (").bytes(f.offset).s(" remote) in ");
+      mapping_desc(r, b, f.mapping);
+      b.s(", whose pages are mostly on node ").i(f.aux).s(": ");
+      const uint16_t kind = f.mapping >= 0 && f.mapping < NT_FR_MAX_MAPPINGS ? r.mappings[f.mapping].kind : 0;
+      if (kind == NT_KIND_REPLICA) {
+        b.s("each thread should read the replica of its own node, bound to that node before it is filled");
+      } else if (kind == NT_KIND_UNIFIED) {
+        b.s("use mirror mode (a replica on every node), or run the threads on node ").i(f.aux);
+        b.s(" (numactl --cpunodebind=").i(f.aux).s(" --membind=").i(f.aux);
+        b.s("), or interleave the region (numactl --interleave=all)");
+      } else {
+        b.s("run the threads on node ").i(f.aux).s(" (numactl --cpunodebind=").i(f.aux).s(" --membind=").i(f.aux);
+        b.s(", with llama.cpp's --numa numactl), or drop the files from the page cache and load them with ");
+        b.s("numactl --interleave=all, or use mirror mode (a replica on every node)");
+      }
+      break;
+    }
     default: b.s(code_info(f.code).title); break;
   }
   return b.size();

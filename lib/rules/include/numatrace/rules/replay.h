@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "numatrace/rules/engine.h"
+#include "numatrace/rules/remote.h"
 
 namespace numatrace::rules {
 
@@ -28,7 +29,13 @@ class Replayer {
     nt_fr_finding f;
     int index = -1;
     switch (e.type) {
-      case NT_EV_MODEL_BEGIN: r_.n_files = static_cast<uint32_t>(e.a); break;
+      case NT_EV_MODEL_BEGIN:
+        judge_remote(on_finding);  // the previous load's
+        if (remote_) remote_->reset();
+        remote_judged_ = false;
+        r_.n_files = static_cast<uint32_t>(e.a);
+        break;
+      case NT_EV_MODEL_END: judge_remote(on_finding); break;
       case NT_EV_FILE_OPEN:
         if (e.file_idx >= 0 && e.file_idx < NT_FR_MAX_FILES) {
           r_.files[e.file_idx].size = e.a;
@@ -52,9 +59,12 @@ class Replayer {
         if (pending_ && n_extents_ < NT_FR_MAX_FILES)
           extents_[n_extents_++] = {static_cast<uint32_t>(e.file_idx), e.a, e.b};
         break;
-      case NT_EV_RESOLVE:
-        if (check_resolve(r_, e, f)) on_finding(f);
+      case NT_EV_RESOLVE: {
+        int through = -1;
+        if (check_resolve(r_, e, f, &through)) on_finding(f);
+        if (remote_) remote_->add(r_, e, through);
         break;
+      }
       case NT_EV_UNMAP:
         if (apply_unmap(r_, e.slot, e.a, e.b, e.seq, f, index)) on_finding(f);
         break;
@@ -94,12 +104,32 @@ class Replayer {
   template <class OnFinding>
   void finish(OnFinding&& on_finding) {
     flush_create(on_finding);
+    judge_remote(on_finding);
     nt_fr_finding f;
     for (uint32_t i = 0, n = mapping_count(r_); i < n; ++i)
       if (check_exit(r_, static_cast<int>(i), r_.head, f)) on_finding(f);
   }
 
   const Recorder& tables() const { return r_; }
+
+  // Counts resolves into `acc` (caller-owned, reset here; it holds the
+  // last load's) and raises NT015 at each load's end (model end, the next
+  // model begin, or finish()) when its remote share reaches threshold_pct.
+  void track_remote(RemoteReads& acc, uint32_t threshold_pct) {
+    remote_ = &acc;
+    remote_->reset();
+    threshold_pct_ = threshold_pct;
+  }
+
+  // A load's end: its NT015, once. For traces that end without one (a
+  // loader traced through the interposer has no model end), finish() does.
+  template <class OnFinding>
+  void judge_remote(OnFinding&& on_finding) {
+    if (!remote_ || remote_judged_ || !remote_->last_seq) return;
+    remote_judged_ = true;
+    nt_fr_finding f;
+    if (check_remote_reads(r_, *remote_, threshold_pct_, f)) on_finding(f);
+  }
 
   // A create waits for its extents; call at the end of the input (finish()
   // does) so that a create that came last is applied.
@@ -116,6 +146,9 @@ class Replayer {
 
  private:
   Recorder& r_;
+  RemoteReads* remote_ = nullptr;
+  uint32_t threshold_pct_ = kDefaultRemoteThresholdPct;
+  bool remote_judged_ = false;
   bool pending_ = false;
   uint64_t pending_seq_ = 0;
   CreateArgs create_;
