@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # A real 2-node NUMA topology: QEMU (TCG) boots Debian's cloud kernel with an
 # initramfs built here (busybox-static, numa-trace, the reference loader, a
-# generated model and every shared library they need); the guest runs
+# generated model, upstream llama.cpp's llama-simple when tools/quickstart
+# built it, and every shared library they need); the guest runs
 # tests/vm/init.sh and prints results on the serial console, which this
-# script reads. Usage: vm.sh NUMA_TRACE LOADER LIBDIR CACHE_DIR
-NT=$1 LOADER=$2 LIBDIR=$3 CACHE=$4
+# script reads. Usage: vm.sh NUMA_TRACE LOADER LIBDIR CACHE_DIR [LLAMA_SOURCE]
+NT=$1 LOADER=$2 LIBDIR=$3 CACHE=$4 LLAMA_SRC=${5:-}
 . "$(dirname "$0")/../cli/lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 for tool in qemu-system-x86_64 busybox; do
@@ -33,10 +34,28 @@ cp "$HERE/init.sh" "$R/init" && chmod +x "$R/init"
 cp "$NT" "$LOADER" "$R/nt/bin/"
 cp "$LIBDIR"/libnumatrace.so* "$LIBDIR"/libnumatrace-preload.so "$R/nt/lib/"
 ln -s ../lib "$R/nt/bin/../lib" 2>/dev/null
+# The real loader: upstream llama.cpp (unmodified, the source node-llama-cpp
+# carries, built by tools/quickstart) as llama-simple and its shared
+# libraries, stripped of their debug info to keep the initramfs small.
+LLAMA_BINS=()
+if [ -n "$LLAMA_SRC" ] && [ -f "$LLAMA_SRC/.built" ] && [ -x "$LLAMA_SRC/build/bin/llama-simple" ]; then
+  mkdir -p "$R/llama"
+  for f in "$LLAMA_SRC"/build/bin/llama-simple "$LLAMA_SRC"/build/bin/lib*.so.*.*; do
+    strip --strip-debug -o "$R/llama/$(basename "$f")" "$f" || { echo "cannot strip $f"; exit 1; }
+  done
+  for f in "$R"/llama/lib*.so.*.*; do  # the sonames the binaries ask for
+    b=$(basename "$f"); ln -s "$b" "$R/llama/${b%.*.*}"
+  done
+  LLAMA_BINS=("$LLAMA_SRC"/build/bin/llama-simple)
+  "$NT" gen-model "$R/model/l" --splits 3 --size 2M >/dev/null || { echo "gen-model (llama) failed"; exit 1; }
+  echo "real loader: llama-simple from $LLAMA_SRC"
+else
+  echo "real loader: upstream llama-simple is not built in ${LLAMA_SRC:-(no path given)}; the guest says so and fails its check"
+fi
 # Every shared library, at the path the dynamic linker looks for it.
-for f in "$NT" "$LOADER" "$LIBDIR"/libnumatrace.so "$LIBDIR"/libnumatrace-preload.so; do
+for f in "$NT" "$LOADER" "$LIBDIR"/libnumatrace.so "$LIBDIR"/libnumatrace-preload.so "${LLAMA_BINS[@]}"; do
   ldd "$f" | awk '/=> \// {print $3} /^\t\/.*ld-linux/ {print $1}'
-done | sort -u | while read -r lib; do
+done | sort -u | grep -v "^${LLAMA_SRC:-/nonexistent}/" | while read -r lib; do
   mkdir -p "$R$(dirname "$lib")"
   cp -L "$lib" "$R$lib"
 done
