@@ -52,4 +52,6 @@ cp "$CATALOG" "$CATALOG_INSTALLED" && journalctl --update-catalog
 run journalctl --since "$since" -x NUMA_TRACE_CODE=NT001 --no-pager
 expect_grep "$T/out" "Subject: NT001: resolve through an empty slot" "journalctl -x shows the catalog subject"
 expect_grep "$T/out" "Fix: resolve through the slot that holds the file" "journalctl -x shows the fix"
+run journalctl --list-catalog
+expect_grep "$T/out" "NT015: threads read memory of another node \(remote reads\)" "the catalog explains NT015 (advice)"
 finish

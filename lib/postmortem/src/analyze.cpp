@@ -342,21 +342,15 @@ size_t explaining(const std::vector<nt_fr_finding>& findings) {
 // events after its last model begin, against the recorder's placement
 // samples. A load longer than the ring is judged on its last events.
 bool remote_reads_in_ring(const nt_flight_recorder& fr, nt_fr_finding& out) {
-  std::vector<const nt_fr_event*> events;
-  for (uint32_t i = 0; i < NT_FR_RING; ++i) {
-    const nt_fr_event& e = fr.ring[i];
-    if (e.seq && ((e.seq - 1) & (NT_FR_RING - 1)) == i && e.seq <= fr.head) events.push_back(&e);
-  }
-  std::sort(events.begin(), events.end(), [](const nt_fr_event* a, const nt_fr_event* b) { return a->seq < b->seq; });
   auto acc = std::make_unique<rules::RemoteReads>();
   acc->reset();
-  for (const nt_fr_event* e : events) {
-    if (e->type == NT_EV_MODEL_BEGIN) acc->reset();
-    if (e->type != NT_EV_RESOLVE) continue;
-    int mi = e->mapping;
+  for (const nt_fr_event& e : last_events(fr, NT_FR_RING)) {
+    if (e.type == NT_EV_MODEL_BEGIN) acc->reset();
+    if (e.type != NT_EV_RESOLVE) continue;
+    int mi = e.mapping;
     if (mi < 0 || static_cast<uint32_t>(mi) >= rules::mapping_count(fr))  // recorded by an older numa-trace
-      mi = rules::find_live_in_slot(fr, e->slot, e->c, e->node);
-    acc->add(fr, *e, mi);
+      mi = rules::find_live_in_slot(fr, e.slot, e.c, e.node);
+    acc->add(fr, e, mi);
   }
   return rules::check_remote_reads(fr, *acc, rules::kDefaultRemoteThresholdPct, out) != 0;
 }
