@@ -37,8 +37,7 @@ class Tree {
     const std::string n = "Node " + std::to_string(id) + " ";
     file(d + "/meminfo", n + "MemTotal:        1048576 kB\n" + n + "MemFree:  " + std::to_string(free * 1024) +
                              " kB\n" + n + "Active(file):  " + std::to_string(file_lru * 512) + " kB\n" + n +
-                             "Inactive(file):  " + std::to_string(file_lru * 512) + " kB\n" + n +
-                             "Shmem:  4096 kB\n");
+                             "Inactive(file):  " + std::to_string(file_lru * 512) + " kB\n" + n + "Shmem:  4096 kB\n");
     file(d + "/hugepages/hugepages-2048kB/nr_hugepages", std::to_string(huge_total) + "\n");
     file(d + "/hugepages/hugepages-2048kB/free_hugepages", std::to_string(huge_free) + "\n");
   }

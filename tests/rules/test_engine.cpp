@@ -433,8 +433,7 @@ TEST(Remote, AReplicaFilledOnTheWrongNodeIsRemoteForItsOwnThreads) {
   s.model_end();
   EXPECT_EQ(s.codes(), Codes{});  // 50%: under the default
   EXPECT_EQ(s.remote_threshold(50).codes(), Codes{"NT015"});
-  EXPECT_NE(s.messages()[0].find("replica of its own node, bound to that node before it is filled"),
-            std::string::npos)
+  EXPECT_NE(s.messages()[0].find("replica of its own node, bound to that node before it is filled"), std::string::npos)
       << s.messages()[0];
 }
 

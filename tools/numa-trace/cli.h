@@ -39,7 +39,7 @@ Command add_journal(CLI::App& app);
 struct ReportOptions {
   std::string trace;
   bool json = false;
-  std::string chrome_trace;  // also write the Chrome trace event format here
+  std::string chrome_trace;        // also write the Chrome trace event format here
   uint32_t remote_threshold = 60;  // NT015, percent (rules::kDefaultRemoteThresholdPct)
 };
 // numa-trace report, also used by the demo.

@@ -44,7 +44,9 @@ nlohmann::ordered_json check_json(const machine::ModelFacts& model, const machin
   j["splits"] = nlohmann::ordered_json::array();
   for (size_t i = 0; i < model.files.size(); ++i) {
     const auto& c = cache[i];
-    nlohmann::ordered_json pc = {{"pages", c.pages}, {"resident_pages", c.resident}, {"sampled_pages", c.sampled},
+    nlohmann::ordered_json pc = {{"pages", c.pages},
+                                 {"resident_pages", c.resident},
+                                 {"sampled_pages", c.sampled},
                                  {"sampled_per_node", c.per_node}};
     if (!c.error.empty()) pc["error"] = c.error;
     j["splits"].push_back({{"file_idx", i}, {"path", model.files[i]}, {"size", model.sizes[i]}, {"page_cache", pc}});
@@ -81,14 +83,15 @@ nlohmann::ordered_json check_json(const machine::ModelFacts& model, const machin
   mj["memlock_hard"] = opt_json(m.memlock_hard);
   mj["hugetlbfs"] = nlohmann::ordered_json::array();
   for (const auto& h : m.hugetlbfs)
-    mj["hugetlbfs"].push_back(
-        {{"dir", h.dir}, {"page_size", h.page_size}, {"limit_pages", opt_json(h.limit)}, {"free_pages", opt_json(h.free)}});
+    mj["hugetlbfs"].push_back({{"dir", h.dir},
+                               {"page_size", h.page_size},
+                               {"limit_pages", opt_json(h.limit)},
+                               {"free_pages", opt_json(h.free)}});
   j["machine"] = mj;
   auto items = [&](machine::Item::Level level) {
     auto a = nlohmann::ordered_json::array();
     for (const auto& i : p.items)
-      if (i.level == level)
-        a.push_back({{"node", i.node}, {"code", i.code}, {"what", i.what}, {"fix", i.fix}});
+      if (i.level == level) a.push_back({{"node", i.node}, {"code", i.code}, {"what", i.what}, {"fix", i.fix}});
     return a;
   };
   j["fits"] = p.fits();
@@ -135,9 +138,11 @@ void print_check(const machine::ModelFacts& model, const machine::Machine& m,
               m.numa_balancing ? std::to_string(*m.numa_balancing).c_str() : "?", m.thp.empty() ? "?" : m.thp.c_str(),
               limit_text(m.memlock_soft).c_str(), limit_text(m.memlock_hard).c_str());
   for (const auto& h : m.hugetlbfs) {
-    std::printf(", hugetlbfs %s (%s pages", printable(h.dir).c_str(), h.page_size ? human_bytes(h.page_size).c_str() : "?");
-    if (h.free) std::printf(", %llu of %llu free", static_cast<unsigned long long>(*h.free),
-                            static_cast<unsigned long long>(*h.limit));
+    std::printf(", hugetlbfs %s (%s pages", printable(h.dir).c_str(),
+                h.page_size ? human_bytes(h.page_size).c_str() : "?");
+    if (h.free)
+      std::printf(", %llu of %llu free", static_cast<unsigned long long>(*h.free),
+                  static_cast<unsigned long long>(*h.limit));
     std::printf(")");
   }
   std::printf("\npage cache of the splits:\n");
@@ -195,7 +200,7 @@ int run_check(const CheckOptions& o) {
   model.region = layout->total;
 
   machine::PlanOptions po;
-  po.strategy = o.strategy == "unified" ? machine::Strategy::unified
+  po.strategy = o.strategy == "unified"  ? machine::Strategy::unified
                 : o.strategy == "mirror" ? machine::Strategy::mirror
                                          : machine::Strategy::per_file;
   po.hugetlbfs = o.hugetlbfs;

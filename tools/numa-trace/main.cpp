@@ -37,7 +37,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   app.fallthrough(false);
 
   const Command commands[] = {
-      add_gen_model(app), add_inspect(app),    add_check(app),    add_run(app),     add_report(app),
+      add_gen_model(app),  add_inspect(app),  add_check(app),   add_run(app),  add_report(app),
       add_postmortem(app), add_diagnose(app), add_journal(app), add_demo(app),
   };
 

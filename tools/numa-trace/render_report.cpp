@@ -218,8 +218,9 @@ void print_report_text(const trace::Trace& t, const TraceSummary& s) {
   }
   const rules::RemoteTotals rt = rules::remote_totals(r, *s.remote);
   if (rt.bytes || rt.not_sampled || rt.unknown_node) {
-    std::printf("\nremote reads (bytes resolved by threads of each node; remote: on another node, estimated from the "
-                "placement sample)\n");
+    std::printf(
+        "\nremote reads (bytes resolved by threads of each node; remote: on another node, estimated from the "
+        "placement sample)\n");
     for (const auto& c : remote_cells(s)) {
       const auto& m = r.mappings[c.mapping];
       std::string where = std::string(format::kind_name(m.kind)) + " slot " + std::to_string(m.slot);

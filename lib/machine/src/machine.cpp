@@ -167,8 +167,8 @@ Machine read_machine(const Roots& roots) {
     }
     n.huge = read_pools(roots.sys + "/kernel/mm/hugepages");
     m.nodes.push_back(n);
-    m.unknown.push_back("NUMA nodes: " + node_dir + " does not exist (a kernel without NUMA, or hidden): " +
-                        "the machine is taken as one node");
+    m.unknown.push_back("NUMA nodes: " + node_dir +
+                        " does not exist (a kernel without NUMA, or hidden): " + "the machine is taken as one node");
   }
 
   if (auto v = read_u64(roots.proc + "/sys/kernel/numa_balancing"))
@@ -180,7 +180,8 @@ Machine read_machine(const Roots& roots) {
     size_t a = t->find('['), b = t->find(']');
     if (a != std::string::npos && b > a) m.thp = t->substr(a + 1, b - a - 1);
   }
-  if (m.thp.empty()) m.unknown.push_back("transparent hugepages: " + roots.sys + "/kernel/mm/transparent_hugepage/enabled");
+  if (m.thp.empty())
+    m.unknown.push_back("transparent hugepages: " + roots.sys + "/kernel/mm/transparent_hugepage/enabled");
   read_memlock(roots, m);
 
   if (auto mounts = slurp(roots.proc + "/self/mounts")) {

@@ -47,8 +47,10 @@ void per_file(const ModelFacts& model, const Machine& m, const std::vector<Cache
   uint64_t available = 0;
   bool all_known = true;
   for (const auto& n : m.nodes) {
-    if (auto a = n.available()) available += *a;
-    else all_known = false;
+    if (auto a = n.available())
+      available += *a;
+    else
+      all_known = false;
   }
   uint64_t resident = 0, pages = 0;
   std::vector<uint64_t> per_node;
@@ -175,8 +177,10 @@ Plan check_plan(const ModelFacts& model, const Machine& m, const std::vector<Cac
     need.id = n.id;
     need.available = n.available();
     if (p.huge_page) {
-      if (const HugePool* pool = n.pool(p.huge_page)) need.free_hugepages = pool->free;
-      else need.free_hugepages = 0;
+      if (const HugePool* pool = n.pool(p.huge_page))
+        need.free_hugepages = pool->free;
+      else
+        need.free_hugepages = 0;
     }
     if (o.strategy == Strategy::mirror) {
       need.bytes = p.huge_page ? 0 : p.bytes;
@@ -205,8 +209,8 @@ Plan check_plan(const ModelFacts& model, const Machine& m, const std::vector<Cac
           }();
           b.problem(need.id, "NT009",
                     nn + ": its replica needs " + std::to_string(need.hugepages) + " hugepages of " +
-                        size_text(p.huge_page) + " and " + nn + " has " + std::to_string(have) + " free: " +
-                        std::to_string(need.hugepages - have) +
+                        size_text(p.huge_page) + " and " + nn + " has " + std::to_string(have) +
+                        " free: " + std::to_string(need.hugepages - have) +
                         " missing; the replica's pages come from another node (NT009), or the mmap fails when "
                         "the pool runs out",
                     "echo " + std::to_string(total + need.hugepages - have) + " > " + pool_dir(need.id, p.huge_page));
@@ -217,8 +221,8 @@ Plan check_plan(const ModelFacts& model, const Machine& m, const std::vector<Cac
         b.problem(need.id, "NT009",
                   nn + ": its replica needs " + size_text(need.bytes) + " and " + nn + " has " +
                       size_text(*need.available) + " available (" + size_text(n.mem_free.value_or(0)) + " free, " +
-                      size_text(n.file_lru.value_or(0)) + " reclaimable page cache): " +
-                      size_text(need.bytes - *need.available) +
+                      size_text(n.file_lru.value_or(0)) +
+                      " reclaimable page cache): " + size_text(need.bytes - *need.available) +
                       " short; the replica's pages land on another node (NT009), or a strict binding "
                       "(numa_alloc_onnode) fails and the OOM killer ends the load",
                   "free memory on " + nn + ", use a smaller quantization, or --strategy per-file");
@@ -229,14 +233,16 @@ Plan check_plan(const ModelFacts& model, const Machine& m, const std::vector<Cac
   if (o.mlock) {
     const uint64_t locked = p.bytes * static_cast<uint64_t>(p.copies);
     if (o.privileged) {
-      p.unknown.push_back("the mlock limit for the user who will load: numa-trace runs privileged (CAP_IPC_LOCK), "
-                          "for which RLIMIT_MEMLOCK does not apply");
+      p.unknown.push_back(
+          "the mlock limit for the user who will load: numa-trace runs privileged (CAP_IPC_LOCK), "
+          "for which RLIMIT_MEMLOCK does not apply");
     } else if (m.memlock_soft && *m.memlock_soft != kUnlimited && *m.memlock_soft < locked) {
       b.problem(-1, "",
                 "--mlock locks " + size_text(locked) + " and RLIMIT_MEMLOCK is " + size_text(*m.memlock_soft) +
                     ": mlock fails (llama.cpp warns \"failed to mlock\" and goes on unlocked)",
                 "raise the limit (ulimit -l, LimitMEMLOCK= in a systemd unit, /etc/security/limits.conf) to at "
-                "least " + std::to_string((locked + 1023) / 1024) + " KiB");
+                "least " +
+                    std::to_string((locked + 1023) / 1024) + " KiB");
     }
   }
 
@@ -256,24 +262,24 @@ Plan check_plan(const ModelFacts& model, const Machine& m, const std::vector<Cac
   if (region && !p.huge_page) {
     if (m.thp == "never")
       b.advice(-1, "",
-               "transparent hugepages are off (never): the anonymous region is mapped with " +
-                   size_text(m.page_size) + " pages, many TLB misses on " + size_text(p.bytes),
+               "transparent hugepages are off (never): the anonymous region is mapped with " + size_text(m.page_size) +
+                   " pages, many TLB misses on " + size_text(p.bytes),
                "echo madvise > /sys/kernel/mm/transparent_hugepage/enabled, or --hugetlbfs DIR");
     for (const auto& h : m.hugetlbfs)
       if (h.page_size)
-        b.advice(-1, "",
-                 "hugetlbfs is mounted at " + h.dir + " (" + size_text(h.page_size) +
-                     " pages) and not used",
+        b.advice(-1, "", "hugetlbfs is mounted at " + h.dir + " (" + size_text(h.page_size) + " pages) and not used",
                  "--hugetlbfs " + h.dir + " backs the region with hugepages");
   }
 
   p.unknown.insert(p.unknown.end(), m.unknown.begin(), m.unknown.end());
-  p.unknown.push_back("which nodes the load's threads will run on: that depends on how it is started (numactl, "
-                      "taskset, llama.cpp's --numa)");
+  p.unknown.push_back(
+      "which nodes the load's threads will run on: that depends on how it is started (numactl, "
+      "taskset, llama.cpp's --numa)");
   p.unknown.push_back("memory other programs take or free before the load");
   if (m.nodes.size() == 1)
-    p.unknown.push_back("remote reads and per-node fit: this machine has one node, so every read is local; how the "
-                        "model fits each node of a multi-node machine can only be checked there");
+    p.unknown.push_back(
+        "remote reads and per-node fit: this machine has one node, so every read is local; how the "
+        "model fits each node of a multi-node machine can only be checked there");
   return p;
 }
 

@@ -407,9 +407,9 @@ Judgement judge(const nt_flight_recorder& fr, int tid, int signal, uint64_t faul
       dup |= g.code == f.code && g.slot == f.slot && g.file_idx == f.file_idx && g.offset == f.offset;
     if (!dup) j.findings.push_back(f);
   }
-  if (nt_fr_finding remote; remote_reads_in_ring(fr, remote) &&
-                            std::none_of(j.findings.begin(), j.findings.end(),
-                                         [](const nt_fr_finding& g) { return g.code == rules::NT015; }))
+  if (nt_fr_finding remote;
+      remote_reads_in_ring(fr, remote) &&
+      std::none_of(j.findings.begin(), j.findings.end(), [](const nt_fr_finding& g) { return g.code == rules::NT015; }))
     j.findings.push_back(remote);
   for (const auto& f : j.findings) {
     char buf[768];

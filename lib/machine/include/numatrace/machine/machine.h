@@ -46,16 +46,16 @@ struct Node {
 
 struct HugetlbfsMount {
   std::string dir;
-  uint64_t page_size = 0;                 // from statfs, else the pagesize= option, else 0 (unknown)
-  std::optional<uint64_t> limit, free;    // pages, when the mount has a size= limit
-  bool statfs_ok = false;                 // statfs saw a hugetlbfs there
+  uint64_t page_size = 0;               // from statfs, else the pagesize= option, else 0 (unknown)
+  std::optional<uint64_t> limit, free;  // pages, when the mount has a size= limit
+  bool statfs_ok = false;               // statfs saw a hugetlbfs there
 };
 
 struct Machine {
-  bool numa_sysfs = false;  // <sys>/devices/system/node exists
-  std::vector<Node> nodes;  // ascending id; one node 0 with /proc/meminfo's numbers when no NUMA sysfs
-  std::optional<int> numa_balancing;            // kernel.numa_balancing
-  std::string thp;                              // transparent_hugepage/enabled: always, madvise or never; "" unknown
+  bool numa_sysfs = false;            // <sys>/devices/system/node exists
+  std::vector<Node> nodes;            // ascending id; one node 0 with /proc/meminfo's numbers when no NUMA sysfs
+  std::optional<int> numa_balancing;  // kernel.numa_balancing
+  std::string thp;                    // transparent_hugepage/enabled: always, madvise or never; "" unknown
   std::optional<uint64_t> memlock_soft, memlock_hard;  // bytes; UINT64_MAX unlimited
   std::vector<HugetlbfsMount> hugetlbfs;
   uint64_t page_size = 4096;

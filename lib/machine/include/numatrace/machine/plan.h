@@ -41,9 +41,9 @@ struct Item {
 
 struct NodeNeed {
   int id = 0;
-  uint64_t bytes = 0;                  // memory this node must give the load (0: none in particular)
-  std::optional<uint64_t> available;   // free + reclaimable page cache
-  uint64_t hugepages = 0;              // hugepages this node must give (hugetlbfs)
+  uint64_t bytes = 0;                 // memory this node must give the load (0: none in particular)
+  std::optional<uint64_t> available;  // free + reclaimable page cache
+  uint64_t hugepages = 0;             // hugepages this node must give (hugetlbfs)
   std::optional<uint64_t> free_hugepages;
   bool fits = true;
 };

@@ -70,8 +70,8 @@ struct RemoteCell {
 // Calls f(const RemoteCell&) for every non-empty cell.
 template <class F>
 void for_each_remote_cell(const Recorder& r, const RemoteReads& a, F&& f) {
-  auto cells = [&](int mi, int32_t file, const uint64_t (&bytes)[NT_FR_MAX_NODES + 1],
-                   const uint32_t (&hist)[NT_FR_MAX_NODES]) {
+  auto cells = [&](int mi, int32_t file, const uint64_t(&bytes)[NT_FR_MAX_NODES + 1],
+                   const uint32_t(&hist)[NT_FR_MAX_NODES]) {
     uint64_t present = 0, best = 0;
     int home = -1;
     for (int n = 0; n < NT_FR_MAX_NODES; ++n) {
@@ -97,10 +97,10 @@ void for_each_remote_cell(const Recorder& r, const RemoteReads& a, F&& f) {
 }
 
 struct RemoteTotals {
-  uint64_t bytes = 0;         // resolved by threads of a known node, of sampled pages
-  uint64_t remote = 0;        // of those, estimated on another node
-  uint64_t not_sampled = 0;   // resolved of pages never sampled
-  uint64_t unknown_node = 0;  // resolved by threads whose node is unknown
+  uint64_t bytes = 0;                             // resolved by threads of a known node, of sampled pages
+  uint64_t remote = 0;                            // of those, estimated on another node
+  uint64_t not_sampled = 0;                       // resolved of pages never sampled
+  uint64_t unknown_node = 0;                      // resolved by threads whose node is unknown
   RemoteCell worst{-1, -1, -1, 0, 0, false, -1};  // the cell with the most remote bytes
 };
 
