@@ -237,7 +237,7 @@ TEST(PageCache, AFileJustWrittenIsResidentAndItsPagesHaveANode) {
   char path[] = "/tmp/nt-cache-XXXXXX";
   int fd = mkstemp(path);
   ASSERT_GE(fd, 0);
-  std::string data(64 * 4096, 'x');
+  std::string data(size_t{64} * 4096, 'x');
   ASSERT_EQ(write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size()));
   close(fd);
   const CachePlacement c = page_cache_placement(path, 16);

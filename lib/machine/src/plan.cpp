@@ -125,7 +125,7 @@ void unified(const Plan& p, const Machine& m, Builder& b) {
               "the unified region needs " + size_text(p.bytes) + " and the machine has " + size_text(total) +
                   " available (free and reclaimable): the allocation fails or the OOM killer ends the load",
               "free memory, or use --strategy per-file (the page cache can evict and re-read)");
-  } else if (m.nodes.size() > 1 && *best->available() < p.bytes) {
+  } else if (best && m.nodes.size() > 1 && *best->available() < p.bytes) {
     b.advice(-1, "NT015",
              "no node has room for the whole " + size_text(p.bytes) + " region (node " + std::to_string(best->id) +
                  " has the most: " + size_text(*best->available()) +
