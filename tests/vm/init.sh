@@ -30,6 +30,8 @@ has "replica +0 .*node0 100%  node1   0%" /tmp/report && ok "replica 0 on node 0
 has "replica +1 .*node0   0%  node1 100%" /tmp/report && ok "replica 1 on node 1" || bad "replica 1 not on node 1"
 has "by the node of the resolving thread: node0 [0-9]+ node1 [0-9]+" /tmp/report && ok "threads on both nodes resolved" || bad "resolves not from both nodes"
 has "^findings: none" /tmp/report && ok "no NT008, no NT009" || bad "findings on the clean mirror load"
+# The clean mirror trace, for the host's HTML report test (vm.sh keeps it).
+echo "VM-TRACE-BEGIN"; base64 /tmp/mirror.nttrace; echo "VM-TRACE-END"
 
 # A thread reading the other node's replica: NT008.
 $NT run --no-output -- $LOADER $MODEL --strategy mirror --threads 2 --fault wrong-replica >/tmp/out 2>/tmp/err

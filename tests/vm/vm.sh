@@ -77,8 +77,13 @@ timeout 280 qemu-system-x86_64 -machine pc -accel tcg -cpu max -smp 2 -m 2G \
 RC=$?
 echo "VM ran $(( $(date +%s) - start )) s (qemu exit $RC)"
 [ -f "$T/console.log" ] || { echo "no console log: $(cat "$T/qemu.err")"; exit 1; }
-# The guest's output (without the kernel's own lines).
-tr -d '\r' <"$T/console.log" | sed -n '/Booting from ROM/,$p' | sed 's/^.*\[ *[0-9]*\.[0-9]*\] .*$//' | grep -av '^$'
+# The guest's output (without the kernel's own lines and the trace's base64).
+tr -d '\r' <"$T/console.log" | sed -n '/Booting from ROM/,$p' | sed '/^VM-TRACE-BEGIN/,/^VM-TRACE-END/d' |
+  sed 's/^.*\[ *[0-9]*\.[0-9]*\] .*$//' | grep -av '^$'
+# The clean mirror load's trace, for tests/cli/html.sh (ctest fixture "vm").
+rm -f "$CACHE/mirror.nttrace"
+tr -d '\r' <"$T/console.log" | sed -n '/^VM-TRACE-BEGIN/,/^VM-TRACE-END/p' | sed '1d;$d' | base64 -d >"$CACHE/mirror.nttrace" 2>/dev/null &&
+  "$NT" report "$CACHE/mirror.nttrace" >/dev/null && pass || fail "the guest's mirror trace did not come out whole"
 
 grep -q "^VM-DONE" "$T/console.log" && pass || fail "the guest did not finish (timeout or panic): $(tail -5 "$T/console.log")"
 while read -r line; do pass; done < <(grep -a "^VM-PASS" "$T/console.log")

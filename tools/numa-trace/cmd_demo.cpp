@@ -151,7 +151,8 @@ int run_demo(const DemoOptions& o) {
 
   say("4/6", "What the trace of that run says (numa-trace report " + fs::path(crash_trace).filename().string() + "):");
   std::fflush(stdout);
-  ReportOptions ro{crash_trace, false, ""};
+  ReportOptions ro;
+  ro.trace = crash_trace;
   int rc = print_report(ro);
   as_expected &= rc == kProblems;
 

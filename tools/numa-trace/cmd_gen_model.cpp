@@ -73,6 +73,10 @@ Command add_gen_model(CLI::App& app) {
   sub->add_option("--splits", o->synth.splits, "Number of files (0: decided by the limits below, else 1)")
       ->default_val(0);
   sub->add_option("--max-tensors", o->synth.max_tensors_per_split, "At most this many tensors per file");
+  sub->add_option("--layers", o->synth.layers,
+                  "Transformer blocks (9 tensors each; the width still follows --size): many tensors in a small "
+                  "model with a small --type")
+      ->check(CLI::Range(1, 100000));
   sub->add_option("--max-bytes", o->synth.max_bytes_per_split, "At most this many tensor bytes per file")
       ->transform(CLI::AsSizeValue(false));
   sub->add_option("--type", o->type, "ggml type of the weight matrices (norms are F32)")->default_val("f16");

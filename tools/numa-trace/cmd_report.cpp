@@ -20,11 +20,29 @@
 #include "numatrace/rules/replay.h"
 #include "numatrace/trace/reader.h"
 #include "process.h"
+#include "render_html.h"
 #include "render_report.h"
 
 namespace numatrace::cli {
 
 namespace {
+
+// An output of report: never overwritten, never written through a symlink;
+// 0600 like the trace it is made from (it holds the same paths and
+// addresses). A failure is said, naming the option and the file.
+bool write_new_file(const std::string& path, const std::string& text, const char* option) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  FILE* f = fd >= 0 ? ::fdopen(fd, "w") : nullptr;
+  if (!f) {
+    if (fd >= 0) ::close(fd);
+    std::fprintf(stderr, "numa-trace report: %s %s: %s\n", option, path.c_str(), std::strerror(errno));
+    return false;
+  }
+  bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  ok = std::fclose(f) == 0 && ok;
+  if (!ok) std::fprintf(stderr, "numa-trace report: %s %s: write failed: %s\n", option, path.c_str(), std::strerror(errno));
+  return ok;
+}
 
 // An event type as the report shows it: its name with spaces ("model
 // begin"), or its number when this build does not know it.
@@ -121,22 +139,7 @@ bool write_chrome_trace(const trace::Trace& t, const std::string& path) {
                     {"tid", 0},
                     {"args", {{"name", "traced loader (pid " + std::to_string(pid) + ")"}}}});
   nlohmann::ordered_json doc = {{"traceEvents", events}, {"displayTimeUnit", "ms"}};
-  // Never overwrite, never through a symlink; 0600 like the trace it is made
-  // from (it holds the same paths and addresses).
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  FILE* f = fd >= 0 ? ::fdopen(fd, "w") : nullptr;
-  if (!f) {
-    if (fd >= 0) ::close(fd);
-    std::fprintf(stderr, "numa-trace report: --chrome-trace %s: %s\n", path.c_str(), std::strerror(errno));
-    return false;
-  }
-  std::string text = json_text(doc, -1);
-  bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  ok = std::fclose(f) == 0 && ok;
-  if (!ok)
-    std::fprintf(stderr, "numa-trace report: --chrome-trace %s: write failed: %s\n", path.c_str(),
-                 std::strerror(errno));
-  return ok;
+  return write_new_file(path, json_text(doc, -1), "--chrome-trace");
 }
 
 }  // namespace
@@ -147,6 +150,7 @@ int print_report(const ReportOptions& o) {
   const trace::Trace& t = *read;
   const TraceSummary s = summarize(t, o.remote_threshold);
   if (!o.chrome_trace.empty() && !write_chrome_trace(t, o.chrome_trace)) return kUsage;
+  if (!o.html.empty() && !write_new_file(o.html, report_html(t, s), "--html")) return kUsage;
   if (o.json)
     std::printf("%s\n", json_text(report_json(t, s)).c_str());
   else
@@ -170,6 +174,10 @@ Command add_report(CLI::App& app) {
                   "on another node than the resolving thread's")
       ->check(CLI::Range(0, 100))
       ->default_val(rules::kDefaultRemoteThresholdPct);
+  sub->add_option("--html", o->html,
+                  "Also write the report as one self-contained HTML page to this file (no network; inline CSS, SVG, "
+                  "script): mappings, files, a file x node placement heatmap, each tensor's wanted and observed "
+                  "node, remote reads, findings with their cause and fix, the crash, a zoomable timeline per thread");
   sub->add_option("--chrome-trace", o->chrome_trace,
                   "Also write the Chrome trace event format to this file (Perfetto, chrome://tracing): one track per "
                   "thread with its resolves, creates, unmaps, destroys and findings");

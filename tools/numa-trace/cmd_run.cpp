@@ -226,7 +226,8 @@ int run_program(const RunOptions& o) {
         std::fprintf(stderr, "numa-trace: %zu events, %zu findings in %s (pid %u; numa-trace report %s)\n",
                      t->events.size(), t->findings.size(), p.c_str(), t->header.pid, p.c_str());
         if (o.report) {
-          ReportOptions ro{p, false, ""};
+          ReportOptions ro;
+          ro.trace = p;
           print_report(ro);
         }
       } else {

@@ -150,7 +150,7 @@ Result<SynthPlan> plan_model(const SynthOptions& o) {
   const uint64_t layer_bytes = 4 * matrix(n_embd, n_embd) + 3 * matrix(n_embd, n_ff) + 2 * n_embd * 4;
   const uint64_t fixed = 2 * matrix(n_embd, n_vocab) + n_embd * 4;
   uint64_t layers = o.target_bytes > fixed ? (o.target_bytes - fixed) / layer_bytes : 0;
-  layers = std::max<uint64_t>(layers, 1);
+  layers = std::max<uint64_t>(o.layers ? o.layers : layers, 1);
   if (layers > 100000) return plan_error("size", "too large");
 
   SynthPlan p;

@@ -22,6 +22,7 @@ struct SynthOptions {
   uint64_t target_bytes = 64ull << 20;  // approximate total tensor bytes
   unsigned splits = 0;                  // number of files; 0 = decided by the limits below
   uint64_t max_tensors_per_split = 0;   // 0 = no limit
+  uint64_t layers = 0;                  // transformer blocks (9 tensors each); 0 = as many as target_bytes allows
   uint64_t max_bytes_per_split = 0;     // 0 = no limit
   GgmlType type = GgmlType::f16;        // type of the weight matrices (norms are f32)
   uint32_t alignment = kDefaultAlignment;
