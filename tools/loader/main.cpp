@@ -38,6 +38,9 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   app.add_flag("--verify", o.verify, "Compare every tensor's bytes with the generated contents");
   app.add_flag("--copy", o.copy, "Copy each tensor into a buffer (default: touch its pages)");
   app.add_flag("-q,--quiet", o.quiet, "No summary line");
+  app.add_flag("--hold", o.hold,
+               "After the load, print \"ready\" and keep the model loaded until SIGINT or SIGTERM (for numa-trace "
+               "placement PID, gdb -p)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -29,6 +29,7 @@ struct Command {
 Command add_gen_model(CLI::App& app);
 Command add_inspect(CLI::App& app);
 Command add_check(CLI::App& app);
+Command add_placement(CLI::App& app);
 Command add_report(CLI::App& app);
 Command add_demo(CLI::App& app);
 Command add_run(CLI::App& app);

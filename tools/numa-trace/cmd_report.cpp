@@ -40,7 +40,8 @@ bool write_new_file(const std::string& path, const std::string& text, const char
   }
   bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
   ok = std::fclose(f) == 0 && ok;
-  if (!ok) std::fprintf(stderr, "numa-trace report: %s %s: write failed: %s\n", option, path.c_str(), std::strerror(errno));
+  if (!ok)
+    std::fprintf(stderr, "numa-trace report: %s %s: write failed: %s\n", option, path.c_str(), std::strerror(errno));
   return ok;
 }
 

@@ -37,8 +37,8 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   app.fallthrough(false);
 
   const Command commands[] = {
-      add_gen_model(app),  add_inspect(app),  add_check(app),   add_run(app),  add_report(app),
-      add_postmortem(app), add_diagnose(app), add_journal(app), add_demo(app),
+      add_gen_model(app), add_inspect(app),    add_check(app),    add_run(app),     add_report(app),
+      add_placement(app), add_postmortem(app), add_diagnose(app), add_journal(app), add_demo(app),
   };
 
   // `numa-trace PROGRAM ARGS...` (as heaptrack, strace, valgrind are used)

@@ -85,8 +85,8 @@ std::string placement_bar(const uint32_t (&hist)[NT_FR_MAX_NODES], uint32_t samp
   }
   if (absent) {
     title += ", " + std::to_string(absent) + " of " + std::to_string(sampled) + " pages absent";
-    rects += "<rect x=\"" + num(x, 2) + "\" width=\"" + num(100.0 - x, 2) + "\" height=\"10\" fill=\"" + kUnknown +
-             "\"/>";
+    rects +=
+        "<rect x=\"" + num(x, 2) + "\" width=\"" + num(100.0 - x, 2) + "\" height=\"10\" fill=\"" + kUnknown + "\"/>";
   }
   return svg + esc(title) + "</title>" + rects + "</svg> <span class=\"small\">" + esc(title) + "</span>";
 }
@@ -141,8 +141,9 @@ std::string report_html(const trace::Trace& t, const TraceSummary& s) {
   h += "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
        "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
        "<title>numa-trace report: " +
-       esc(t.path) + "</title>\n<script>window.addEventListener('error',function(e){document.body.dataset.errors="
-                     "(document.body.dataset.errors||'')+e.message+';';});</script>\n<style>" +
+       esc(t.path) +
+       "</title>\n<script>window.addEventListener('error',function(e){document.body.dataset.errors="
+       "(document.body.dataset.errors||'')+e.message+';';});</script>\n<style>" +
        kStyle + "</style></head>\n<body data-errors=\"\">\n";
   // Patterns shared by every SVG: hatching for unknown or absent pages.
   h += "<svg width=\"0\" height=\"0\" style=\"position:absolute\" aria-hidden=\"true\"><defs><pattern id=\"unknown\" "
@@ -154,8 +155,7 @@ std::string report_html(const trace::Trace& t, const TraceSummary& s) {
        num(static_cast<double>(s.last_ns - s.first_ns) / 1e6, 1) + " ms" +
        (t.complete ? "" : " <strong>(cut short: no summary record)</strong>") + "</p>";
   if (!s.model_path.empty())
-    h += "<p>model <span class=\"mono\">" + esc(s.model_path) + "</span> (" + std::to_string(r.n_files) +
-         " files)</p>";
+    h += "<p>model <span class=\"mono\">" + esc(s.model_path) + "</span> (" + std::to_string(r.n_files) + " files)</p>";
   h += "<p class=\"legend\" aria-label=\"node colours\">";
   for (int n = 0; n < nodes; ++n)
     h += "<span><span class=\"swatch\" style=\"background:" + colour(n) + "\"></span>node " + std::to_string(n) +
@@ -174,12 +174,11 @@ std::string report_html(const trace::Trace& t, const TraceSummary& s) {
     const char* sev = ci.severity == rules::kError ? "error" : ci.severity == rules::kWarning ? "warning" : "info";
     const char* sev_word = ci.severity == rules::kInfo ? "advice" : sev;
     h += "<article class=\"finding sev-" + std::string(sev) + "\" data-code=\"" + esc(code) + "\" data-count=\"" +
-         std::to_string(g.count) + "\"><h3>" + esc(code) + " " + esc(ci.title) + " <span class=\"small\">(" +
-         sev_word + ", " + std::to_string(g.count) + "&times;" +
+         std::to_string(g.count) + "\"><h3>" + esc(code) + " " + esc(ci.title) + " <span class=\"small\">(" + sev_word +
+         ", " + std::to_string(g.count) + "&times;" +
          (g.replay_only ? ", " + std::to_string(g.replay_only) + " found on replay" : "") +
          ")</span></h3><p class=\"mono first\">" + esc(g.first->text) + "</p>";
-    if (ci.explanation[0])
-      h += "<details><summary>Cause and fix</summary><p>" + esc(ci.explanation) + "</p></details>";
+    if (ci.explanation[0]) h += "<details><summary>Cause and fix</summary><p>" + esc(ci.explanation) + "</p></details>";
     h += "</article>";
   }
   h += "</section>\n";
@@ -200,7 +199,8 @@ std::string report_html(const trace::Trace& t, const TraceSummary& s) {
            esc(std::string(last->name, strnlen(last->name, NT_FR_NAME))) + "'</span> (file " +
            std::to_string(last->file_idx) + ", offset <span class=\"mono\">" + hex(last->a) + "</span>, " +
            std::to_string(last->b) + " bytes) through slot " + std::to_string(last->slot) + ", address " +
-           "<span class=\"mono\">" + hex(last->c) + "</span>. <span class=\"small\">numa-trace postmortem CORE "
+           "<span class=\"mono\">" + hex(last->c) +
+           "</span>. <span class=\"small\">numa-trace postmortem CORE "
            "decodes the core.</span></p>";
     else
       h += "<p class=\"muted\">No resolve was in flight in that thread.</p>";
@@ -209,7 +209,8 @@ std::string report_html(const trace::Trace& t, const TraceSummary& s) {
 
   // Mappings.
   h += "<section id=\"mappings\"><h2>Mappings</h2>";
-  if (rules::mapping_count(r) == 0) h += "<p>none: the splits were read into the program's memory (no mmap)</p>";
+  if (rules::mapping_count(r) == 0)
+    h += "<p>none: the splits were read into the program's memory (no mmap)</p>";
   else
     h += "<table><thead><tr><th class=\"r\">slot</th><th>kind</th><th class=\"r\">node</th><th>base</th><th "
          "class=\"r\">size</th><th>state</th><th>placement (sampled pages)</th><th>files</th></tr></thead><tbody>";
@@ -220,13 +221,12 @@ std::string report_html(const trace::Trace& t, const TraceSummary& s) {
       files += "<span class=\"mapped-file\" data-file-idx=\"" + std::to_string(f) + "\">" + std::to_string(f) +
                (s.path_of(f).empty() ? "" : " <span class=\"small mono\">" + esc(s.path_of(f)) + "</span>") +
                "</span><br>";
-    h += "<tr class=\"mapping\" data-slot=\"" + std::to_string(m.slot) + "\" data-kind=\"" +
-         format::kind_name(m.kind) + "\" data-base=\"" + hex(m.base) + "\" data-length=\"" +
-         std::to_string(m.length) + "\" data-node=\"" + std::to_string(m.node) + "\" data-state=\"" +
-         format::state_name(m.state) + "\"><td class=\"r\">" + std::to_string(m.slot) + "</td><td>" +
-         format::kind_name(m.kind) + "</td><td class=\"r\">" + (m.node >= 0 ? std::to_string(m.node) : "-") +
-         "</td><td class=\"mono\">" + hex(m.base) + "</td><td class=\"r\">" + human_bytes(m.length) + "</td><td>" +
-         format::state_name(m.state) + "</td><td>" +
+    h += "<tr class=\"mapping\" data-slot=\"" + std::to_string(m.slot) + "\" data-kind=\"" + format::kind_name(m.kind) +
+         "\" data-base=\"" + hex(m.base) + "\" data-length=\"" + std::to_string(m.length) + "\" data-node=\"" +
+         std::to_string(m.node) + "\" data-state=\"" + format::state_name(m.state) + "\"><td class=\"r\">" +
+         std::to_string(m.slot) + "</td><td>" + format::kind_name(m.kind) + "</td><td class=\"r\">" +
+         (m.node >= 0 ? std::to_string(m.node) : "-") + "</td><td class=\"mono\">" + hex(m.base) +
+         "</td><td class=\"r\">" + human_bytes(m.length) + "</td><td>" + format::state_name(m.state) + "</td><td>" +
          placement_bar(m.placement, m.placement_sampled, m.placement_absent, nodes) + "</td><td>" + files +
          "</td></tr>";
   }
@@ -236,8 +236,8 @@ std::string report_html(const trace::Trace& t, const TraceSummary& s) {
   // Files.
   h += "<section id=\"files\"><h2>Files</h2><ul>";
   for (const auto& [f, path] : s.file_paths)
-    h += "<li class=\"file\" data-file-idx=\"" + std::to_string(f) + "\" data-path=\"" + esc(path) +
-         "\">file " + std::to_string(f) + ": <span class=\"mono\">" + esc(path) + "</span></li>";
+    h += "<li class=\"file\" data-file-idx=\"" + std::to_string(f) + "\" data-path=\"" + esc(path) + "\">file " +
+         std::to_string(f) + ": <span class=\"mono\">" + esc(path) + "</span></li>";
   if (s.file_paths.empty()) h += "<li class=\"muted\">no file open was recorded</li>";
   h += "</ul></section>\n";
 
@@ -265,16 +265,20 @@ std::string report_html(const trace::Trace& t, const TraceSummary& s) {
     }
   }
   h += "<section id=\"heatmap\"><h2>Placement: files &times; nodes</h2>";
-  if (rows.empty()) h += "<p>no mapping</p>";
+  if (rows.empty())
+    h += "<p>no mapping</p>";
   else {
     const int cell = 56, label = 300, rh = 22;
     const int width = label + cell * (nodes + 1), height = rh * (static_cast<int>(rows.size()) + 1);
     h += "<div class=\"figure\"><svg viewBox=\"0 0 " + std::to_string(width) + " " + std::to_string(height) +
-         "\" width=\"" + std::to_string(width) + "\" role=\"img\" aria-label=\"share of each file's sampled pages on "
+         "\" width=\"" + std::to_string(width) +
+         "\" role=\"img\" aria-label=\"share of each file's sampled pages on "
          "each node\">";
     for (int n = 0; n <= nodes; ++n)
-      h += "<text x=\"" + std::to_string(label + cell * n + cell / 2) + "\" y=\"15\" text-anchor=\"middle\" "
-           "font-size=\"12\">" + (n < nodes ? "node " + std::to_string(n) : std::string("absent")) + "</text>";
+      h += "<text x=\"" + std::to_string(label + cell * n + cell / 2) +
+           "\" y=\"15\" text-anchor=\"middle\" "
+           "font-size=\"12\">" +
+           (n < nodes ? "node " + std::to_string(n) : std::string("absent")) + "</text>";
     for (size_t k = 0; k < rows.size(); ++k) {
       const Row& row = rows[k];
       const int y = rh * static_cast<int>(k + 1);
@@ -306,7 +310,8 @@ std::string report_html(const trace::Trace& t, const TraceSummary& s) {
   for (const auto& e : t.events)
     if (e.type == NT_EV_RESOLVE) resolves.push_back(&e);
   h += "<section id=\"tensors\"><h2>Tensors: wanted node over observed node</h2>";
-  if (resolves.empty()) h += "<p>no resolve</p>";
+  if (resolves.empty())
+    h += "<p>no resolve</p>";
   else {
     const size_t n = resolves.size();
     const double w = std::max(2.0, std::min(12.0, 1100.0 / static_cast<double>(n)));
@@ -334,7 +339,8 @@ std::string report_html(const trace::Trace& t, const TraceSummary& s) {
     }
     h += "<p>" + std::to_string(n) + " tensors in resolve order; " + std::to_string(mismatches) +
          " observed on another node than wanted (marked below the strip).</p><div class=\"figure\"><svg viewBox=\"0 "
-         "0 " + std::to_string(width) + " 46\" width=\"" + std::to_string(width) +
+         "0 " +
+         std::to_string(width) + " 46\" width=\"" + std::to_string(width) +
          "\" role=\"img\" aria-label=\"each tensor's wanted and observed node\">" + body + "</svg></div>";
   }
   h += "</section>\n";
@@ -347,7 +353,8 @@ std::string report_html(const trace::Trace& t, const TraceSummary& s) {
   } else {
     h += "<p>" + num(rt.bytes ? 100.0 * static_cast<double>(rt.remote) / static_cast<double>(rt.bytes) : 0, 0) +
          "% of " + human_bytes(rt.bytes) + " resolved on another node than the resolving thread's (NT015 at " +
-         std::to_string(s.remote_threshold_pct) + "%).</p><table><thead><tr><th>file</th><th>mapping</th><th>read "
+         std::to_string(s.remote_threshold_pct) +
+         "%).</p><table><thead><tr><th>file</th><th>mapping</th><th>read "
          "by</th><th class=\"r\">bytes</th><th class=\"r\">remote</th><th>pages mostly on</th></tr></thead><tbody>";
     rules::for_each_remote_cell(r, *s.remote, [&](const rules::RemoteCell& c) {
       const auto& m = r.mappings[c.mapping];
@@ -355,8 +362,7 @@ std::string report_html(const trace::Trace& t, const TraceSummary& s) {
            std::to_string(c.reader_node) + "\"><td>" + std::to_string(c.file_idx) + "</td><td>" +
            format::kind_name(m.kind) + " slot " + std::to_string(m.slot) +
            (m.kind == NT_KIND_REPLICA ? " (node " + std::to_string(m.node) + ")" : "") + "</td><td>" +
-           node_text(c.reader_node) +
-           "</td><td class=\"r\">" + human_bytes(c.bytes) + "</td><td class=\"r\">" +
+           node_text(c.reader_node) + "</td><td class=\"r\">" + human_bytes(c.bytes) + "</td><td class=\"r\">" +
            (c.sampled && c.reader_node >= 0
                 ? num(100.0 * static_cast<double>(c.remote) / static_cast<double>(c.bytes), 0) + "%"
                 : std::string("?")) +
@@ -401,8 +407,14 @@ std::string report_html(const trace::Trace& t, const TraceSummary& s) {
           what += " '" + std::string(e.name, strnlen(e.name, NT_FR_NAME)) + "' file " + std::to_string(e.file_idx) +
                   " slot " + std::to_string(e.slot) + " on " + node_text(e.node);
           break;
-        case NT_EV_CREATE: fill = "#009E73"; what += " slot " + std::to_string(e.slot); break;
-        case NT_EV_DESTROY: fill = "#D55E00"; what += " slot " + std::to_string(e.slot); break;
+        case NT_EV_CREATE:
+          fill = "#009E73";
+          what += " slot " + std::to_string(e.slot);
+          break;
+        case NT_EV_DESTROY:
+          fill = "#D55E00";
+          what += " slot " + std::to_string(e.slot);
+          break;
         case NT_EV_UNMAP: fill = "#CC79A7"; break;
         case NT_EV_CRASH: fill = "#b00020"; break;
         default: break;

@@ -8,7 +8,9 @@
 
 #include <fcntl.h>
 #include <numa.h>
+#include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -556,6 +558,19 @@ int Loader::run() {
         o_.threads == 1 ? "" : "s", n_nodes_, n_nodes_ == 1 ? "" : "s",
         static_cast<unsigned long long>(checksum_.load()),
         o_.verify ? (bad_tensors_ ? "; VERIFY FAILED" : "; every byte verified") : "");
+  if (o_.hold) {
+    // The model stays loaded for an observer (numa-trace placement PID,
+    // gdb -p) until SIGINT or SIGTERM; then it is freed as usual.
+    sigset_t wait_for;
+    sigemptyset(&wait_for);
+    sigaddset(&wait_for, SIGINT);
+    sigaddset(&wait_for, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &wait_for, nullptr);
+    std::printf("ready\n");
+    std::fflush(stdout);
+    int sig = 0;
+    sigwait(&wait_for, &sig);
+  }
   if (bad_tensors_) {
     std::fprintf(stderr, "numa-trace-loader: %llu tensors read wrong bytes\n",
                  static_cast<unsigned long long>(bad_tensors_.load()));

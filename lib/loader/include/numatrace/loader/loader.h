@@ -44,6 +44,7 @@ struct Options {
   unsigned threads = 4;
   std::string hugetlbfs;       // unified/mirror backing directory (hugetlbfs mount), empty = anonymous
   bool fixed_address = false;  // request 0x200000000000 + node * 0x200000000000
+  bool hold = false;           // after the load, print "ready" and wait for SIGINT/SIGTERM before freeing the model
 };
 
 bool parse_strategy(std::string_view s, Strategy& out);
