@@ -10,6 +10,7 @@
 #             terminal's ^C is not sent twice
 #   crash     a SIGSEGV inside the real load decodes with postmortem
 #   coexist   started through an exec, a closed stderr, a file-size limit
+#   placement numa-trace placement PID on the client, started without numa-trace
 # usage: llama.sh PART NUMA-TRACE CLIENT.mjs LLAMA-DIR [CRASH-SHIM.so]
 PART=$1 NT=$2 CLIENT=$3 LLAMA_DIR=$4 SHIM=${5:-}
 . "$(dirname "$0")/../cli/lib.sh"
@@ -175,8 +176,38 @@ PY
   expect_grep "$T/err" "trace sink file:.*File too large" "RLIMIT_FSIZE: the sink's failure is said"
 }
 
+# numa-trace placement PID on the client, started without numa-trace and
+# waiting after its tokens: every split named with its pages' nodes, and
+# the tensor groups from the splits' tensor tables.
+placement() {
+  node "$CLIENT" "$M" --wait >"$T/client.out" 2>"$T/client.err" &
+  local pid=$!
+  for _ in $(seq 300); do grep -q '^ready' "$T/client.out" && break; sleep 0.1; done
+  grep -q '^ready' "$T/client.out" && pass || fail "the client did not get ready: $(tail -3 "$T/client.err")"
+  run "$NT" placement "$pid" --json
+  expect_rc 0 -- "placement of the real loader's client"
+  cp "$T/out" "$T/placement.json"
+  run "$NT" placement "$pid"
+  kill -TERM "$pid"
+  wait "$pid"
+  python3 - "$T/placement.json" "$T" <<'PY' && pass || fail "placement of the client: $(head -c 400 "$T/placement.json")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["method"] == "move_pages", j
+paths = [f["path"] for f in j["files"]]
+assert paths == [f"{sys.argv[2]}/m-0000{i}-of-00003.gguf" for i in (1, 2, 3)], paths
+for f in j["files"]:
+    assert f["file_idx"] == paths.index(f["path"]), f
+    p = f["placement"]
+    assert p["sampled_pages"] > 0 and sum(p["pages_per_node"]) + p["absent_pages"] == p["sampled_pages"], f
+groups = set(g for f in j["files"] for g in f["groups"])
+assert {"token_embd", "attention", "ffn", "output"} <= groups, groups
+PY
+  expect_grep "$T/out" "^  file 0, [0-9.]+ [KM]iB mapped:  node0 " "the text names file 0 with its nodes"
+}
+
 case $PART in
-  unharmed | trace | signals | crash | coexist) "$PART" ;;
-  *) echo "usage: llama.sh unharmed|trace|signals|crash|coexist NUMA-TRACE CLIENT LLAMA-DIR [SHIM]" >&2; exit 2 ;;
+  unharmed | trace | signals | crash | coexist | placement) "$PART" ;;
+  *) echo "usage: llama.sh unharmed|trace|signals|crash|coexist|placement NUMA-TRACE CLIENT LLAMA-DIR [SHIM]" >&2; exit 2 ;;
 esac
 finish

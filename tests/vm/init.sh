@@ -67,6 +67,28 @@ remote per-file-local 2 $LOADER /tmp/n1/m-00001-of-00006.gguf --strategy per-fil
 has "in all: 0% of" /tmp/report && has "^findings: none" /tmp/report && ! grep -q NT015 /tmp/err &&
   ok "the same load bound to node 1: no NT015" || bad "a load bound to its files' node raised NT015 or reads remotely"
 
+# numa-trace placement PID: the same splits held by a loader that was not
+# started under numa-trace show node 1; a mirror held with libnumatrace
+# shows each replica on its node (from the flight recorder).
+hold() {  # hold OUT COMMAND...: start it in the background, wait for "ready"
+  out=$1; shift
+  "$@" >$out 2>&1 &
+  HELD=$!
+  for i in $(seq 100); do grep -q '^ready' $out && return 0; sleep 0.1; done
+  bad "$* did not get ready: $(tail -2 $out)"
+}
+hold /tmp/hold.out taskset 1 $LOADER /tmp/n1/m-00001-of-00006.gguf --strategy per-file --hold
+$NT placement $HELD >/tmp/placement; cat /tmp/placement
+kill $HELD; wait $HELD
+has "^  file 0, .* mapped:  node0 +0%  node1 100%" /tmp/placement && has "^  file 5, .* mapped:  node0 +0%  node1 100%" /tmp/placement &&
+  ok "placement PID: the splits on node 1 show node 1" || bad "placement PID did not show the splits on node 1"
+hold /tmp/hold.out env LD_PRELOAD=/nt/lib/libnumatrace.so $LOADER $MODEL --strategy mirror --threads 2 --hold
+$NT placement $HELD >/tmp/placement; cat /tmp/placement
+kill $HELD; wait $HELD
+has "^replica region in slot 0 for node 1 \(flight recorder\), .*:  node0 +0%  node1 100%" /tmp/placement &&
+  has "^replica region in slot 0 for node 0 \(flight recorder\), .*:  node0 100%  node1 +0%" /tmp/placement &&
+  ok "placement PID: each replica on its node" || bad "placement PID: replicas not shown on their nodes"
+
 # The real loader: upstream llama.cpp's llama-simple, the same two ways.
 if [ -x /llama/llama-simple ]; then
   mkdir -p /tmp/l1 && taskset 2 cp /model/l-* /tmp/l1/
