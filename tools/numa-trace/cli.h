@@ -41,7 +41,7 @@ struct ReportOptions {
   std::string trace;
   bool json = false;
   std::string chrome_trace;        // also write the Chrome trace event format here
-  std::string html;  // also write the report as an HTML page here
+  std::string html;                // also write the report as an HTML page here
   uint32_t remote_threshold = 60;  // NT015, percent (rules::kDefaultRemoteThresholdPct)
 };
 // numa-trace report, also used by the demo.
