@@ -200,9 +200,7 @@ int run_check(const CheckOptions& o) {
   model.region = layout->total;
 
   machine::PlanOptions po;
-  po.strategy = o.strategy == "unified"  ? machine::Strategy::unified
-                : o.strategy == "mirror" ? machine::Strategy::mirror
-                                         : machine::Strategy::per_file;
+  gguf::parse_strategy(o.strategy, po.strategy);  // one of the three: the option checks it
   po.hugetlbfs = o.hugetlbfs;
   po.mlock = o.mlock;
   po.privileged = geteuid() == 0;

@@ -234,4 +234,22 @@ Result<UnifiedLayout> unified_layout(std::span<const uint64_t> file_sizes, Packi
   return l;
 }
 
+const char* strategy_name(Strategy s) {
+  switch (s) {
+    case Strategy::per_file: return "per-file";
+    case Strategy::unified: return "unified";
+    case Strategy::mirror: return "mirror";
+  }
+  return "?";
+}
+
+bool parse_strategy(std::string_view s, Strategy& out) {
+  for (Strategy k : {Strategy::per_file, Strategy::unified, Strategy::mirror})
+    if (s == strategy_name(k)) {
+      out = k;
+      return true;
+    }
+  return false;
+}
+
 }  // namespace numatrace::gguf

@@ -581,18 +581,6 @@ int Loader::run() {
 
 }  // namespace
 
-bool parse_strategy(std::string_view s, Strategy& out) {
-  if (s == "per-file")
-    out = Strategy::per_file;
-  else if (s == "unified")
-    out = Strategy::unified;
-  else if (s == "mirror")
-    out = Strategy::mirror;
-  else
-    return false;
-  return true;
-}
-
 namespace {
 struct FaultName {
   Fault fault;
@@ -626,15 +614,6 @@ bool parse_fault(std::string_view s, Fault& out) {
 const char* fault_name(Fault f) {
   for (const auto& k : kFaults)
     if (k.fault == f) return k.name;
-  return "?";
-}
-
-const char* strategy_name(Strategy s) {
-  switch (s) {
-    case Strategy::per_file: return "per-file";
-    case Strategy::unified: return "unified";
-    case Strategy::mirror: return "mirror";
-  }
   return "?";
 }
 

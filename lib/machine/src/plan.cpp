@@ -136,15 +136,6 @@ void unified(const Plan& p, const Machine& m, Builder& b) {
 
 }  // namespace
 
-const char* strategy_name(Strategy s) {
-  switch (s) {
-    case Strategy::per_file: return "per-file";
-    case Strategy::unified: return "unified";
-    case Strategy::mirror: return "mirror";
-  }
-  return "?";
-}
-
 Plan check_plan(const ModelFacts& model, const Machine& m, const std::vector<CachePlacement>& cache,
                 const PlanOptions& o) {
   Plan p;

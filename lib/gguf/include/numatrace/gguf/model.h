@@ -7,6 +7,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "numatrace/gguf/split_name.h"
@@ -19,6 +20,13 @@ inline constexpr std::string_view kKeySplitNo = "split.no";                     
 inline constexpr std::string_view kKeySplitCount = "split.count";                 // u16
 inline constexpr std::string_view kKeySplitTensorsCount = "split.tensors.count";  // i32
 inline constexpr std::string_view kKeyAlignment = "general.alignment";            // u32
+
+// How a loader holds a split model in memory (the reference loader's
+// --strategy, numa-trace check's): each split mapped on its own, one
+// unified region holding every split, or one such region per NUMA node.
+enum class Strategy { per_file, unified, mirror };
+const char* strategy_name(Strategy s);  // "per-file", "unified", "mirror"
+bool parse_strategy(std::string_view s, Strategy& out);
 
 // "<prefix>-%05d-of-%05d.gguf"; `no` is 0-based, the name is 1-based.
 std::string split_path(const std::string& prefix, unsigned no, unsigned count);

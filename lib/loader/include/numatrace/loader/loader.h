@@ -10,9 +10,13 @@
 #include <string>
 #include <string_view>
 
+#include "numatrace/gguf/model.h"
+
 namespace numatrace::loader {
 
-enum class Strategy { per_file, unified, mirror };
+using Strategy = gguf::Strategy;
+using gguf::parse_strategy;
+using gguf::strategy_name;
 
 // One per failure mode of docs/llama-loader.md; docs/loader.md names the finding
 // numa-trace reports for each.
@@ -47,10 +51,8 @@ struct Options {
   bool hold = false;           // after the load, print "ready" and wait for SIGINT/SIGTERM before freeing the model
 };
 
-bool parse_strategy(std::string_view s, Strategy& out);
 bool parse_fault(std::string_view s, Fault& out);
 const char* fault_name(Fault f);
-const char* strategy_name(Strategy s);
 
 // Exit codes: 0 loaded (and verified), 1 verification failed or the load
 // was refused (e.g. fixed address taken), 2 usage, model or I/O error.

@@ -8,12 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "numatrace/gguf/model.h"
 #include "numatrace/machine/machine.h"
 
 namespace numatrace::machine {
 
-enum class Strategy { per_file, unified, mirror };
-const char* strategy_name(Strategy s);
+using Strategy = gguf::Strategy;
+using gguf::strategy_name;
 
 struct ModelFacts {
   std::string path;                // the first split
