@@ -156,9 +156,8 @@ int run_postmortem(const PostmortemOptions& in) {
   }
   const postmortem::Report& r = *analyzed;
   // Advice (NT015) alone is not a problem.
-  const bool problems = r.signal != 0 || std::any_of(r.findings.begin(), r.findings.end(), [](const nt_fr_finding& f) {
-                          return rules::code_info(f.code).severity != rules::kInfo;
-                        });
+  const bool problems = r.signal != 0 || std::any_of(r.findings.begin(), r.findings.end(),
+                                                     [](const nt_fr_finding& f) { return !rules::is_advice(f.code); });
   // A truncated or corrupt core is reported as far as it could be read,
   // and still exits 2.
   const int rc = r.damaged ? kUsage : problems ? kProblems : kOk;

@@ -172,7 +172,7 @@ std::string report_html(const trace::Trace& t, const TraceSummary& s) {
   for (const auto& [code, g] : s.by_code) {
     const rules::CodeInfo& ci = rules::code_info(g.first->finding.code);
     const char* sev = ci.severity == rules::kError ? "error" : ci.severity == rules::kWarning ? "warning" : "info";
-    const char* sev_word = ci.severity == rules::kInfo ? "advice" : sev;
+    const char* sev_word = rules::is_advice(g.first->finding.code) ? "advice" : sev;
     h += "<article class=\"finding sev-" + std::string(sev) + "\" data-code=\"" + esc(code) + "\" data-count=\"" +
          std::to_string(g.count) + "\"><h3>" + esc(code) + " " + esc(ci.title) + " <span class=\"small\">(" + sev_word +
          ", " + std::to_string(g.count) + "&times;" +
@@ -321,9 +321,7 @@ std::string report_html(const trace::Trace& t, const TraceSummary& s) {
     for (size_t k = 0; k < n; ++k) {
       const nt_fr_event& e = *resolves[k];
       int wanted = e.node;
-      const int mi = e.mapping >= 0 && static_cast<uint32_t>(e.mapping) < rules::mapping_count(r)
-                         ? e.mapping
-                         : rules::find_live_in_slot(r, e.slot, e.c, e.node);
+      const int mi = rules::resolved_through(r, e);
       if (mi >= 0 && r.mappings[mi].kind == NT_KIND_REPLICA && r.mappings[mi].node >= 0) wanted = r.mappings[mi].node;
       const int seen = e.page_node;
       const bool differs = wanted >= 0 && seen >= 0 && wanted != seen;

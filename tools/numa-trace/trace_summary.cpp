@@ -125,10 +125,7 @@ TraceSummary summarize(const trace::Trace& t, uint32_t remote_threshold_pct) {
   // A crash that no finding explains is a finding of its own (NT013), so
   // that every problem has a code to count and alert on.
   trace::RecordedFinding crashed{};
-  const bool explained = std::any_of(by_code.begin(), by_code.end(), [](const auto& c) {
-    return rules::code_info(c.second.first->finding.code).severity != rules::kInfo;
-  });
-  if (t.crash && !explained) {
+  if (t.crash && !out.beyond_advice()) {
     crashed.finding.code = rules::NT013;
     crashed.finding.severity = rules::kError;
     crashed.finding.seq = t.crash->seq;

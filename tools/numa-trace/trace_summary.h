@@ -59,12 +59,13 @@ struct TraceSummary {
   // file of its slot (per-file: slot i maps file i, as upstream).
   std::vector<int32_t> files_of(const nt_fr_mapping& m) const;
   std::string path_of(int32_t f) const;
-  // Findings that are not advice (NT015), or a crash.
-  bool problems(const trace::Trace& t) const {
+  // A finding that is not advice (NT015): one that can explain a crash.
+  bool beyond_advice() const {
     for (const auto& [code, g] : by_code)
-      if (rules::code_info(g.first->finding.code).severity != rules::kInfo) return true;
-    return t.crash.has_value();
+      if (!rules::is_advice(g.first->finding.code)) return true;
+    return false;
   }
+  bool problems(const trace::Trace& t) const { return beyond_advice() || t.crash.has_value(); }
 };
 
 inline constexpr const char* kPhaseOrder[] = {

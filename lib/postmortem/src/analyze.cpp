@@ -334,7 +334,7 @@ namespace {
 // The first finding that can explain a crash: advice (NT015) cannot.
 size_t explaining(const std::vector<nt_fr_finding>& findings) {
   size_t k = 0;
-  while (k < findings.size() && rules::code_info(findings[k].code).severity == rules::kInfo) ++k;
+  while (k < findings.size() && rules::is_advice(findings[k].code)) ++k;
   return k;
 }
 
@@ -346,11 +346,7 @@ bool remote_reads_in_ring(const nt_flight_recorder& fr, nt_fr_finding& out) {
   acc->reset();
   for (const nt_fr_event& e : last_events(fr, NT_FR_RING)) {
     if (e.type == NT_EV_MODEL_BEGIN) acc->reset();
-    if (e.type != NT_EV_RESOLVE) continue;
-    int mi = e.mapping;
-    if (mi < 0 || static_cast<uint32_t>(mi) >= rules::mapping_count(fr))  // recorded by an older numa-trace
-      mi = rules::find_live_in_slot(fr, e.slot, e.c, e.node);
-    acc->add(fr, e, mi);
+    if (e.type == NT_EV_RESOLVE) acc->add(fr, e, rules::resolved_through(fr, e));
   }
   return rules::check_remote_reads(fr, *acc, rules::kDefaultRemoteThresholdPct, out) != 0;
 }

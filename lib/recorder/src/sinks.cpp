@@ -151,11 +151,14 @@ int g_stuck_rounds = 0;
 rules::RemoteReads g_remote;
 bool g_remote_judged = false;
 
-void judge_remote() {
-  if (g_remote_judged || !g_remote.last_seq) return;
+// Returns whether it raised NT015 (an event the sinks still have to drain).
+bool judge_remote() {
+  if (g_remote_judged || !g_remote.last_seq) return false;
   g_remote_judged = true;
   nt_fr_finding f;
-  if (rules::check_remote_reads(fr(), g_remote, g_settings.remote_pct, f)) raise_finding(f);
+  if (!rules::check_remote_reads(fr(), g_remote, g_settings.remote_pct, f)) return false;
+  raise_finding(f);
+  return true;
 }
 
 void count_remote(const nt_fr_event& e, bool from_signal) {
@@ -530,10 +533,8 @@ void stop_sinks() {
   }
   while (!drain(false)) sched_yield();
   // A load without a model end is judged now; its finding is drained too.
-  if (!g_remote_judged && g_remote.last_seq) {
-    judge_remote();
+  if (judge_remote())
     while (!drain(false)) sched_yield();
-  }
   write_summaries();
   for (int i = 0; i < g_n_open; ++i) {
     Sink& s = g_sinks[i];
@@ -556,8 +557,7 @@ void sinks_before_image_ends() {
     nanosleep(&ms, nullptr);
   }
   if (g_owner.exchange(true, std::memory_order_acquire)) return;
-  if (!g_remote_judged && g_remote.last_seq) {
-    judge_remote();
+  if (judge_remote()) {
     g_owner.store(false, std::memory_order_release);
     if (!drain(true) || g_owner.exchange(true, std::memory_order_acquire)) return;
   }

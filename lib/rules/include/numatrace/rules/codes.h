@@ -96,6 +96,12 @@ inline const CodeInfo& code_info(uint16_t code) {
   return kTable[code <= kMaxCode ? code : 0];
 }
 
+// Advice (NT015) never counts as a problem, stops a strict run, or
+// explains a crash.
+inline bool is_advice(uint16_t code) {
+  return code_info(code).severity == kInfo;
+}
+
 // MESSAGE_ID of the journal entries of each event type (findings use
 // CodeInfo::journal_message_id). Stable, like the codes: the catalog
 // (numa-trace.catalog) explains each.

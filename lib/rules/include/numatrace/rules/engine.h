@@ -94,6 +94,26 @@ inline int find_live_in_slot(const Recorder& r, int32_t slot, uint64_t address, 
   return by_addr >= 0 ? by_addr : by_node >= 0 ? by_node : any;
 }
 
+// The mapping a resolve event went through: the one it names (the recorder
+// writes it), else, for events of an older numa-trace, found again.
+inline int resolved_through(const Recorder& r, const nt_fr_event& ev) {
+  if (ev.mapping >= 0 && static_cast<uint32_t>(ev.mapping) < mapping_count(r)) return ev.mapping;
+  return find_live_in_slot(r, ev.slot, ev.c, ev.node);
+}
+
+// The node holding most pages of a placement histogram (-1 when none is
+// present); `present` receives the pages present.
+inline int home_node(const uint32_t (&hist)[NT_FR_MAX_NODES], uint64_t& present) {
+  uint64_t best = 0;
+  int home = -1;
+  present = 0;
+  for (int n = 0; n < NT_FR_MAX_NODES; ++n) {
+    present += hist[n];
+    if (hist[n] > best) best = hist[n], home = n;
+  }
+  return home;
+}
+
 // A live unified or replica mapping holding file_idx (preferring `node`).
 inline int find_holder(const Recorder& r, int32_t file_idx, int32_t node) {
   int found = -1;
@@ -421,15 +441,8 @@ inline int check_unified_test(const Recorder& r, bool answer, uint64_t seq, nt_f
 inline int check_placement(const Recorder& r, int mi, uint64_t seq, nt_fr_finding& out) {
   const nt_fr_mapping& m = r.mappings[mi];
   if (m.node < 0 || m.node >= NT_FR_MAX_NODES) return 0;
-  uint64_t present = 0, best = 0;
-  int best_node = -1;
-  for (int n = 0; n < NT_FR_MAX_NODES; ++n) {
-    present += m.placement[n];
-    if (m.placement[n] > best) {
-      best = m.placement[n];
-      best_node = n;
-    }
-  }
+  uint64_t present = 0;
+  const int best_node = home_node(m.placement, present);
   if (present == 0 || 2 * uint64_t{m.placement[m.node]} >= present) return 0;
   out = make_finding(NT009, seq, m.slot, -1);
   out.mapping = mi;

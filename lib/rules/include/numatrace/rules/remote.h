@@ -72,12 +72,8 @@ template <class F>
 void for_each_remote_cell(const Recorder& r, const RemoteReads& a, F&& f) {
   auto cells = [&](int mi, int32_t file, const uint64_t(&bytes)[NT_FR_MAX_NODES + 1],
                    const uint32_t(&hist)[NT_FR_MAX_NODES]) {
-    uint64_t present = 0, best = 0;
-    int home = -1;
-    for (int n = 0; n < NT_FR_MAX_NODES; ++n) {
-      present += hist[n];
-      if (hist[n] > best) best = hist[n], home = n;
-    }
+    uint64_t present = 0;
+    const int home = home_node(hist, present);
     for (int col = 0; col <= NT_FR_MAX_NODES; ++col) {
       if (!bytes[col]) continue;
       RemoteCell c{mi, file, col == RemoteReads::kUnknownNode ? -1 : col, bytes[col], 0, present > 0, home};
