@@ -46,6 +46,8 @@ struct Settings {
   bool verify = true;      // NT011: compare unified/replica data with the files at model end
   bool progress = false;   // a progress line on stderr while resolving (numa-trace run sets it on a terminal)
   CpuSource cpu_source = CpuSource::none;
+  bool precise_clock =
+      false;  // clock=tsc: a TSC timestamp per event, else the kernel's coarse clock (docs/recorder.md)
   uint32_t remote_pct = rules::kDefaultRemoteThresholdPct;  // NT015's threshold (remote=PCT)
   int n_sinks = 0;
   SinkSpec sinks[kMaxSinks];
@@ -85,8 +87,12 @@ void raise_finding(const nt_fr_finding& f);
 
 // Serializes table changes (create, unmap, destroy, sampling). Never taken
 // on the resolve path or in a signal handler.
+// unlock_tables() (and any other change to what a resolve is checked
+// against: file sizes, a fork) bumps the table epoch, which invalidates each
+// thread's cache of its last resolve's check.
 void lock_tables();
 void unlock_tables();
+void tables_changed();
 
 // Sinks (sinks.cpp).
 int parse_settings(const char* spec, Settings& out);  // 0 ok, -1 unknown word
@@ -101,7 +107,12 @@ void start_pending_sinks();
 void start_sinks(bool from_start);
 void stop_sinks();               // final drain, summary, close
 void sinks_before_image_ends();  // _exit, exec: drain and summary, async-signal-safe
-bool drain(bool from_signal);    // false when another drainer holds the sinks
+// false when another drainer holds the sinks. patient (the drainer thread):
+// entries of a thread's sequence block not written yet are waited for a
+// few rounds; otherwise they are passed at once (and taken late if written).
+bool drain(bool from_signal, bool patient = false);
+// The last seq drained, for the resolve path (0 when no sink runs).
+extern std::atomic<uint64_t> g_drained;
 void wake_drainer();
 void sinks_after_fork_child();
 void write_stderr(const char* s, size_t n);

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstring>
 
 #if defined(__x86_64__)
@@ -48,7 +49,8 @@ namespace {
 
 std::atomic_flag g_table_lock = ATOMIC_FLAG_INIT;
 constinit std::atomic<uint32_t> g_threads{0};
-constinit std::atomic<uint32_t> g_epoch{1};  // bumped in a forked child: thread records restart
+constinit std::atomic<uint32_t> g_epoch{1};        // bumped in a forked child: thread records restart
+constinit std::atomic<uint32_t> g_table_epoch{1};  // see tables_changed()
 constinit CpuSource g_cpu_source = CpuSource::none;
 
 // cpu -> node, from sysfs, for the sources that give the CPU alone (rseq).
@@ -72,13 +74,44 @@ struct TlsState {
 };
 __attribute__((tls_model("initial-exec"))) thread_local TlsState t_state{0, -1, 0, false};
 
+// The calling thread's block of sequence numbers for resolves (see
+// next_resolve_position()).
+constexpr uint64_t kSeqBlock = 32;
+struct SeqBlock {
+  uint64_t next = 0, end = 0;  // ring positions (seq - 1) still to use: [next, end)
+  uint32_t table_epoch = 0;
+  uint32_t proc_epoch = 0;
+};
+__attribute__((tls_model("initial-exec"))) thread_local SeqBlock t_block;
+
 uint64_t mono_ns() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
+uint64_t coarse_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
 uint64_t g_mono0 = 0;
+constinit bool g_precise_clock = false;  // fixed at load, from NUMA_TRACE's clock=
+
+// The event clock: the kernel's coarse monotonic clock (vDSO, a few ns,
+// the resolution of a scheduler tick) unless NUMA_TRACE asked for clock=tsc
+// (RDTSC per event: 11 ns on AMD EPYC guests, more than the rest of a
+// resolve). Events are ordered by seq, never by time, so the coarse clock
+// costs only resolution.
+uint64_t ticks() {
+  if (!g_precise_clock) return coarse_ns();
+#if defined(__x86_64__)
+  return __rdtsc();
+#else
+  return mono_ns();
+#endif
+}
 
 // `clear`: zero the tables first (a forked child's copy holds the
 // parent's). At load the recorder is fresh .bss, already zero: clearing it
@@ -106,6 +139,7 @@ void atfork_child() {
   g_epoch.fetch_add(1, std::memory_order_relaxed);
   g_threads.store(0, std::memory_order_relaxed);
   g_table_lock.clear();
+  tables_changed();
   sinks_after_fork_child();
   reset_recorder(true);
 }
@@ -243,6 +277,7 @@ __attribute__((constructor)) void init() {
     }
   }
   g_cpu_source = choose_cpu_source(g_settings.cpu_source);
+  g_precise_clock = g_settings.precise_clock;
   reset_recorder(false);
   pthread_atfork(nullptr, nullptr, atfork_child);
   install_crash_handlers();
@@ -277,7 +312,11 @@ void lock_tables() {
   while (g_table_lock.test_and_set(std::memory_order_acquire)) sched_yield();
 }
 void unlock_tables() {
+  tables_changed();
   g_table_lock.clear(std::memory_order_release);
+}
+void tables_changed() {
+  g_table_epoch.fetch_add(1, std::memory_order_release);
 }
 
 Guard::Guard() : entered(!t_state.busy) {
@@ -294,24 +333,20 @@ Stamp stamp() {
 #if defined(__x86_64__)
   switch (g_cpu_source) {
     case CpuSource::rdpid: {
-      // RDPID reads TSC_AUX alone and is much cheaper than RDTSCP; RDTSC is
-      // not ordered, which a timestamp of this precision does not need.
+      // RDPID reads TSC_AUX alone, much cheaper than RDTSCP.
       uint64_t aux;
       asm volatile("rdpid %0" : "=r"(aux));
-      return {__rdtsc(), static_cast<int16_t>(aux & 0xfff), static_cast<int16_t>(aux >> 12)};
+      return {ticks(), static_cast<int16_t>(aux & 0xfff), static_cast<int16_t>(aux >> 12)};
     }
     case CpuSource::rdtscp: {
       unsigned aux;
       uint64_t tsc = __rdtscp(&aux);
-      return {tsc, static_cast<int16_t>(aux & 0xfff), static_cast<int16_t>(aux >> 12)};
+      return {g_precise_clock ? tsc : coarse_ns(), static_cast<int16_t>(aux & 0xfff), static_cast<int16_t>(aux >> 12)};
     }
     default: break;
   }
-  const uint64_t tsc = __rdtsc();
-#else
-  const uint64_t tsc = mono_ns();
 #endif
-  return with_cpu(tsc);
+  return with_cpu(ticks());
 }
 
 CpuSource cpu_source() {
@@ -321,6 +356,7 @@ CpuSource cpu_source() {
 void refresh_clock() {
   Recorder& r = fr();
   __atomic_store_n(&r.counters.events, __atomic_load_n(&r.head, __ATOMIC_RELAXED), __ATOMIC_RELAXED);
+  if (!g_precise_clock) return;  // the coarse clock counts nanoseconds: ns_per_tsc stays 1
   uint64_t dt = mono_ns() - g_mono0, dtsc = stamp().tsc - r.tsc0;
   if (dtsc > 0 && dt > 1000000) {
     double v = static_cast<double>(dt) / static_cast<double>(dtsc);
@@ -347,7 +383,8 @@ ThreadInfo thread_info() {
 }
 
 // Events are built in a per-thread staging copy and published into the
-// ring word by word with release stores between the seq = 0 and seq = n + 1
+// ring word by word with release stores between the seq = NT_FR_SEQ_WRITING
+// and seq = n + 1
 // stores; readers use acquire loads. A reader never takes a half-written
 // event for a whole one, and the race is a defined one that
 // ThreadSanitizer understands (it does not model fences). On x86-64 release
@@ -369,9 +406,10 @@ nt_fr_event* claim_event(uint16_t type, uint64_t& seq, int& thread_index, nt_fr_
   ThreadInfo ti = thread_info();
   if (ti.index < 0) __atomic_fetch_add(&r.counters.dropped_threads, 1, __ATOMIC_RELAXED);
   Stamp st = stamp();
+  t_block.end = 0;  // this thread's later resolves come after this event
   uint64_t n = __atomic_fetch_add(&r.head, 1, __ATOMIC_RELAXED);
   seq = n + 1;
-  __atomic_store_n(&r.ring[n & (NT_FR_RING - 1)].seq, 0, __ATOMIC_RELAXED);
+  __atomic_store_n(&r.ring[n & (NT_FR_RING - 1)].seq, NT_FR_SEQ_WRITING, __ATOMIC_RELAXED);
   nt_fr_event* e = into ? into : &t_staging;
   e->seq = seq;
   e->tsc = st.tsc;
@@ -529,6 +567,7 @@ NT_EXPORT void numatrace_file_open(uint32_t file_idx, const char* path, uint64_t
     r.files[file_idx].path = at;
     r.files[file_idx].size = size;
     __atomic_store_n(&r.files[file_idx].opened, 1, __ATOMIC_RELEASE);
+    tables_changed();  // a file's size bounds its resolves
   } else {
     r.counters.dropped_records++;
   }
@@ -596,46 +635,219 @@ NT_EXPORT void numatrace_mapping_create(int32_t slot, uint32_t kind, const void*
   if (found) raise_finding(f);
 }
 
+namespace {
+
+// Each thread keeps what its last resolve's check established: while no
+// table has changed since (the table epoch), a resolve through the same
+// slot, file and node, inside the same mapping, is checked by arithmetic
+// alone. Filled only where that arithmetic is all check_resolve would do:
+// a live mapping with no holes that no other live mapping of its slot
+// overlaps (so it is the one check_resolve would find for any address in
+// it).
+struct CheckCache {
+  uint32_t epoch = 0;  // g_table_epoch when filled; 0 never is
+  int32_t slot = 0, file = 0;
+  int16_t node = 0, mapping = -1;
+  uint64_t lo = 0, length = 0;  // the mapping's range
+  uint64_t base = 0;            // the address of the file's offset 0 in it
+  uint64_t limit = 0;           // the file's bytes reachable through it
+};
+__attribute__((tls_model("initial-exec"))) thread_local CheckCache t_check;
+
+void fill_check_cache(const Recorder& r, uint32_t epoch, int32_t slot, int32_t file, int16_t node, int mi) {
+  const nt_fr_mapping& m = r.mappings[mi];
+  for (uint32_t h = 0, n = __atomic_load_n(&r.n_holes, __ATOMIC_ACQUIRE); h < n && h < NT_FR_MAX_HOLES; ++h)
+    if (r.holes[h].mapping == mi) return;
+  for (uint32_t i = 0, n = rules::mapping_count(r); i < n; ++i) {
+    const nt_fr_mapping& o = r.mappings[i];
+    if (static_cast<int>(i) != mi && rules::live(o) && o.slot == slot && o.base < m.base + m.length &&
+        m.base < o.base + o.length)
+      return;
+  }
+  CheckCache c;
+  if (rules::holds_files(m)) {
+    const nt_fr_extent* e = rules::find_extent(r, mi, file);
+    if (!e) return;
+    c.base = m.base + e->offset;
+    c.limit = e->length;
+  } else {
+    c.base = m.base;
+    c.limit = m.length;
+    if (file >= 0 && file < NT_FR_MAX_FILES && r.files[file].opened && r.files[file].size < c.limit)
+      c.limit = r.files[file].size;
+  }
+  c.epoch = epoch;
+  c.slot = slot;
+  c.file = file;
+  c.node = node;
+  c.mapping = static_cast<int16_t>(mi);
+  c.lo = m.base;
+  c.length = m.length;
+  t_check = c;
+}
+
+static_assert(offsetof(nt_fr_event, type) == 16 && offsetof(nt_fr_event, tid) == 20 &&
+                  offsetof(nt_fr_event, slot) == 24 && offsetof(nt_fr_event, file_idx) == 28 &&
+                  offsetof(nt_fr_event, cpu) == 32 && offsetof(nt_fr_event, page_node) == 38 &&
+                  offsetof(nt_fr_event, a) == 40 && offsetof(nt_fr_event, name) == 72,
+              "the words numatrace_resolve writes");
+
+// thread_info() and stamp() for the resolve path: their common case inline.
+__attribute__((always_inline)) inline ThreadInfo thread_info_inline() {
+  if (__builtin_expect(t_state.epoch == g_epoch.load(std::memory_order_relaxed), 1))
+    return {t_state.index, t_state.tid};
+  return thread_info();
+}
+__attribute__((always_inline)) inline void stamp_inline(uint64_t& time, int16_t& cpu, int16_t& node) {
+  if (g_cpu_source == CpuSource::rseq && !g_precise_clock) {
+    int32_t c;
+    std::memcpy(&c, static_cast<const char*>(__builtin_thread_pointer()) + __rseq_offset + kRseqCpuId, sizeof c);
+    if (__builtin_expect(c >= 0 && c < kMaxCpus, 1)) {
+      cpu = static_cast<int16_t>(c);
+      node = g_cpu_node[c];
+      time = coarse_ns();
+      return;
+    }
+  }
+  const Stamp st = stamp();
+  time = st.tsc;
+  cpu = st.cpu;
+  node = st.node;
+}
+
+// Resolves take their sequence numbers from a block of kSeqBlock the
+// thread claimed with one fetch_add, not from a shared counter each. Order
+// is exact within a thread; across threads it is exact around every table
+// change (a create, unmap or destroy, a file open, any other event of the
+// thread: each ends the block, so later resolves have larger numbers) and
+// otherwise that of the blocks. An entry of a block not written yet still
+// holds an older seq; the drainer passes such entries when the thread has
+// been idle (and takes them late if they are written after all), and a
+// thread never writes into a block the drainer has already passed.
+
+__attribute__((always_inline)) inline uint64_t next_resolve_position(Recorder& r, uint32_t table_epoch) {
+  SeqBlock& b = t_block;
+  if (__builtin_expect(b.next < b.end && b.table_epoch == table_epoch && b.proc_epoch == t_state.epoch &&
+                           b.next >= g_drained.load(std::memory_order_relaxed),
+                       1))
+    return b.next++;
+  const uint64_t n = __atomic_fetch_add(&r.head, kSeqBlock, __ATOMIC_RELAXED);
+  b.next = n + 1;
+  b.end = n + kSeqBlock;
+  b.table_epoch = table_epoch;
+  b.proc_epoch = t_state.epoch;
+  return n;
+}
+
+// Stores one 64-bit word of a ring entry (see publish()).
+// Release stores, as publish() makes (plain moves on x86-64): each orders
+// the entry's seq = NT_FR_SEQ_WRITING before itself.
+inline void put(Word* w, uint64_t v) {
+  __atomic_store_n(w, v, __ATOMIC_RELEASE);
+}
+
+}  // namespace
+
+// The hot path, written straight into the ring entry (no staging copy):
+// seq = NT_FR_SEQ_WRITING, the fields, then seq = n + 1, as publish() does.
 NT_EXPORT void numatrace_resolve(int32_t slot, uint32_t file_idx, uint64_t offset, uint64_t size, const void* address,
                                  const char* tensor_name) {
   Guard g;
   if (!g.entered) return;
+  if (__builtin_expect(g_sinks_pending.load(std::memory_order_relaxed), 0)) start_pending_sinks();
   Recorder& r = fr();
-  uint64_t seq;
-  int ti;
-  nt_fr_event* e = claim_event(NT_EV_RESOLVE, seq, ti, nullptr);
-  e->slot = slot;
-  e->file_idx = static_cast<int32_t>(file_idx);
-  e->a = offset;
-  e->b = size;
-  e->c = reinterpret_cast<uint64_t>(address);
-  e->d = 0;
-  rules::copy_name(e->name, tensor_name);
+  const ThreadInfo ti = thread_info_inline();
+  if (ti.index < 0) __atomic_fetch_add(&r.counters.dropped_threads, 1, __ATOMIC_RELAXED);
+  uint64_t time;
+  int16_t cpu, node;
+  stamp_inline(time, cpu, node);
+  const uint32_t epoch = g_table_epoch.load(std::memory_order_acquire);
+  const uint64_t n = next_resolve_position(r, epoch), seq = n + 1;
+  const int32_t file = static_cast<int32_t>(file_idx);
+  const uint64_t addr = reinterpret_cast<uint64_t>(address);
+
+  nt_fr_event& ev = r.ring[n & (NT_FR_RING - 1)];
+  Word* w = reinterpret_cast<Word*>(&ev);
+  put(&w[0], NT_FR_SEQ_WRITING);
+  put(&w[1], time);
+  put(&w[2], NT_EV_RESOLVE | uint64_t{ti.tid} << 32);
+  put(&w[3], static_cast<uint32_t>(slot) | uint64_t{static_cast<uint32_t>(file)} << 32);
+  put(&w[5], offset);
+  put(&w[6], size);
+  put(&w[7], addr);
+  put(&w[8], 0);
+  const size_t name_len = tensor_name ? strnlen(tensor_name, NT_FR_NAME - 1) : 0;
+#if defined(__SANITIZE_THREAD__)
+  char name[NT_FR_NAME] = {};
+  std::memcpy(name, tensor_name, name_len);
+  for (int i = 0; i < NT_FR_NAME / 8; ++i) {
+    uint64_t v;
+    std::memcpy(&v, name + 8 * i, 8);
+    put(&w[9 + i], v);
+  }
+#else
+  // Plain stores, after a fence that orders the seq store before them: a reader
+  // that sees them re-reads seq and drops the entry (publish()'s seqlock).
+  std::atomic_thread_fence(std::memory_order_release);
+  if (name_len) std::memcpy(ev.name, tensor_name, name_len);
+  ev.name[name_len] = 0;
+#endif
+
   // The resolve in flight: what a crash in the next instructions was doing.
-  if (ti >= 0) {
-    nt_fr_thread& t = r.threads[ti];
+  if (ti.index >= 0) {
+    nt_fr_thread& t = r.threads[ti.index];
     uint32_t gen = t.gen;
     __atomic_store_n(&t.gen, gen + 1, __ATOMIC_RELAXED);
     __atomic_signal_fence(__ATOMIC_SEQ_CST);  // the crash handler sees gen odd first
     t.slot = slot;
-    t.file_idx = static_cast<int32_t>(file_idx);
-    t.cpu = e->cpu;
-    t.node = e->node;
+    t.file_idx = file;
+    t.cpu = cpu;
+    t.node = node;
     t.offset = offset;
     t.size = size;
-    t.address = e->c;
+    t.address = addr;
     t.seq = seq;
-    std::memcpy(t.name, e->name, NT_FR_NAME);
+    if (name_len) std::memcpy(t.name, tensor_name, name_len);
+    t.name[name_len] = 0;
     __atomic_store_n(&t.in_flight, 1, __ATOMIC_RELAXED);
     __atomic_store_n(&t.gen, gen + 2, __ATOMIC_RELEASE);
   }
-  // Checked before it is published, so that the event names the mapping
-  // it went through (the drainer counts remote reads by it).
+
+  // Checked before it is published, so that the event names the mapping it
+  // went through (the drainer counts remote reads by it).
+  int through;
+  int found = 0;
   nt_fr_finding f;
-  int through = -1;
-  const int found = rules::check_resolve(r, *e, f, &through);
-  e->mapping = static_cast<int16_t>(through);
-  publish(e, seq);
+  const CheckCache& c = t_check;
+  if (__builtin_expect(c.epoch == epoch && c.slot == slot && c.file == file && c.node == node &&
+                           addr - c.lo < c.length && offset <= c.limit && size <= c.limit - offset &&
+                           addr == c.base + offset,
+                       1)) {
+    through = c.mapping;
+  } else {
+    nt_fr_event copy;
+    std::memset(&copy, 0, sizeof copy);
+    copy.seq = seq;
+    copy.tsc = time;
+    copy.type = NT_EV_RESOLVE;
+    copy.tid = ti.tid;
+    copy.slot = slot;
+    copy.file_idx = file;
+    copy.cpu = cpu;
+    copy.node = node;
+    copy.mapping = -1;
+    copy.a = offset;
+    copy.b = size;
+    copy.c = addr;
+    rules::copy_name(copy.name, tensor_name);
+    through = -1;
+    found = rules::check_resolve(r, copy, f, &through);
+    if (!found && through >= 0) fill_check_cache(r, epoch, slot, file, node, through);
+  }
+  put(&w[4], static_cast<uint16_t>(cpu) | uint64_t{static_cast<uint16_t>(node)} << 16 |
+                 uint64_t{static_cast<uint16_t>(through)} << 32 | uint64_t{0xffff} << 48);
+  __atomic_store_n(&w[0], seq, __ATOMIC_RELEASE);
+  if ((seq & 255) == 0) wake_drainer();
   if (__builtin_expect(found, 0)) raise_finding(f);
 }
 

@@ -35,6 +35,10 @@ int parse_settings(const char* spec, Settings& out) {
       out.verify = false;
     } else if (is("progress")) {
       out.progress = true;
+    } else if (is("clock=tsc")) {
+      out.precise_clock = true;
+    } else if (is("clock=coarse")) {
+      out.precise_clock = false;
     } else if (prefix("remote=")) {
       uint32_t v = 0;
       for (const char* c = p + 7; c < end; ++c) {

@@ -133,6 +133,9 @@ const nt_fr_finding* finding_of(const nt_fr_event& e) {
 
 using namespace sink;
 
+// Its own cache line: every resolve reads it, the drainer writes it.
+alignas(64) constinit std::atomic<uint64_t> g_drained{0};
+
 namespace {
 // constinit: these must be ready before any constructor (ours included) runs.
 int g_n_open = 0;
@@ -141,8 +144,27 @@ constinit std::atomic<bool> g_running{false};
 constinit std::atomic<bool> g_stop{false};
 uint32_t g_wake_word = 0;
 pthread_t g_thread;
-uint64_t g_cursor = 0;  // last seq drained
+uint64_t g_cursor = 0;  // last seq drained (g_drained publishes it)
 int g_stuck_rounds = 0;
+int g_unwritten_rounds = 0;  // drains that found the cursor at the same unwritten block entry
+
+// Block entries passed before they were written (a thread idle in its
+// sequence block, or a flush): looked at again on every drain until the
+// ring laps them; one written after all is taken then, late.
+constexpr int kRecheck = 512;
+uint64_t g_recheck[kRecheck];
+int g_n_recheck = 0;
+
+void remember_unwritten(uint64_t seq) {
+  if (g_n_recheck < kRecheck) {
+    g_recheck[g_n_recheck++] = seq;
+    return;
+  }
+  int oldest = 0;  // the likeliest to be lapped already
+  for (int i = 1; i < kRecheck; ++i)
+    if (g_recheck[i] < g_recheck[oldest]) oldest = i;
+  g_recheck[oldest] = seq;
+}
 
 // Remote reads (NT015) of the current load, counted from the drained
 // resolves (each names the mapping it went through) and judged at its model
@@ -267,7 +289,7 @@ void* drainer_main(void*) {
     timespec ts{0, 20L * 1000 * 1000};
     syscall(SYS_futex, &g_wake_word, FUTEX_WAIT_PRIVATE, word, &ts, nullptr, 0);
     refresh_clock();
-    drain(false);
+    drain(false, true);
   }
   return nullptr;
 }
@@ -423,33 +445,23 @@ void wake_drainer() {
   syscall(SYS_futex, &g_wake_word, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
 }
 
-bool drain(bool from_signal) {
+bool drain(bool from_signal, bool patient) {
   if (g_owner.exchange(true, std::memory_order_acquire)) return false;
   Recorder& r = fr();
-  const uint64_t head = __atomic_load_n(&r.head, __ATOMIC_ACQUIRE);
-  if (g_n_open > 0 || g_settings.progress) {
-    if (head > g_cursor + NT_FR_RING) {
-      uint64_t lost_to = head - NT_FR_RING;
-      emit_dropped(g_cursor + 1, lost_to - g_cursor);
-      g_cursor = lost_to;
-    }
-    nt_fr_event batch[64];
-    int n = 0;
-    while (g_cursor < head) {
-      uint64_t want = g_cursor + 1;
-      uint64_t seen;
-      if (!read_event(r.ring[(want - 1) & (NT_FR_RING - 1)], want, batch[n], seen)) {
-        // Still being written: wait for it a few rounds (its writer may be
-        // preempted), then give it up; a crashed writer never finishes.
-        if (seen == 0 && !from_signal && ++g_stuck_rounds < 50) break;
-        g_stuck_rounds = 0;
-        emit_dropped(want, 1);
-        g_cursor = want;
-        continue;
+  // A flush or a final drain goes on to what it raised itself (NT015 at a
+  // model end it drained) or what was recorded meanwhile; a few passes.
+  for (int pass = 0; pass < 4; ++pass) {
+    const uint64_t head = __atomic_load_n(&r.head, __ATOMIC_ACQUIRE);
+    if (pass > 0 && (patient || head <= g_cursor)) break;
+    if (g_n_open > 0 || g_settings.progress) {
+      if (head > g_cursor + NT_FR_RING) {
+        uint64_t lost_to = head - NT_FR_RING;
+        emit_dropped(g_cursor + 1, lost_to - g_cursor);
+        g_cursor = lost_to;
       }
-      g_stuck_rounds = 0;
-      g_cursor = want;
-      if (++n == 64) {
+      nt_fr_event batch[64];
+      int n = 0;
+      auto flush_batch = [&] {
         if (!from_signal) fill_page_nodes(batch, n);
         for (int i = 0; i < n; ++i) {
           emit(batch[i]);
@@ -457,18 +469,54 @@ bool drain(bool from_signal) {
           if (g_settings.progress) track_progress(batch[i], from_signal);
         }
         n = 0;
+      };
+      // Entries passed unwritten earlier: written since, or lapped.
+      for (int i = 0; i < g_n_recheck;) {
+        const uint64_t want = g_recheck[i];
+        uint64_t seen;
+        if (read_event(r.ring[(want - 1) & (NT_FR_RING - 1)], want, batch[n], seen)) {
+          if (++n == 64) flush_batch();
+        } else if ((seen < want || seen == NT_FR_SEQ_WRITING) && want + NT_FR_RING > head) {
+          ++i;  // still unwritten, and not lapped: look again next time
+          continue;
+        }
+        g_recheck[i] = g_recheck[--g_n_recheck];
       }
+      while (g_cursor < head) {
+        uint64_t want = g_cursor + 1;
+        uint64_t seen;
+        if (!read_event(r.ring[(want - 1) & (NT_FR_RING - 1)], want, batch[n], seen)) {
+          if (seen < want) {
+            // Claimed in a thread's sequence block, not written (yet): the
+            // drainer thread waits for it a few rounds (the thread is likely
+            // between two resolves); then, or at once for a flush, it is
+            // passed, and its thread's next resolve starts a new block.
+            if (patient && want + NT_FR_RING / 2 > head && ++g_unwritten_rounds < 3) break;
+            g_unwritten_rounds = 0;
+            remember_unwritten(want);
+            g_cursor = want;
+            continue;
+          }
+          // Still being written: wait for it a few rounds (its writer may be
+          // preempted), then give it up; a crashed writer never finishes.
+          if (seen == NT_FR_SEQ_WRITING && !from_signal && ++g_stuck_rounds < 50) break;
+          g_stuck_rounds = 0;
+          emit_dropped(want, 1);
+          g_cursor = want;
+          continue;
+        }
+        g_stuck_rounds = 0;
+        g_unwritten_rounds = 0;
+        g_cursor = want;
+        if (++n == 64) flush_batch();
+      }
+      flush_batch();
+      for (int i = 0; i < g_n_open; ++i) flush(i);
+    } else {
+      g_cursor = head;
     }
-    if (!from_signal) fill_page_nodes(batch, n);
-    for (int i = 0; i < n; ++i) {
-      emit(batch[i]);
-      count_remote(batch[i], from_signal);
-      if (g_settings.progress) track_progress(batch[i], from_signal);
-    }
-    for (int i = 0; i < g_n_open; ++i) flush(i);
-  } else {
-    g_cursor = head;
   }
+  g_drained.store(g_cursor, std::memory_order_relaxed);
   g_owner.store(false, std::memory_order_release);
   return true;
 }
@@ -576,6 +624,8 @@ void sinks_after_fork_child() {
   g_running.store(false);
   g_owner.store(false);
   g_cursor = 0;
+  g_drained.store(0, std::memory_order_relaxed);
+  g_n_recheck = 0;
   g_remote.reset();  // the child's loads are its own
   g_remote_judged = false;
   defer_sinks();

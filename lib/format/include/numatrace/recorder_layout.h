@@ -14,10 +14,14 @@
  * bit or a finding code does not change the layout and needs no bump.
  *
  * Consistency at any instant (write protocol):
- * - ring: a writer takes n = fetch_add(&head, 1), stores ring[n % RING].seq
- *   = 0, writes the fields, then stores seq = n + 1 (release). An entry
- *   whose seq is 0 or not congruent to its index was being written or
- *   overwritten when the process stopped; readers skip it.
+ * - ring: a writer takes position n (a fetch_add on head, by 1, or by a
+ *   block of positions a thread then uses in order for its resolves),
+ *   stores ring[n % RING].seq = NT_FR_SEQ_WRITING, writes the fields, then
+ *   stores seq = n + 1 (release). An entry whose seq is not n + 1 was being
+ *   written (NT_FR_SEQ_WRITING), is not written yet or never will be (an
+ *   older seq, or 0: a block's unused rest), or was overwritten; readers
+ *   skip it. head counts positions handed out, so it may run up to a block
+ *   per thread ahead of the events written.
  * - mappings, threads, crash: each record has a `gen` counter, odd while
  *   the record is being changed; a reader that sees an odd gen (or a gen
  *   that changes while it reads, for live readers) treats it as torn.
@@ -33,6 +37,7 @@
 
 #define NT_FR_MAGIC 0x5243454c46544e23ull /* "#NTFLREC" little endian */
 #define NT_FR_VERSION 1u
+#define NT_FR_SEQ_WRITING (~0ull) /* an event's seq while it is being written */
 
 #define NT_FR_MAX_MAPPINGS 128 /* mapping records (a slot may hold one per node) */
 #define NT_FR_MAX_EXTENTS 1024 /* file extents inside unified/replica mappings */
