@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "cli.h"
+#include "engine.h"
 #include "numatrace/gguf/model.h"
 #include "numatrace/gguf/synth.h"
 #include "numatrace/postmortem/postmortem.h"
@@ -133,15 +134,13 @@ int run_demo(const DemoOptions& o) {
   say("3/6", "What the core says (numa-trace postmortem " +
                  (core.empty() ? std::string("<no core>") : fs::path(core).filename().string()) + "):");
   if (!core.empty()) {
-    postmortem::Options po;
-    po.core = core;
-    po.executable = loader;
-    auto pm = postmortem::analyze(po);
-    if (pm) {
-      quote(pm->verdict, "      ");
-      as_expected &= pm->verdict.find("Mapping slot 1 is empty") != std::string::npos;
+    const EngineApi* e = engine();
+    std::string verdict;
+    if (e && e->verdict(core, loader, verdict)) {
+      quote(verdict, "      ");
+      as_expected &= verdict.find("Mapping slot 1 is empty") != std::string::npos;
     } else {
-      std::printf("      %s\n", pm.error().str().c_str());
+      if (e) std::printf("      %s\n", verdict.c_str());
       as_expected = false;
     }
   } else {

@@ -13,20 +13,12 @@
 
 #include "cli.h"
 #include "codes.h"
+#include "engine.h"
 #include "facts.h"
 #include "numatrace/postmortem/postmortem.h"
 #include "numatrace/rules/codes.h"
 
 namespace numatrace::cli {
-
-namespace {
-
-struct DiagnoseOptions {
-  std::string recorder, facts, where;
-  int tid = 0, signal = 0;
-  uint64_t fault_address = 0;
-  bool json = false;
-};
 
 int run_diagnose(const DiagnoseOptions& o) {
   std::shared_ptr<nt_flight_recorder> rec;
@@ -73,26 +65,6 @@ int run_diagnose(const DiagnoseOptions& o) {
     for (const auto& t : j.finding_text) std::printf("  %s\n", t.c_str());
   }
   return j.findings.empty() ? kOk : kProblems;
-}
-
-}  // namespace
-
-Command add_diagnose(CLI::App& app) {
-  auto o = std::make_shared<DiagnoseOptions>();
-  auto* sub = app.add_subcommand(
-      "diagnose",
-      "The verdict for one thread from facts a debugger gathered (the gdb extension's `numa-trace diagnose` runs "
-      "this): a flight recorder dumped from memory (--recorder, with --tid), or the loader's state as JSON "
-      "(--facts; docs/gdb.md gives the shape). Same rule engine and words as numa-trace postmortem. Exit 0 no "
-      "finding, 1 findings, 2 unreadable input.");
-  sub->add_option("--recorder", o->recorder, "A dump of numatrace_flight_recorder");
-  sub->add_option("--facts", o->facts, "The loader's state as JSON");
-  sub->add_option("--tid", o->tid, "The thread to judge (with --recorder)");
-  sub->add_option("--signal", o->signal, "The signal the thread got, 0 when merely stopped")->default_val(0);
-  sub->add_option("--fault-address", o->fault_address, "The fault address, with --signal");
-  sub->add_option("--where", o->where, "Where it stopped, e.g. \" in load_all_data\"");
-  sub->add_flag("--json", o->json, "Print JSON");
-  return {sub, [o] { return run_diagnose(*o); }};
 }
 
 }  // namespace numatrace::cli

@@ -11,16 +11,11 @@
 
 #include "cli.h"
 #include "codes.h"
+#include "engine.h"
 
 namespace numatrace::cli {
 
 namespace {
-
-struct JournalOptions {
-  std::string since, code, pid, event;
-  unsigned lines = 0;
-  bool json = false;
-};
 
 // "YYYY-MM-DD HH:MM:SS", "YYYY-MM-DD", or "-30s", "-10m", "-2h", "-1d".
 bool parse_since(const std::string& s, uint64_t& usec) {
@@ -60,6 +55,8 @@ std::string field(sd_journal* j, const char* name) {
   auto eq = s.find('=');
   return eq == std::string::npos ? "" : s.substr(eq + 1);
 }
+
+}  // namespace
 
 int run_journal(const JournalOptions& o) {
   sd_journal* raw = nullptr;
@@ -131,23 +128,6 @@ int run_journal(const JournalOptions& o) {
     if (entries.empty()) std::printf("no numa-trace entries match\n");
   }
   return findings ? kProblems : kOk;
-}
-
-}  // namespace
-
-Command add_journal(CLI::App& app) {
-  auto o = std::make_shared<JournalOptions>();
-  auto* sub = app.add_subcommand(
-      "journal",
-      "Read back numa-trace's entries from the systemd journal (written by the `journal` sink of traced programs and "
-      "by `postmortem --journal`). Exit 0 none are findings, 1 some are, 2 the journal cannot be read.");
-  sub->add_option("--since", o->since, "Entries from this time on: 'YYYY-MM-DD [HH:MM:SS]' or -N[smhd] (e.g. -10m)");
-  sub->add_option("--code", o->code, "Only this finding code, e.g. NT001");
-  sub->add_option("--pid", o->pid, "Only entries of this process");
-  sub->add_option("--event", o->event, "Only this event type (create, finding, crash, resolve_summary, verdict, ...)");
-  sub->add_option("-n,--lines", o->lines, "Only the last N entries");
-  sub->add_flag("--json", o->json, "Print JSON: one object per entry with its NUMA_TRACE_* fields");
-  return {sub, [o] { return run_journal(*o); }};
 }
 
 }  // namespace numatrace::cli

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
+#include "engine.h"
 #include "facts.h"
 #include "numatrace/codec.h"
 #include "numatrace/postmortem/postmortem.h"
@@ -22,16 +23,6 @@
 namespace numatrace::cli {
 
 namespace {
-
-struct PostmortemOptions {
-  postmortem::Options pm;
-  bool json = false;
-  std::string debug_info = "auto";  // --debug-info: auto, native, gdb, none
-  std::string sources = "crashed";  // --sources: crashed, all, none
-  std::string coredump;             // --coredump MATCH
-  bool journal = false;             // --journal: write the verdict back
-  unsigned timeout = 300;           // --timeout: the decoding child's wall-clock limit, seconds
-};
 
 // The gdb fallback: the loader's state from its debug info, read by gdb
 // with numa-trace's extension (`numa-trace facts`), judged like the native
@@ -91,6 +82,8 @@ bool judge_through_gdb(postmortem::Report& r, const PostmortemOptions& o, std::s
   postmortem::judge_loader_state(r);
   return true;
 }
+
+}  // namespace
 
 int run_postmortem(const PostmortemOptions& in) {
   PostmortemOptions o = in;
@@ -168,58 +161,6 @@ int run_postmortem(const PostmortemOptions& in) {
   }
   print_postmortem(r);
   return rc;
-}
-
-}  // namespace
-
-Command add_postmortem(CLI::App& app) {
-  auto o = std::make_shared<PostmortemOptions>();
-  auto* sub = app.add_subcommand(
-      "postmortem",
-      "Decode a core dump (plain, or zstd as systemd-coredump stores it): the signal and the class of the fault "
-      "address, every thread's frames (crashing thread first), the flight recorder when the program ran under "
-      "numa-trace (mapping slots at the crash, each thread's resolve in flight, the last events) and a verdict from "
-      "the rule engine; without the recorder, the GGUF and hugetlbfs files mapped at the crash (NT_FILE). Exit 0 "
-      "nothing wrong, 1 a crash or findings, 2 the core cannot be read.");
-  sub->add_option("core", o->pm.core, "The core file (.zst accepted)");
-  sub->add_option("--coredump", o->coredump,
-                  "Decode the newest core systemd-coredump caught for this PID, executable path or command name "
-                  "(as coredumpctl matches)");
-  sub->add_flag("--journal", o->journal, "Write the verdict back to the journal, naming the crash");
-  sub->add_option("--exe", o->pm.executable, "The program's file, when the path in the core is not right");
-  sub->add_flag("--force", o->pm.force, "Use modules whose build-id differs from the core's (said in the output)");
-  sub->add_flag("--json", o->json, "Print JSON");
-  sub->add_option("--debug-info", o->debug_info,
-                  "Without a flight recorder, read the loader's state from its DWARF: auto (natively with libdw, "
-                  "gdb with numa-trace's extension where libdw cannot), native, gdb, or none")
-      ->default_val("auto");
-  sub->add_option("--debug-dir", o->pm.debug_dirs,
-                  "Look for separate debug info here by build-id (DIR/.build-id/xx/rest.debug); repeatable")
-      ->allow_extra_args(false);
-  sub->add_flag_callback(
-      "--no-gdb", [o] { o->debug_info = "native"; }, "Same as --debug-info native");
-  sub->add_flag("--offline", o->pm.offline,
-                "Never fetch debug info from the debuginfod servers in DEBUGINFOD_URLS (fetched by build-id when "
-                "not found on disk, with the client's cache and DEBUGINFOD_TIMEOUT, as gdb and eu-stack do)");
-  sub->add_option("--sources", o->sources,
-                  "Source lines and inlined calls (from DWARF) for: crashed (the crashing thread's frames outside "
-                  "the C and C++ runtime), all (every frame of every thread; opens the runtime's debug info, "
-                  "slower), none. Function names come from the symbol tables either way")
-      ->default_val("crashed");
-  sub->add_option("--max-threads", o->pm.max_threads, "Threads shown at most")->default_val(64);
-  sub->add_option("--max-frames", o->pm.max_frames, "Frames per thread at most")->default_val(64);
-  sub->add_option("--events", o->pm.events, "Last events of the recorder shown")->default_val(16);
-  sub->add_option("--timeout", o->timeout,
-                  "Stop decoding after this many seconds (0: never). The core is decoded in a sandboxed child "
-                  "process: a hang or crash of the decoder on a damaged core is an error (PM010, PM011, exit 2)")
-      ->default_val(300);
-  return {sub, [o] {
-            SandboxLimits limits;
-            limits.wall_seconds = o->timeout;
-            limits.cpu_seconds = o->timeout;
-            return run_sandboxed(o->coredump.empty() ? o->pm.core : "--coredump " + o->coredump, limits,
-                                 [o] { return run_postmortem(*o); });
-          }};
 }
 
 }  // namespace numatrace::cli

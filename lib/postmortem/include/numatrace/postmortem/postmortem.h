@@ -6,6 +6,8 @@
 // online checks (numatrace/rules/engine.h).
 #pragma once
 
+#include <string.h>
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -173,7 +175,12 @@ struct Judgement {
 };
 Judgement judge(const nt_flight_recorder& recorder, int tid, int signal, uint64_t fault_address,
                 const std::string& where);
-std::string signal_text(int sig);  // "SIGSEGV"
+// "SIGSEGV"; inline, so that what only names signals (run, report) needs
+// nothing of the post-mortem engine.
+inline std::string signal_text(int sig) {
+  const char* a = sigabbrev_np(sig);
+  return a ? std::string("SIG") + a : "signal " + std::to_string(sig);
+}
 // The verdict's first words: "SIGSEGV at 0x0 (null page)" + where, or
 // "Stopped" + where for signal 0.
 std::string crash_sentence(int signal, uint64_t fault_address, FaultClass c, const std::string& where);
