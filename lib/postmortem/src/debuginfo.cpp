@@ -40,8 +40,23 @@ using dw::without_parameters;
 // (dwarf_getscopes continues an inlined call with its abstract origin's
 // scopes, not with the function it was inlined into.)
 bool concrete_scopes(Dwarf_Die* parent, Dwarf_Addr pc, std::vector<Dwarf_Die>& chain, int depth) {
+  // A unit's top level is walked DIE by DIE: the crashing thread's frames
+  // are asked for twice (source lines, then the loader's variables), so a
+  // unit's answer for a pc is kept.
+  if (depth == 0) {
+    static std::map<std::pair<const void*, Dwarf_Addr>, std::pair<bool, std::vector<Dwarf_Die>>> memo;
+    const auto key = std::make_pair(static_cast<const void*>(parent->addr), pc);
+    auto it = memo.find(key);
+    if (it == memo.end()) {
+      std::vector<Dwarf_Die> found;
+      const bool ok = concrete_scopes(parent, pc, found, 1);
+      it = memo.emplace(key, std::make_pair(ok, std::move(found))).first;
+    }
+    chain.insert(chain.end(), it->second.second.begin(), it->second.second.end());
+    return it->second.first;
+  }
   Dwarf_Die c;
-  if (depth > 64 || dwarf_child(parent, &c) != 0) return false;
+  if (depth > 65 || dwarf_child(parent, &c) != 0) return false;
   do {
     int tag = dwarf_tag(&c);
     if (tag == DW_TAG_namespace) {

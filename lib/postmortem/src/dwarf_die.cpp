@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <unordered_map>
 
 #include "numatrace/text.h"
 
@@ -112,7 +113,13 @@ std::string squeeze(std::string s) {
   return s;
 }
 TypeKey type_key(Dwarf_Die* t) {
-  TypeKey k;
+  // dwarf_getscopes_die walks the unit from its root to the DIE, and the
+  // same types are asked about again and again (every variable of every
+  // frame, every specification while a definition is looked up): one walk
+  // per DIE, kept by its address in the mapped .debug_info.
+  static std::unordered_map<const void*, TypeKey> memo;
+  if (auto it = memo.find(t->addr); it != memo.end()) return it->second;
+  TypeKey& k = memo[t->addr];
   Dwarf_Die* scopes = nullptr;
   const int n = dwarf_getscopes_die(t, &scopes);  // t first, the unit last
   std::string mangled = "_ZN";
