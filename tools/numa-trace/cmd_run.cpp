@@ -3,8 +3,13 @@
 // interposer), configured through NUMA_TRACE; forwards signals; exits with
 // the program's status.
 #include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -50,6 +55,110 @@ std::string expand_pid(std::string path, pid_t pid) {
   for (size_t at = path.find("%p"); at != std::string::npos; at = path.find("%p", at))
     path.replace(at, 2, std::to_string(pid));
   return path;
+}
+
+// What the child of spawn() needs and answers (see run_program()).
+struct SpawnContext {
+  const char* program = nullptr;
+  char** argv = nullptr;
+  char** envp = nullptr;
+  const char* outputs[2] = {nullptr, nullptr};  // trace paths, "%p" for the pid; null: none
+  const int* forwarded = nullptr;
+  size_t n_forwarded = 0;
+  const struct sigaction* before = nullptr;  // the dispositions to give back, by forwarded[]
+  sigset_t mask;                             // the signal mask to give back
+  // Answers: refused >= 0 names the output that stopped the start (it
+  // exists, or its folder is not writable: error); error is errno of a
+  // failed exec or clone.
+  int refused = -1;
+  bool refused_exists = false;
+  int error = 0;
+};
+
+// outputs[i] with "%p" replaced by `pid`, into buf; false when too long.
+bool expand_into(const char* path, pid_t pid, char* buf, size_t size) {
+  char digits[16];
+  int n = 0;
+  for (unsigned v = static_cast<unsigned>(pid); n == 0 || v; v /= 10) digits[n++] = static_cast<char>('0' + v % 10);
+  size_t at = 0;
+  for (const char* p = path; *p; ++p) {
+    if (p[0] == '%' && p[1] == 'p') {
+      for (int i = n; i-- > 0;) {
+        if (at + 1 >= size) return false;
+        buf[at++] = digits[i];
+      }
+      ++p;
+    } else {
+      if (at + 1 >= size) return false;
+      buf[at++] = *p;
+    }
+  }
+  buf[at] = 0;
+  return true;
+}
+
+int spawn_child(void* arg) {
+  auto& c = *static_cast<SpawnContext*>(arg);
+  const pid_t self = static_cast<pid_t>(syscall(SYS_getpid));
+  for (int i = 0; i < 2; ++i) {
+    if (!c.outputs[i]) continue;
+    char path[PATH_MAX];
+    if (!expand_into(c.outputs[i], self, path, sizeof path)) {
+      c.refused = i;
+      c.error = ENAMETOOLONG;
+      _exit(2);
+    }
+    struct stat st {};
+    if (lstat(path, &st) == 0) {
+      c.refused = i;
+      c.refused_exists = true;
+      _exit(2);
+    }
+    char* slash = std::strrchr(path, '/');
+    if (slash == path)
+      slash[1] = 0;  // "/name": the root folder
+    else if (slash)
+      *slash = 0;
+    else
+      std::strcpy(path, ".");
+    if (access(path, W_OK | X_OK) != 0) {
+      c.refused = i;
+      c.error = errno;
+      _exit(2);
+    }
+  }
+  for (size_t i = 0; i < c.n_forwarded; ++i) sigaction(c.forwarded[i], &c.before[i], nullptr);
+  sigprocmask(SIG_SETMASK, &c.mask, nullptr);
+  execve(c.program, c.argv, c.envp);
+  c.error = errno;
+  if (c.error == ENOEXEC) {  // a script without "#!": as execvp does, through the shell
+    const char* sh[258] = {"/bin/sh", c.program};
+    size_t n = 2;
+    for (char** a = c.argv + 1; *a && n < 257; ++a) sh[n++] = *a;
+    sh[n] = nullptr;
+    execve("/bin/sh", const_cast<char* const*>(sh), c.envp);
+  }
+  _exit(c.error == ENOENT ? 127 : 126);
+}
+
+// Starts the child (spawn_child) and returns its pid once it has exec'd or
+// ended; -1 with ctx.error when it cannot be started. Signals are blocked
+// meanwhile, so that no handler of numa-trace runs on the child's stack.
+pid_t spawn(SpawnContext& ctx) {
+  constexpr size_t kStack = 64 * 1024;
+  void* stack = mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) {
+    ctx.error = errno;
+    return -1;
+  }
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &ctx.mask);
+  const pid_t pid = clone(spawn_child, static_cast<char*>(stack) + kStack, CLONE_VM | CLONE_VFORK | SIGCHLD, &ctx);
+  if (pid < 0) ctx.error = errno;
+  pthread_sigmask(SIG_SETMASK, &ctx.mask, nullptr);
+  munmap(stack, kStack);
+  return pid;
 }
 
 int run_program(const RunOptions& o) {
@@ -116,60 +225,72 @@ int run_program(const RunOptions& o) {
   fwd.sa_flags = SA_RESTART | SA_SIGINFO;
   for (size_t i = 0; i < std::size(kForwarded); ++i) sigaction(kForwarded[i], &fwd, &before[i]);
 
-  // The child waits for a go before exec: the trace paths name its pid, and
-  // a file already there is refused before the program runs (the recorder
-  // never overwrites one, and the report must not show an older trace).
-  int go[2];
-  if (pipe2(go, O_CLOEXEC) != 0) {
-    std::perror("numa-trace run: pipe");
-    return 2;
-  }
-  pid_t pid = fork();
-  if (pid < 0) {
-    std::perror("numa-trace run: fork");
-    return 2;
-  }
-  if (pid == 0) {
-    close(go[1]);
-    char ok = 0;
-    while (read(go[0], &ok, 1) < 0 && errno == EINTR) {
-    }
-    if (ok != 'g') _exit(2);
+  // The program is started the way posix_spawn does it (clone with
+  // CLONE_VM | CLONE_VFORK: no copy of numa-trace's page tables, numa-trace
+  // waits until the exec). Before the exec the child checks what names its
+  // own pid: a trace file already there is refused before the program runs
+  // (the recorder never overwrites one, and the report must not show an
+  // older trace), and a folder the recorder could not create it in is said.
+  // The child only calls async-signal-safe functions and writes its answer
+  // into `ctx`, shared with numa-trace until the exec.
+  if (program.empty() && o.command[0].find('/') == std::string::npos) {
+    std::fprintf(stderr, "numa-trace run: %s: %s\n", o.command[0].c_str(), std::strerror(ENOENT));
     for (size_t i = 0; i < std::size(kForwarded); ++i) sigaction(kForwarded[i], &before[i], nullptr);
-    setenv("LD_PRELOAD", ld_preload.c_str(), 1);
-    setenv("NUMA_TRACE", spec.c_str(), 1);
-    std::vector<char*> args;
-    for (const auto& a : o.command) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execvp(args[0], args.data());
-    std::fprintf(stderr, "numa-trace run: %s: %s\n", args[0], std::strerror(errno));
-    _exit(errno == ENOENT ? 127 : 126);
+    return 127;  // as a shell says "not found"
   }
-  close(go[0]);
+  SpawnContext ctx;
+  ctx.program = program.empty() ? o.command[0].c_str() : program.c_str();
+  std::vector<char*> argv;
+  for (const auto& a : o.command) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  ctx.argv = argv.data();
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e; ++e)
+    if (std::strncmp(*e, "LD_PRELOAD=", 11) != 0 && std::strncmp(*e, "NUMA_TRACE=", 11) != 0) env_strings.push_back(*e);
+  env_strings.push_back("LD_PRELOAD=" + ld_preload);
+  env_strings.push_back("NUMA_TRACE=" + spec);
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  ctx.envp = envp.data();
+  // The outputs, with "%p" for the child to put its pid in.
+  const std::string outputs[] = {o.no_output ? std::string() : o.output, o.jsonl};
+  for (int i = 0; i < 2; ++i) ctx.outputs[i] = outputs[i].empty() ? nullptr : outputs[i].c_str();
+  ctx.forwarded = kForwarded;
+  ctx.n_forwarded = std::size(kForwarded);
+  ctx.before = before;
+  const pid_t pid = spawn(ctx);
+  if (pid < 0) {
+    std::fprintf(stderr, "numa-trace run: starting the program: %s\n", std::strerror(ctx.error));
+    return 2;
+  }
+  if (ctx.refused >= 0) {
+    // The child ended before the exec: nothing ran.
+    int ignored;
+    while (waitpid(pid, &ignored, 0) < 0 && errno == EINTR) {
+    }
+    for (size_t i = 0; i < std::size(kForwarded); ++i) sigaction(kForwarded[i], &before[i], nullptr);
+    const std::string out = expand_pid(outputs[ctx.refused], pid);
+    if (ctx.refused_exists)
+      std::fprintf(stderr, "numa-trace run: %s exists; not overwriting it (remove it or name another with -o)\n",
+                   out.c_str());
+    else
+      std::fprintf(stderr, "numa-trace run: cannot write the trace in %s: %s (name another path with -o)\n",
+                   dir_name(out).c_str(), std::strerror(ctx.error));
+    return 2;
+  }
+  if (ctx.error != 0) {
+    // The exec failed: the child ended with 127 or 126, the program's
+    // status from here on (as a shell's).
+    std::fprintf(stderr, "numa-trace run: %s: %s\n", o.command[0].c_str(), std::strerror(ctx.error));
+  }
+  g_child = pid;
   // numa-trace's own lines go to the program's stderr: if that is a closed
   // pipe, they fail with EPIPE rather than end numa-trace with SIGPIPE and
-  // hide the program's exit status. (The child was forked before: it keeps
-  // the disposition numa-trace was started with.)
+  // hide the program's exit status. (The program was started with the
+  // disposition numa-trace was started with.)
   signal(SIGPIPE, SIG_IGN);
   const std::string path = expand_pid(o.output, pid);
-  std::string refused;
-  struct stat st {};
-  if (!o.no_output && lstat(path.c_str(), &st) == 0) refused = path;
-  if (!o.jsonl.empty() && lstat(expand_pid(o.jsonl, pid).c_str(), &st) == 0) refused = expand_pid(o.jsonl, pid);
-  // The recorder creates the trace at the program's first event; a folder
-  // it cannot create it in is said now, before the program runs.
-  std::string unwritable;
-  const std::string outputs[] = {o.no_output ? std::string() : path,
-                                 o.jsonl.empty() ? std::string() : expand_pid(o.jsonl, pid)};
-  for (const std::string& out : outputs) {
-    if (out.empty()) continue;
-    const std::string dir = dir_name(out);
-    if (access(dir.c_str(), W_OK | X_OK) != 0) unwritable = dir + ": " + std::strerror(errno);
-  }
-  const bool start = refused.empty() && unwritable.empty();
-  if (start) g_child = pid;
-  ssize_t sent = start ? write(go[1], "g", 1) : 0;
-  close(go[1]);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
@@ -177,20 +298,6 @@ int run_program(const RunOptions& o) {
   // Nothing is left to forward to: a SIGTERM from now on (while the trace
   // is read) must end numa-trace as it would have without the forwarding.
   for (size_t i = 0; i < std::size(kForwarded); ++i) sigaction(kForwarded[i], &before[i], nullptr);
-  if (!unwritable.empty()) {
-    std::fprintf(stderr, "numa-trace run: cannot write the trace in %s (name another path with -o)\n",
-                 unwritable.c_str());
-    return 2;
-  }
-  if (!refused.empty()) {
-    std::fprintf(stderr, "numa-trace run: %s exists; not overwriting it (remove it or name another with -o)\n",
-                 refused.c_str());
-    return 2;
-  }
-  if (sent != 1) {
-    std::perror("numa-trace run: starting the program");
-    return 2;
-  }
 
   int rc;
   if (WIFSIGNALED(status)) {

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <exception>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cli.h"
@@ -36,28 +37,42 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   app.require_subcommand(1);
   app.fallthrough(false);
 
-  const Command commands[] = {
-      add_gen_model(app), add_inspect(app),    add_check(app),    add_run(app),     add_report(app),
-      add_placement(app), add_postmortem(app), add_diagnose(app), add_journal(app), add_demo(app),
+  // Each subcommand registers its options and help; only the one named is
+  // registered (building all of them is most of the command's start, which
+  // `numa-trace run` adds to every traced program's), all of them for
+  // --help, --version, or a word that names none.
+  using Add = Command (*)(CLI::App&);
+  static constexpr std::pair<const char*, Add> kSubcommands[] = {
+      {"gen-model", add_gen_model},   {"inspect", add_inspect},
+      {"check", add_check},           {"run", add_run},
+      {"report", add_report},         {"placement", add_placement},
+      {"postmortem", add_postmortem}, {"diagnose", add_diagnose},
+      {"journal", add_journal},       {"demo", add_demo},
   };
-
+  std::vector<Command> commands;
+  std::vector<char*> args(argv, argv + argc);
+  const std::string first = argc > 1 ? argv[1] : "";
+  Add only = nullptr;
+  for (const auto& [name, add] : kSubcommands)
+    if (first == name) only = add;
   // `numa-trace PROGRAM ARGS...` (as heaptrack, strace, valgrind are used)
   // is `numa-trace run -- PROGRAM ARGS...` when PROGRAM is no subcommand.
-  std::vector<char*> args(argv, argv + argc);
-  if (argc > 1 && argv[1][0] != '-') {
-    bool subcommand = false;
-    for (const auto& c : commands) subcommand |= c.sub->check_name(argv[1]);
-    if (!subcommand && which(argv[1]).empty()) {
+  if (!only && !first.empty() && first[0] != '-') {
+    if (which(first).empty()) {
       std::fprintf(stderr,
                    "numa-trace: '%s' is neither a subcommand (numa-trace --help lists them) nor a program to run\n",
                    argv[1]);
       return kUsage;
     }
-    if (!subcommand) {
-      static char run[] = "run", dashes[] = "--";
-      args.insert(args.begin() + 1, {run, dashes});
-    }
+    static char run[] = "run", dashes[] = "--";
+    args.insert(args.begin() + 1, {run, dashes});
+    only = add_run;
   }
+  if (only)
+    commands.push_back(only(app));
+  else
+    for (const auto& [name, add] : kSubcommands) commands.push_back(add(app));
+
   try {
     app.parse(static_cast<int>(args.size()), args.data());
   } catch (const CLI::ParseError& e) {
