@@ -324,6 +324,55 @@ TEST(Recorder, FileAndJsonlSinksGetEveryEvent) {
   EXPECT_NE(j.find("\"path\":\"" + f.paths[2] + "\""), std::string::npos);
 }
 
+// Tensor names: up to 55 bytes kept, cut there, whatever their length and
+// wherever they lie (the fast copy reads 64 bytes when they are in one
+// page; a name near a page's end, before an unmapped page, is copied
+// byte-exact); in the ring and in the thread's resolve in flight, with
+// nothing of the memory after the name.
+TEST(Recorder, ResolveNamesAreKeptWholeAndAlone) {
+  TempDir d;
+  Files f(d, 1);
+  begin(f);
+  int fd = open(f.paths[0].c_str(), O_RDONLY);
+  auto* p = static_cast<unsigned char*>(mmap(nullptr, f.sizes[0], PROT_READ, MAP_SHARED, fd, 0));
+  close(fd);
+  NUMATRACE_MAPPING_CREATE(0, NUMATRACE_KIND_PER_FILE, p, f.sizes[0], -1, 0, nullptr, nullptr, 0);
+  // Two pages: the second is made inaccessible, so that a read past a
+  // name at the end of the first would fault.
+  auto* pages = static_cast<char*>(mmap(nullptr, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(pages, MAP_FAILED);
+  ASSERT_EQ(mprotect(pages + 4096, 4096, PROT_NONE), 0);
+  const std::string long_name(70, 'n');
+  for (size_t len : {size_t{0}, size_t{1}, size_t{15}, size_t{16}, size_t{31}, size_t{47}, size_t{54}, size_t{55},
+                     size_t{56}, size_t{63}, size_t{64}, size_t{69}}) {
+    for (size_t at : {size_t{0}, size_t{100}, size_t{4096 - 64}, size_t{4096 - 63}, 4096 - len - 1}) {
+      if (at + len + 1 > 4096) continue;  // the name would not fit before the guard page
+      std::memset(pages, 'x', 4096);      // what follows a name must not be kept
+      char* name = pages + at;
+      std::memcpy(name, long_name.data(), len);
+      name[len] = 0;
+      NUMATRACE_RESOLVE(0, 0, 8, 8, p + 8, name);
+      const nt_fr_event* e = last_of(NT_EV_RESOLVE);
+      ASSERT_NE(e, nullptr);
+      const std::string want = long_name.substr(0, std::min<size_t>(len, NT_FR_NAME - 1));
+      EXPECT_EQ(std::string(e->name), want) << "length " << len << " at " << at;
+      const nt_fr_thread* t = nullptr;
+      for (const auto& th : fr().threads)
+        if (th.tid == static_cast<uint32_t>(gettid())) t = &th;
+      ASSERT_NE(t, nullptr);
+      EXPECT_EQ(std::string(t->name), want) << "length " << len << " at " << at;
+      if (at + 64 <= 4096) {  // the fast copy: the rest of the field is zero
+        for (size_t i = want.size(); i < NT_FR_NAME; ++i) EXPECT_EQ(e->name[i], 0) << "length " << len << " byte " << i;
+      }
+    }
+  }
+  NUMATRACE_RESOLVE(0, 0, 8, 8, p + 8, nullptr);
+  EXPECT_STREQ(last_of(NT_EV_RESOLVE)->name, "");
+  munmap(pages, 8192);
+  NUMATRACE_MAPPING_DESTROY(0, p);
+  munmap(p, f.sizes[0]);
+}
+
 // Resolves number their events from per-thread blocks of seqs. A table
 // change ends every block (a thread's resolve after another thread's create
 // comes after it in seq order), and a block the drainer passed while its
