@@ -18,6 +18,14 @@ run cmake -S "$SRC/consumer" -B "$T/consumer" -DCMAKE_PREFIX_PATH="$T/prefix"
 expect_rc 0 -- "configure consumer with find_package(numatrace)"
 run cmake --build "$T/consumer"; expect_rc 0 -- "build consumer"
 run "$T/prefix/bin/numa-trace" gen-model "$T/m" --size 1M --splits 2; expect_rc 0 -- "installed numa-trace"
+# The installed command finds its post-mortem engine (a private module in
+# <libdir>/numa-trace): its diagnose reads these facts and says what they
+# lack (DG003, exit 2).
+printf '{"mappings": [{"slot": 0}]}' >"$T/facts.json"
+run "$T/prefix/bin/numa-trace" diagnose --facts "$T/facts.json"
+expect_rc 2 -- "installed numa-trace diagnose"
+expect_grep "$T/err" "DG003: facts incomplete" "the installed command ran its engine"
+[ -n "$(find "$T/prefix" -path '*/numa-trace/numa-trace-engine.so')" ] && pass || fail "installed numa-trace-engine.so"
 run "$T/consumer/consumer" "$T/m"; expect_rc 0 -- "consumer opens the model"
 expect_grep "$T/out" "^2$" "consumer sees 2 splits"
 

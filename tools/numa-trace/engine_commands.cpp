@@ -46,10 +46,12 @@ const EngineApi* engine() {
     api = a;
     return api;
   }
+  std::string where = dir + NUMA_TRACE_ENGINE_REL;
+  if (std::string(NUMA_TRACE_ENGINE_REL) != "../lib/numa-trace") where += " and " + dir + "../lib/numa-trace";
   std::fprintf(stderr,
-               "numa-trace: cannot load the post-mortem engine (numa-trace-engine.so, looked for in %s%s and "
-               "%s../lib/numa-trace)%s%s; reinstall numa-trace\n",
-               dir.c_str(), NUMA_TRACE_ENGINE_REL, dir.c_str(), why.empty() ? "" : ": ", why.c_str());
+               "numa-trace: cannot load the post-mortem engine (numa-trace-engine.so, looked for in %s)%s%s; reinstall "
+               "numa-trace\n",
+               where.c_str(), why.empty() ? "" : ": ", why.c_str());
   return nullptr;
 }
 
