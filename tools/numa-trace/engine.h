@@ -62,6 +62,10 @@ struct EngineApi {
 // build tree); null after printing why it cannot be loaded.
 const EngineApi* engine();
 
+// Whether libdw may load its debuginfod client when engine() loads it (it
+// may not by default: engine_commands.cpp, dlopen()).
+void allow_debuginfod(bool wanted);
+
 }  // namespace numatrace::cli
 
 extern "C" const numatrace::cli::EngineApi* numatrace_cli_engine(void);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 
@@ -18,6 +19,13 @@
 #endif
 
 namespace numatrace::cli {
+namespace {
+bool g_debuginfod_wanted = false;  // see dlopen() below
+}  // namespace
+
+void allow_debuginfod(bool wanted) {
+  g_debuginfod_wanted = wanted;
+}
 
 const EngineApi* engine() {
   static const EngineApi* api = nullptr;
@@ -99,6 +107,8 @@ Command add_postmortem(CLI::App& app) {
   return {sub, [o] {
             // Loaded before the decoding child is forked, so that a missing
             // module is said once, plainly.
+            const char* urls = std::getenv("DEBUGINFOD_URLS");
+            allow_debuginfod(!o->pm.offline && urls && *urls);
             const EngineApi* e = engine();
             if (!e) return static_cast<int>(kUsage);
             SandboxLimits limits;
@@ -149,3 +159,17 @@ Command add_journal(CLI::App& app) {
 }
 
 }  // namespace numatrace::cli
+
+// libdw 0.188 loads libdebuginfod (and with it libcurl and some 25 more
+// libraries: half of a post-mortem's time on a small core) from a
+// constructor, whether or not any server is named. The command defines
+// dlopen, which the dynamic linker binds libdw's call to (the command
+// exports it), and refuses that one library unless a subcommand said it
+// may fetch (postmortem with DEBUGINFOD_URLS set and no --offline); every
+// other dlopen goes to libc's.
+extern "C" __attribute__((visibility("default"))) void* dlopen(const char* file, int mode) {
+  using Fn = void* (*)(const char*, int);
+  static const Fn real = reinterpret_cast<Fn>(dlsym(RTLD_NEXT, "dlopen"));
+  if (file && !numatrace::cli::g_debuginfod_wanted && std::strncmp(file, "libdebuginfod", 13) == 0) return nullptr;
+  return real ? real(file, mode) : nullptr;
+}
