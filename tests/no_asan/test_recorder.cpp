@@ -89,6 +89,16 @@ void begin(const Files& f) {
     numatrace_file_open(static_cast<uint32_t>(i), f.paths[i].c_str(), f.sizes[i]);
 }
 
+// A one-split model begun, its file mapped and recorded in slot 0.
+unsigned char* begin_per_file(const Files& f) {
+  begin(f);
+  int fd = open(f.paths[0].c_str(), O_RDONLY);
+  auto* p = static_cast<unsigned char*>(mmap(nullptr, f.sizes[0], PROT_READ, MAP_SHARED, fd, 0));
+  close(fd);
+  NUMATRACE_MAPPING_CREATE(0, NUMATRACE_KIND_PER_FILE, p, f.sizes[0], -1, 0, nullptr, nullptr, 0);
+  return p;
+}
+
 const nt_fr_event* last_of(uint16_t type) {
   for (uint64_t s = fr().head; s > 0 && s + NT_FR_RING > fr().head; --s) {
     const nt_fr_event& e = fr().ring[(s - 1) % NT_FR_RING];
@@ -332,11 +342,7 @@ TEST(Recorder, FileAndJsonlSinksGetEveryEvent) {
 TEST(Recorder, ResolveNamesAreKeptWholeAndAlone) {
   TempDir d;
   Files f(d, 1);
-  begin(f);
-  int fd = open(f.paths[0].c_str(), O_RDONLY);
-  auto* p = static_cast<unsigned char*>(mmap(nullptr, f.sizes[0], PROT_READ, MAP_SHARED, fd, 0));
-  close(fd);
-  NUMATRACE_MAPPING_CREATE(0, NUMATRACE_KIND_PER_FILE, p, f.sizes[0], -1, 0, nullptr, nullptr, 0);
+  unsigned char* p = begin_per_file(f);
   // Two pages: the second is made inaccessible, so that a read past a
   // name at the end of the first would fault.
   auto* pages = static_cast<char*>(mmap(nullptr, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
@@ -498,11 +504,7 @@ TEST(Recorder, ForkedChildStartsClean) {
 TEST(Recorder, ConcurrentResolvesFromManyThreads) {
   TempDir d;
   Files f(d, 1);
-  begin(f);
-  int fd = open(f.paths[0].c_str(), O_RDONLY);
-  auto* p = static_cast<unsigned char*>(mmap(nullptr, f.sizes[0], PROT_READ, MAP_SHARED, fd, 0));
-  close(fd);
-  NUMATRACE_MAPPING_CREATE(0, NUMATRACE_KIND_PER_FILE, p, f.sizes[0], -1, 0, nullptr, nullptr, 0);
+  unsigned char* p = begin_per_file(f);
   const uint64_t before = fr().head, findings = fr().counters.findings;
   constexpr int kThreads = 4, kEach = 50000;
   std::vector<std::thread> ts;
