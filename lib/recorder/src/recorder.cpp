@@ -136,7 +136,7 @@ ClockFn find_vdso_clock() {
   for (uint32_t i = 0, n = hash[1]; i < n; ++i) {  // hash[1]: the number of symbols
     const Elf64_Sym& sym = symtab[i];
     if (ELF64_ST_TYPE(sym.st_info) == STT_FUNC && sym.st_shndx != SHN_UNDEF &&
-        std::strcmp(strtab + sym.st_name, kName) == 0)
+        std::strncmp(strtab + sym.st_name, kName, sizeof kName) == 0)
       return reinterpret_cast<ClockFn>(bias + static_cast<intptr_t>(sym.st_value));
   }
 #endif
