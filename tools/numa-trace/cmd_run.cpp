@@ -145,7 +145,7 @@ int spawn_child(void* arg) {
 // ended; -1 with ctx.error when it cannot be started. Signals are blocked
 // meanwhile, so that no handler of numa-trace runs on the child's stack.
 pid_t spawn(SpawnContext& ctx) {
-  constexpr size_t kStack = 64 * 1024;
+  constexpr size_t kStack = size_t{64} * 1024;
   void* stack = mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (stack == MAP_FAILED) {
     ctx.error = errno;

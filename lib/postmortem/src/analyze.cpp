@@ -299,7 +299,6 @@ bool scan_recorder(const Core& core, Report& r) {
   return false;
 }
 
-
 std::string crash_sentence(int signal, uint64_t fault_address, FaultClass c, const std::string& where) {
   return (signal ? signal_text(signal) + " at " + hex(fault_address) + " (" + fault_class_name(c) + ")"
                  : std::string("Stopped")) +
