@@ -88,6 +88,10 @@ loaded, else from the llama_model_loader of the selected frame (`this`)."""
             gdb.write("  slot %d: %s\n" % (i, EMPTY if int(ptr) == 0 else mmap_text(ptr.dereference())))
 
 
+# An event's seq while it is written (NT_FR_SEQ_WRITING in recorder_layout.h).
+SEQ_WRITING = (1 << 64) - 1
+
+
 class Events(gdb.Command):
     """Print the last N events of the flight recorder (default 20)."""
 
@@ -100,11 +104,22 @@ class Events(gdb.Command):
             raise gdb.GdbError("numa-trace events: no flight recorder (the program does not have libnumatrace loaded)")
         count = int(arg) if arg.strip() else 20
         head = int(rec["head"])
-        first = max(1, head - min(count, RING) + 1)
-        for seq in range(first, head + 1):
+        # The last `count` events, newest first while collecting. An entry
+        # holding an older seq is the unused rest of a thread's block of
+        # sequence numbers (docs/recorder.md, write protocol): no event.
+        shown = []
+        seq = head
+        while seq >= 1 and seq + RING > head and len(shown) < count:
             e = rec["ring"][(seq - 1) % RING]
-            if int(e["seq"]) != seq:
-                gdb.write("  #%d <overwritten or torn>\n" % seq)
+            s = int(e["seq"])
+            if s == seq:
+                shown.append((seq, e))
+            elif s == SEQ_WRITING:
+                shown.append((seq, None))
+            seq -= 1
+        for seq, e in reversed(shown):
+            if e is None:
+                gdb.write("  #%d <being written>\n" % seq)
                 continue
             t = int(e["type"])
             line = "  #%d %s tid %d" % (seq, EVENTS[t] if t < len(EVENTS) else "?", int(e["tid"]))
