@@ -28,6 +28,16 @@ size=$(stat -c %s "$T/ok.nttrace")
 head -c $((size / 2)) "$T/ok.nttrace" >"$T/cut.nttrace"
 run "$NT" report "$T/cut.nttrace"; expect_rc 0 -- "report of a cut trace"
 expect_grep "$T/out" "cut short" "cut trace is said to be cut"
+# Cut short, it has no summary to give the time scale: with the default
+# coarse clock its times are nanoseconds all the same (header.clock), with
+# clock=tsc they are an estimate, and said to be.
+if grep -q "assume a 2.5 GHz counter" "$T/out"; then fail "a cut coarse-clock trace's times called estimates"; else pass; fi
+run env LD_PRELOAD="$LIB" NUMA_TRACE="file:$T/tsc.nttrace,clock=tsc" "$LOADER" "$T/m" --strategy unified
+expect_rc 0 -- "traced load with clock=tsc"
+size=$(stat -c %s "$T/tsc.nttrace")
+head -c $((size / 2)) "$T/tsc.nttrace" >"$T/tsc-cut.nttrace"
+run "$NT" report "$T/tsc-cut.nttrace"; expect_rc 0 -- "report of a cut clock=tsc trace"
+expect_grep "$T/out" "assume a 2.5 GHz counter" "a cut clock=tsc trace's times are said to be estimates"
 head -c 100 "$T/ok.nttrace" >"$T/tiny.nttrace"
 run "$NT" report "$T/tiny.nttrace"; expect_rc 0 -- "report of a trace cut after the header"
 printf 'garbage that is long enough to be a header but is not a numa-trace binary trace file......' >"$T/bad.nttrace"

@@ -284,6 +284,7 @@ TEST(Recorder, FileAndJsonlSinksGetEveryEvent) {
   EXPECT_STREQ(h.magic, NT_TRACE_MAGIC);
   EXPECT_EQ(h.version, NT_TRACE_VERSION);
   EXPECT_EQ(h.event_size, sizeof(nt_fr_event));
+  EXPECT_EQ(h.clock, static_cast<uint32_t>(NT_TRACE_CLOCK_NS));  // the default coarse clock counts nanoseconds
   size_t at = h.header_size;
   int resolves = 0, findings = 0, strings = 0, summaries = 0, creates = 0;
   uint32_t last_type = 0;

@@ -252,7 +252,8 @@ void print_report_text(const trace::Trace& t, const TraceSummary& s) {
                     static_cast<double>(s.resolved_bytes) / (1 << 20) / (static_cast<double>(p.last - p.first) / 1e9));
       std::printf("\n");
     }
-    if (!t.summary) std::printf("  (no summary record: times assume a 2.5 GHz counter)\n");
+    if (!t.summary && t.header.clock != NT_TRACE_CLOCK_NS)
+      std::printf("  (no summary record: times assume a 2.5 GHz counter)\n");
   }
   const uint64_t dropped = s.dropped;
   if (dropped)

@@ -72,6 +72,7 @@ struct Stamp {
 };
 Stamp stamp();
 CpuSource cpu_source();  // the source chosen at start
+bool clock_counts_ns();  // events' tsc is nanoseconds (the coarse clock), not a TSC
 
 // Claims the next seq and returns a staging event (the calling thread's,
 // or `into`) with the common fields filled, for the caller to complete;

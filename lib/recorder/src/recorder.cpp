@@ -412,6 +412,14 @@ CpuSource cpu_source() {
   return g_cpu_source;
 }
 
+bool clock_counts_ns() {
+#if defined(__x86_64__)
+  return !g_precise_clock;
+#else
+  return true;  // clock=tsc is CLOCK_MONOTONIC there
+#endif
+}
+
 void refresh_clock() {
   Recorder& r = fr();
   __atomic_store_n(&r.counters.events, __atomic_load_n(&r.head, __ATOMIC_RELAXED), __ATOMIC_RELAXED);

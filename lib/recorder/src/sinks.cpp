@@ -419,6 +419,7 @@ void start_sinks(bool from_start) {
       h.recorder_version = NT_FR_VERSION;
       h.pid = r.pid;
       h.tsc0 = r.tsc0;
+      h.clock = clock_counts_ns() ? NT_TRACE_CLOCK_NS : NT_TRACE_CLOCK_TSC;
       h.start_realtime_ns = r.start_realtime_ns;
       put(i, &h, sizeof h);
     }

@@ -24,7 +24,8 @@ double Trace::ns_per_tsc() const {
   // A counter between 1 MHz and 1 THz; anything else (a damaged summary,
   // NaN) is not a clock rate.
   if (summary && summary->ns_per_tsc >= 1e-3 && summary->ns_per_tsc <= 1e3) return summary->ns_per_tsc;
-  return 1.0 / 2.5;  // no summary: assume a 2.5 GHz counter (shown as estimated)
+  if (header.clock == NT_TRACE_CLOCK_NS) return 1.0;  // nanoseconds: exact without a summary
+  return 1.0 / 2.5;                                   // no summary: assume a 2.5 GHz counter (shown as estimated)
 }
 
 uint64_t Trace::ns(uint64_t tsc) const {

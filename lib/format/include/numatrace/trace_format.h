@@ -8,7 +8,8 @@
  * VERSION RULE: bump NT_TRACE_VERSION when the header, the framing or the
  * payload of an existing record type changes (the event payload is
  * nt_fr_event, so a change of NT_FR_VERSION that touches it bumps this too).
- * New record types need no bump.
+ * New record types need no bump, nor does a header field taken from
+ * padding whose zero means what every earlier trace meant (`clock`).
  */
 #ifndef NUMATRACE_TRACE_FORMAT_H
 #define NUMATRACE_TRACE_FORMAT_H
@@ -27,11 +28,18 @@ typedef struct nt_trace_header {
   uint32_t event_size;       /* sizeof(nt_fr_event) */
   uint32_t recorder_version; /* NT_FR_VERSION of the writer */
   uint32_t pid;
-  uint32_t pad;
+  uint32_t clock;             /* NT_TRACE_CLOCK_*: what an event's tsc counts (0 in traces of before it was written) */
   uint64_t tsc0;              /* timestamps are (tsc - tsc0) * ns_per_tsc ns after start */
   uint64_t start_realtime_ns; /* CLOCK_REALTIME at start */
   uint8_t reserved[16];
 } nt_trace_header;
+
+/* nt_trace_header.clock. A trace cut short has no summary to give
+ * ns_per_tsc: with NT_TRACE_CLOCK_NS its events' times are still exact. */
+enum nt_trace_clock {
+  NT_TRACE_CLOCK_TSC = 0, /* a counter whose rate is the summary's ns_per_tsc (the recorder's clock=tsc) */
+  NT_TRACE_CLOCK_NS = 1,  /* nanoseconds (the kernel's coarse monotonic clock): ns_per_tsc is 1 */
+};
 
 enum nt_trace_record {
   NT_REC_EVENT = 1,   /* nt_fr_event */
