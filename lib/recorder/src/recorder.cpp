@@ -86,10 +86,14 @@ struct SeqBlock {
 };
 __attribute__((tls_model("initial-exec"))) thread_local SeqBlock t_block;
 
+uint64_t ns_of(const timespec& ts) {
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
 uint64_t mono_ns() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+  return ns_of(ts);
 }
 
 // The vDSO's clock_gettime, called directly rather than through glibc's
@@ -149,7 +153,7 @@ ClockFn find_vdso_clock() {
 uint64_t coarse_ns() {
   timespec ts;
   if (!g_vdso_clock || g_vdso_clock(CLOCK_MONOTONIC_COARSE, &ts) != 0) clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+  return ns_of(ts);
 }
 
 uint64_t g_mono0 = 0;
@@ -185,7 +189,7 @@ void reset_recorder(bool clear) {
   r.ns_per_tsc = 1.0;
   timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  r.start_realtime_ns = static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+  r.start_realtime_ns = ns_of(ts);
   g_mono0 = mono_ns();
   r.tsc0 = stamp().tsc;
 }
@@ -261,12 +265,16 @@ bool load_cpu_nodes() {
   return any;
 }
 
+// The calling thread's CPU from its rseq area (-1: none registered).
+inline int32_t rseq_cpu() {
+  int32_t cpu;
+  std::memcpy(&cpu, static_cast<const char*>(__builtin_thread_pointer()) + __rseq_offset + kRseqCpuId, sizeof cpu);
+  return cpu;
+}
+
 bool rseq_usable() {
   if (&__rseq_size == nullptr || &__rseq_offset == nullptr || __rseq_size < kRseqCpuId + 4) return false;
-  const char* area = static_cast<const char*>(__builtin_thread_pointer()) + __rseq_offset;
-  int32_t cpu;
-  std::memcpy(&cpu, area + kRseqCpuId, sizeof cpu);
-  return cpu >= 0;
+  return rseq_cpu() >= 0;
 }
 
 // Valgrind's CPUID says RDTSCP and RDPID exist but it cannot run them
@@ -279,8 +287,7 @@ bool under_valgrind() {
 // The CPU and node for sources other than TSC_AUX.
 Stamp with_cpu(uint64_t tsc) {
   if (g_cpu_source == CpuSource::rseq) {
-    int32_t cpu;
-    std::memcpy(&cpu, static_cast<const char*>(__builtin_thread_pointer()) + __rseq_offset + kRseqCpuId, sizeof cpu);
+    const int32_t cpu = rseq_cpu();
     if (cpu >= 0 && cpu < kMaxCpus) return {tsc, static_cast<int16_t>(cpu), g_cpu_node[cpu]};
     // A thread made without glibc (raw clone) has no rseq area: getcpu.
   }
@@ -767,8 +774,7 @@ __attribute__((always_inline)) inline ThreadInfo thread_info_inline() {
 }
 __attribute__((always_inline)) inline void stamp_inline(uint64_t& time, int16_t& cpu, int16_t& node) {
   if (g_cpu_source == CpuSource::rseq && !g_precise_clock) {
-    int32_t c;
-    std::memcpy(&c, static_cast<const char*>(__builtin_thread_pointer()) + __rseq_offset + kRseqCpuId, sizeof c);
+    const int32_t c = rseq_cpu();
     if (__builtin_expect(c >= 0 && c < kMaxCpus, 1)) {
       cpu = static_cast<int16_t>(c);
       node = g_cpu_node[c];
