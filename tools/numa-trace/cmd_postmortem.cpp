@@ -88,8 +88,8 @@ bool judge_through_gdb(postmortem::Report& r, const PostmortemOptions& o, std::s
 int run_postmortem(const PostmortemOptions& in) {
   PostmortemOptions o = in;
   postmortem::CoredumpEntry entry;
-  if (!o.coredump.empty()) {
-    auto found = postmortem::find_coredump(o.coredump);
+  if (!o.coredump.empty() || !o.listed.cursor.empty()) {
+    auto found = o.listed.cursor.empty() ? postmortem::find_coredump(o.coredump) : postmortem::coredump_core(o.listed);
     if (!found) {
       return unusable(found.error());
     }

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "numatrace/postmortem/postmortem.h"
 
@@ -21,6 +22,10 @@ struct PostmortemOptions {
   std::string debug_info = "auto";  // --debug-info: auto, native, gdb, none
   std::string sources = "crashed";  // --sources: crashed, all, none
   std::string coredump;             // --coredump MATCH
+  std::vector<std::string> cores;   // the CORE arguments: files or folders
+  bool all = false;                 // --all: every --coredump match, not the newest
+  bool quiet = false;               // --quiet: no progress
+  postmortem::CoredumpEntry listed;  // one entry of --coredump --all, decoded by a child
   bool journal = false;             // --journal: write the verdict back
   unsigned timeout = 300;           // --timeout: the decoding child's wall-clock limit, seconds
 };
@@ -55,6 +60,9 @@ struct EngineApi {
   // The demo's step 3: the verdict for CORE of EXECUTABLE; false with the
   // error's text in `verdict` when the core cannot be read.
   bool (*verdict)(const std::string& core, const std::string& executable, std::string& verdict);
+  // Every systemd-coredump entry that MATCH names, oldest first (without
+  // their cores); kUsage after saying why when none can be listed.
+  int (*coredumps)(const std::string& match, std::vector<postmortem::CoredumpEntry>& out);
 };
 
 // In the command: the module, loaded at the first call (next to the

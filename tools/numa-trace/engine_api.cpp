@@ -35,10 +35,23 @@ bool verdict(const std::string& core, const std::string& executable, std::string
   }
 }
 
+int coredumps(const std::string& match, std::vector<postmortem::CoredumpEntry>& out) {
+  try {
+    auto found = postmortem::find_coredumps(match, false);
+    if (!found) return unusable(found.error());
+    out = std::move(*found);
+    return kOk;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "numa-trace: internal error: %s\n", e.what());
+    return kUsage;
+  }
+}
+
 constexpr EngineApi kApi = {
     NUMA_TRACE_VERSION, {sizeof(PostmortemOptions), sizeof(DiagnoseOptions), sizeof(JournalOptions)},
     run_postmortem,     run_diagnose,
     run_journal,        verdict,
+    coredumps,
 };
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "cli.h"
+#include "buckets.h"
 #include "engine.h"
 #include "sandbox.h"
 
@@ -70,12 +71,17 @@ Command add_postmortem(CLI::App& app) {
       "Decode a core dump (plain, or zstd as systemd-coredump stores it): the signal and the class of the fault "
       "address, every thread's frames (crashing thread first), the flight recorder when the program ran under "
       "numa-trace (mapping slots at the crash, each thread's resolve in flight, the last events) and a verdict from "
-      "the rule engine; without the recorder, the GGUF and hugetlbfs files mapped at the crash (NT_FILE). Exit 0 "
-      "nothing wrong, 1 a crash or findings, 2 the core cannot be read.");
-  sub->add_option("core", o->pm.core, "The core file (.zst accepted)");
+      "the rule engine; without the recorder, the GGUF and hugetlbfs files mapped at the crash (NT_FILE). Many "
+      "cores (several, a folder, or --coredump MATCH --all) are each decoded the same way and grouped by cause: one "
+      "line per cause with its count, hosts, programs, first and last time and an example core. Exit 0 nothing "
+      "wrong, 1 a crash or findings, 2 a core cannot be read.");
+  sub->add_option("core", o->cores,
+                  "Core files (.zst accepted), or folders searched for cores; more than one core groups them by cause");
   sub->add_option("--coredump", o->coredump,
                   "Decode the newest core systemd-coredump caught for this PID, executable path or command name "
-                  "(as coredumpctl matches)");
+                  "(as coredumpctl matches); with --all, every one");
+  sub->add_flag("--all", o->all, "With --coredump: every matching core, grouped by cause (MATCH may be \"\": all)");
+  sub->add_flag("-q,--quiet", o->quiet, "No progress on stderr when decoding many cores");
   sub->add_flag("--journal", o->journal, "Write the verdict back to the journal, naming the crash");
   sub->add_option("--exe", o->pm.executable, "The program's file, when the path in the core is not right");
   sub->add_flag("--force", o->pm.force, "Use modules whose build-id differs from the core's (said in the output)");
@@ -111,6 +117,8 @@ Command add_postmortem(CLI::App& app) {
             allow_debuginfod(!o->pm.offline && urls && *urls);
             const EngineApi* e = engine();
             if (!e) return static_cast<int>(kUsage);
+            if (many_cores(*o)) return run_many(*o, e);
+            if (!o->cores.empty()) o->pm.core = o->cores.front();
             SandboxLimits limits;
             limits.wall_seconds = o->timeout;
             limits.cpu_seconds = o->timeout;

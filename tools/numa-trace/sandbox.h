@@ -25,5 +25,10 @@ struct SandboxLimits {
 // stderr as "numa-trace: WHAT: CODE ..." and kUsage (2) returned.
 // NUMA_TRACE_NO_SANDBOX=1 runs `body` in this process (for debugging).
 int run_sandboxed(const std::string& what, const SandboxLimits& limits, const std::function<int()>& body);
+// The same, keeping what the child prints: its stdout in `out` (emptied
+// when it was killed), and, when `err` is given, its stderr and the reason
+// it was stopped appended there instead of printed.
+int run_sandboxed_into(const std::string& what, const SandboxLimits& limits, const std::function<int()>& body,
+                       std::string& out, std::string* err);
 
 }  // namespace numatrace::cli

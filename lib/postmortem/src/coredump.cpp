@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <vector>
 
 #include "numatrace/postmortem/codes.h"
 #include "numatrace/postmortem/postmortem.h"
@@ -33,12 +35,72 @@ bool all_digits(const std::string& s) {
 
 }  // namespace
 
-Result<CoredumpEntry> find_coredump(const std::string& match) {
+namespace {
+
+using Journal = std::unique_ptr<sd_journal, decltype(&sd_journal_close)>;
+
+Result<Journal> open_journal() {
   sd_journal* j = nullptr;
   int r = sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY);
   if (r < 0)
     return Error{ErrorKind::io, code::journal, "journal", "", std::string("sd_journal_open: ") + std::strerror(-r)};
-  std::unique_ptr<sd_journal, decltype(&sd_journal_close)> guard(j, sd_journal_close);
+  return Journal(j, sd_journal_close);
+}
+
+// The entry the journal is at: its fields, without the core itself.
+CoredumpEntry entry_here(sd_journal* j) {
+  CoredumpEntry e;
+  e.pid = get(j, "COREDUMP_PID");
+  e.exe = get(j, "COREDUMP_EXE");
+  e.comm = get(j, "COREDUMP_COMM");
+  e.timestamp = get(j, "COREDUMP_TIMESTAMP");
+  e.signal = get(j, "COREDUMP_SIGNAL_NAME");
+  e.filename = get(j, "COREDUMP_FILENAME");
+  e.hostname = get(j, "COREDUMP_HOSTNAME");
+  if (e.hostname.empty()) e.hostname = get(j, "_HOSTNAME");
+  char* cursor = nullptr;
+  if (sd_journal_get_cursor(j, &cursor) >= 0) {
+    e.cursor = cursor;
+    free(cursor);
+  }
+  return e;
+}
+
+// The core of the entry the journal is at: its file, or (Storage=journal)
+// the core inside the entry written to a temporary file.
+Result<CoredumpEntry> core_here(sd_journal* j) {
+  CoredumpEntry e = entry_here(j);
+  if (!e.filename.empty() && access(e.filename.c_str(), R_OK) == 0) return e;
+  const void* data = nullptr;
+  size_t len = 0;
+  if (sd_journal_get_data(j, "COREDUMP", &data, &len) >= 0 && len > 9) {
+    const char* dir = getenv("TMPDIR");
+    std::string path = std::string(dir && *dir ? dir : "/tmp") + "/numa-trace-coredump-XXXXXX";
+    int fd = mkstemp(path.data());
+    if (fd < 0) return Error{ErrorKind::io, code::io, path, "", std::strerror(errno)};
+    const char* p = static_cast<const char*>(data) + 9;  // after "COREDUMP="
+    size_t n = len - 9;
+    bool ok = write(fd, p, n) == static_cast<ssize_t>(n);
+    close(fd);
+    if (!ok) {
+      unlink(path.c_str());
+      return Error{ErrorKind::io, code::io, path, "", "writing the core failed"};
+    }
+    e.filename = path;
+    e.temporary = true;
+    return e;
+  }
+  return Error{ErrorKind::io, code::no_core, "journal", "COREDUMP_FILENAME",
+               e.filename.empty() ? "the entry for PID " + e.pid + " holds no core (too large, or Storage=none)"
+                                  : e.filename + " is gone (removed by systemd-tmpfiles or coredump's vacuum?)"};
+}
+
+}  // namespace
+
+Result<std::vector<CoredumpEntry>> find_coredumps(const std::string& match, bool newest_only) {
+  auto opened = open_journal();
+  if (!opened) return opened.error();
+  sd_journal* j = opened->get();
   std::string id = std::string("MESSAGE_ID=") + kCoredumpMessageId;
   sd_journal_add_match(j, id.data(), id.size());
   // As coredumpctl: a number is a PID, a path is the executable, anything
@@ -51,43 +113,40 @@ Result<CoredumpEntry> find_coredump(const std::string& match) {
   else
     m = "COREDUMP_COMM=" + match.substr(0, 15);
   if (!match.empty()) sd_journal_add_match(j, m.data(), m.size());
-  if ((r = sd_journal_seek_tail(j)) < 0)
-    return Error{ErrorKind::io, code::journal, "journal", "",
-                 std::string("sd_journal_seek_tail: ") + std::strerror(-r)};
-  r = sd_journal_previous(j);
+  std::vector<CoredumpEntry> found;
+  int r = 0;
+  if (newest_only) {
+    if ((r = sd_journal_seek_tail(j)) < 0)
+      return Error{ErrorKind::io, code::journal, "journal", "",
+                   std::string("sd_journal_seek_tail: ") + std::strerror(-r)};
+    r = sd_journal_previous(j);
+    if (r > 0) found.push_back(entry_here(j));
+  } else {
+    while ((r = sd_journal_next(j)) > 0) found.push_back(entry_here(j));
+  }
   if (r < 0)
-    return Error{ErrorKind::io, code::journal, "journal", "", std::string("sd_journal_previous: ") + std::strerror(-r)};
-  if (r == 0)
+    return Error{ErrorKind::io, code::journal, "journal", "", std::string("reading the journal: ") + std::strerror(-r)};
+  if (found.empty())
     return Error{ErrorKind::io, code::no_core, "journal", match.empty() ? "" : m,
                  "no systemd-coredump entry matches (is systemd-coredump installed, and journald running?)"};
-  CoredumpEntry e;
-  e.pid = get(j, "COREDUMP_PID");
-  e.exe = get(j, "COREDUMP_EXE");
-  e.comm = get(j, "COREDUMP_COMM");
-  e.timestamp = get(j, "COREDUMP_TIMESTAMP");
-  e.signal = get(j, "COREDUMP_SIGNAL_NAME");
-  e.filename = get(j, "COREDUMP_FILENAME");
-  if (!e.filename.empty() && access(e.filename.c_str(), R_OK) == 0) return e;
-  // Storage=journal: the core is inside the entry.
-  const void* data = nullptr;
-  size_t len = 0;
-  if (sd_journal_get_data(j, "COREDUMP", &data, &len) >= 0 && len > 9) {
-    const char* dir = getenv("TMPDIR");
-    std::string path = std::string(dir && *dir ? dir : "/tmp") + "/numa-trace-coredump-XXXXXX";
-    int fd = mkstemp(path.data());
-    if (fd < 0) return Error{ErrorKind::io, code::io, path, "", std::strerror(errno)};
-    const char* p = static_cast<const char*>(data) + 9;  // after "COREDUMP="
-    size_t n = len - 9;
-    bool ok = write(fd, p, n) == static_cast<ssize_t>(n);
-    close(fd);
-    if (!ok) return Error{ErrorKind::io, code::io, path, "", "writing the core failed"};
-    e.filename = path;
-    e.temporary = true;
-    return e;
-  }
-  return Error{ErrorKind::io, code::no_core, "journal", "COREDUMP_FILENAME",
-               e.filename.empty() ? "the entry for PID " + e.pid + " holds no core (too large, or Storage=none)"
-                                  : e.filename + " is gone (removed by systemd-tmpfiles or coredump's vacuum?)"};
+  return found;
+}
+
+Result<CoredumpEntry> coredump_core(const CoredumpEntry& listed) {
+  auto opened = open_journal();
+  if (!opened) return opened.error();
+  sd_journal* j = opened->get();
+  int r = sd_journal_seek_cursor(j, listed.cursor.c_str());
+  if (r >= 0) r = sd_journal_next(j);
+  if (r > 0 && sd_journal_test_cursor(j, listed.cursor.c_str()) > 0) return core_here(j);
+  return Error{ErrorKind::io, code::no_core, "journal", "",
+               "the systemd-coredump entry for PID " + listed.pid + " is gone (rotated or vacuumed)"};
+}
+
+Result<CoredumpEntry> find_coredump(const std::string& match) {
+  auto listed = find_coredumps(match, true);
+  if (!listed) return listed.error();
+  return coredump_core(listed->front());
 }
 
 Status journal_verdict(const CoredumpEntry& entry, const Report& report) {

@@ -205,15 +205,34 @@ std::string file_sentence(const LoaderState& state, int idx);
 // recorder than without), and the verdict says which source gave what.
 void judge_loader_state(Report& r);
 
+// A crash's cause without its addresses, to group many cores by: the
+// first finding that is not advice (its code, and the slots it names as
+// their relation to the file: "slot k = file idx, related slot 0"), the
+// signal, and the crashing function of the program's own code. Without a
+// finding, the fault address's class stands for the pattern. `id` is a
+// short hash of `text`, the same from run to run.
+struct Signature {
+  std::string id, text, code, function, pattern;
+};
+Signature signature(const Report& r);
+
 // A core caught by systemd-coredump, found through the journal
 // (MESSAGE_ID fc2e22bc6ee647b6b90729ab34a250b1) by PID, executable path or
 // command name, as coredumpctl matches; the newest wins.
 struct CoredumpEntry {
   std::string pid, exe, comm, timestamp, signal;
+  std::string hostname;    // COREDUMP_HOSTNAME (the crashed host's name)
+  std::string cursor;      // the entry's journal cursor
   std::string filename;    // COREDUMP_FILENAME (.zst), or a temporary file holding the inline COREDUMP
   bool temporary = false;  // `filename` is ours to remove
 };
 Result<CoredumpEntry> find_coredump(const std::string& match);
+// Every matching entry, oldest first (or the newest only), without its
+// core: `filename` as the entry names it. PM009 when none matches.
+Result<std::vector<CoredumpEntry>> find_coredumps(const std::string& match, bool newest_only);
+// The core of a listed entry (found again by its cursor): its file, or a
+// temporary file holding the core stored inside the entry.
+Result<CoredumpEntry> coredump_core(const CoredumpEntry& listed);
 // Writes the verdict back to the journal, naming the crash.
 Status journal_verdict(const CoredumpEntry& entry, const Report& report);
 
