@@ -38,7 +38,10 @@ struct DiagnoseOptions {
 };
 
 struct JournalOptions {
-  std::string since, code, pid, event;
+  std::string since, code, pid, event, host;
+  std::string directory;            // -D: a folder of journal files (a collector's output)
+  std::vector<std::string> files;   // --file: journal files
+  std::string by;                   // --by: host, code, model or program
   unsigned lines = 0;
   bool json = false;
 };

@@ -153,13 +153,26 @@ Command add_journal(CLI::App& app) {
   auto* sub = app.add_subcommand(
       "journal",
       "Read back numa-trace's entries from the systemd journal (written by the `journal` sink of traced programs and "
-      "by `postmortem --journal`). Exit 0 none are findings, 1 some are, 2 the journal cannot be read.");
+      "by `postmortem --journal`): this machine's, or a collector's (-D, --file: what systemd-journal-remote wrote "
+      "for many hosts). --by groups them by host, finding code, model or program, with counts, first and last time "
+      "and an example message. Exit 0 none are findings, 1 some are, 2 the journal cannot be read.");
+  sub->add_option("-D,--directory", o->directory,
+                  "Read the journal files in this folder (as journalctl -D), e.g. systemd-journal-remote's output");
+  sub->add_option("--file", o->files, "Read this journal file (as journalctl --file); repeatable")
+      ->allow_extra_args(false);
   sub->add_option("--since", o->since, "Entries from this time on: 'YYYY-MM-DD [HH:MM:SS]' or -N[smhd] (e.g. -10m)");
   sub->add_option("--code", o->code, "Only this finding code, e.g. NT001");
   sub->add_option("--pid", o->pid, "Only entries of this process");
+  sub->add_option("--host", o->host, "Only entries of this host (_HOSTNAME)");
   sub->add_option("--event", o->event, "Only this event type (create, finding, crash, resolve_summary, verdict, ...)");
+  sub->add_option("--by", o->by,
+                  "Summarize instead of listing: one line per host, code (findings only), model (NUMA_TRACE_MODEL) "
+                  "or program (_COMM), with entries, findings, first and last time, the codes (or, by code, the "
+                  "hosts) and an example message");
   sub->add_option("-n,--lines", o->lines, "Only the last N entries");
-  sub->add_flag("--json", o->json, "Print JSON: one object per entry with its NUMA_TRACE_* fields");
+  sub->add_flag("--json", o->json,
+                "Print JSON: one object per entry with all its NUMA_TRACE_* fields and the journal's _HOSTNAME, "
+                "_MACHINE_ID, _PID, _COMM..., or with --by one object per group");
   return {sub, [o] {
             const EngineApi* e = engine();
             return e ? e->journal(*o) : kUsage;

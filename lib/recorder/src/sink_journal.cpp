@@ -79,6 +79,15 @@ struct ResolveSum {
   bool any = false;
 };
 ResolveSum g_resolves;
+// The model the entries belong to: the path of the last model_begin
+// drained (its offset in the recorder's strings; 0 none yet), written as
+// NUMA_TRACE_MODEL on every entry after it, so that a fleet's journal can
+// be read by model (numa-trace journal --by model).
+uint64_t g_model = 0;
+
+void model_field(Entry& e) {
+  if (g_model) e.str("NUMA_TRACE_MODEL", path_of(g_model));
+}
 
 void journal_common(Entry& e, const nt_fr_event& ev, const char* message_id, int priority) {
   e.str("MESSAGE_ID", message_id);
@@ -89,6 +98,7 @@ void journal_common(Entry& e, const nt_fr_event& ev, const char* message_id, int
   e.num("NUMA_TRACE_SEQ", static_cast<int64_t>(ev.seq));
   if (ev.slot >= 0) e.num("NUMA_TRACE_SLOT", ev.slot);
   if (ev.file_idx >= 0) e.num("NUMA_TRACE_FILE_IDX", ev.file_idx);
+  model_field(e);
 }
 
 void journal_resolve_summary(int sink) {
@@ -103,6 +113,7 @@ void journal_resolve_summary(int sink) {
     e.str("NUMA_TRACE", "1");
     e.str("NUMA_TRACE_EVENT", "resolve_summary");
     e.num("NUMA_TRACE_FILE_IDX", f);
+    model_field(e);
     e.num("NUMA_TRACE_RESOLVES", static_cast<int64_t>(g_resolves.count[f]));
     e.num("NUMA_TRACE_BYTES", static_cast<int64_t>(g_resolves.bytes[f]));
     e.field("NUMA_TRACE_NODES", [&](rules::Buf& b) {
@@ -132,6 +143,7 @@ void emit_journal(int sink, const nt_fr_event& ev) {
     return;
   }
   if (ev.type == NT_EV_MODEL_END) journal_resolve_summary(sink);
+  if (ev.type == NT_EV_MODEL_BEGIN) g_model = ev.d;
   Entry e;
   const Recorder& r = fr();
   if (ev.type == NT_EV_FINDING) {
