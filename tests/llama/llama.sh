@@ -142,6 +142,24 @@ crash() {
     expect_rc 0 -- "postmortem of the crash in $where: $(cat "$T/out")"
     cd "$T" || exit 1
   done
+  # The real loader's cores grouped by cause: a second crash in the
+  # tensor allocation joins the first one's bucket, the crash after the
+  # load (munmap) is another.
+  mkdir -p "$T/again" && cd "$T/again" || exit 1
+  (ulimit -c unlimited && NT_CRASH_IN=alloc:2 LD_PRELOAD=$SHIM \
+     ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
+     exec "$NT" run --keep-dump -o "$T/again/c.nttrace" -- node "$CLIENT" "$M") >/dev/null 2>&1
+  cd "$T" || exit 1
+  run "$NT" postmortem --json "$(newest_core "$T/alloc:2")" "$(newest_core "$T/munmap:1")" "$(newest_core "$T/again")"
+  expect_rc 1 -- "postmortem of three cores of the real loader"
+  python3 - "$T/out" <<'PY' && pass || fail "the real loader's cores: two buckets: $(head -c 800 "$T/out")"
+import json, sys
+pm = json.load(open(sys.argv[1]))
+bucket = {c["core"].split("/")[-2]: c["bucket"] for c in pm["cores"]}
+assert len(pm["cores"]) == 3 and len(pm["buckets"]) == 2, [(b["cause"], b["count"]) for b in pm["buckets"]]
+assert bucket["alloc:2"] == bucket["again"] != bucket["munmap:1"], bucket
+assert all(b["programs"] == ["node"] and "0x" not in b["cause"] for b in pm["buckets"]), pm["buckets"]
+PY
 }
 
 # The hostile-environment cases of tests/hostile/coexist.sh, on the real

@@ -80,3 +80,65 @@ TEST(PostmortemJudge, ALoadReadByTheNodeOfItsPagesRaisesNothing) {
 }
 
 }  // namespace
+
+// Crash buckets group cores by cause, not by numbers that vary from crash
+// to crash of one cause: the slot a thread reached first, the addresses.
+namespace {
+
+postmortem::Report null_slot_crash(int32_t slot, uint64_t fault_address) {
+  postmortem::Report r;
+  r.signal = SIGSEGV;
+  r.fault_address = fault_address;
+  postmortem::Thread t;
+  t.crashed = true;
+  t.frames.push_back({0x1234 + fault_address, "llama_mmap::addr() const", "loader", 0x10, "", 0, false});
+  r.threads.push_back(t);
+  nt_fr_finding advice{};
+  advice.code = 15;  // NT015, advice: never the cause
+  advice.slot = advice.file_idx = advice.related_slot = -1;
+  nt_fr_finding f{};
+  f.code = 1;  // NT001
+  f.slot = f.file_idx = slot;
+  f.related_slot = 0;
+  f.address = fault_address;
+  r.findings = {advice, f};
+  return r;
+}
+
+}  // namespace
+
+TEST(PostmortemSignature, TheSlotNumberAndAddressesDoNotSplitACause) {
+  const auto a = postmortem::signature(null_slot_crash(1, 0));
+  const auto b = postmortem::signature(null_slot_crash(3, 0x7f0012345000));
+  EXPECT_EQ(a.id, b.id);
+  EXPECT_EQ(a.text, b.text);
+  EXPECT_EQ(a.code, "NT001");
+  EXPECT_EQ(a.function, "llama_mmap::addr() const");
+  EXPECT_EQ(a.pattern, "slot k = file idx, related slot 0");
+  EXPECT_EQ(a.text.find("0x"), std::string::npos);
+}
+
+TEST(PostmortemSignature, ADifferentCodeSlotRelationFunctionOrSignalIsAnotherCause) {
+  const auto base = postmortem::signature(null_slot_crash(1, 0));
+  auto other_slot = null_slot_crash(2, 0);
+  other_slot.findings[1].file_idx = 3;  // slot 2 for file 3: not the file's own slot
+  auto other_code = null_slot_crash(1, 0);
+  other_code.findings[1].code = 14;
+  auto other_function = null_slot_crash(1, 0);
+  other_function.threads[0].frames[0].function = "load_all_data";
+  auto other_signal = null_slot_crash(1, 0);
+  other_signal.signal = SIGBUS;
+  for (const auto& r : {other_slot, other_code, other_function, other_signal})
+    EXPECT_NE(postmortem::signature(r).id, base.id) << postmortem::signature(r).text;
+  EXPECT_EQ(postmortem::signature(other_slot).pattern, "slot j != file idx, related slot 0");
+}
+
+TEST(PostmortemSignature, WithoutAFindingTheFaultClassStandsForThePattern) {
+  auto r = null_slot_crash(1, 0);
+  r.findings.clear();
+  r.fault_class = postmortem::FaultClass::null_page;
+  EXPECT_EQ(postmortem::signature(r).text, "no finding, SIGSEGV (null page) in llama_mmap::addr() const");
+  r.signal = 0;
+  r.threads[0].crashed = false;
+  EXPECT_EQ(postmortem::signature(r).text, "no crash, no finding");
+}

@@ -61,4 +61,38 @@ run "$NT" postmortem --coredump 999999999
 expect_rc 2 -- "no such coredump"
 expect_grep "$T/err" "PM009" "no such coredump is said"
 rm -f "$core"
+
+# --coredump MATCH --all: every core of a program, grouped by cause, with
+# the host each came from. A copy of the loader of this test's own, so
+# that older entries of other runs do not match.
+cp "$LOADER" "$T/loader-all"
+pids=()
+for threads in 1 3; do
+  (ulimit -c unlimited; exec env LD_PRELOAD="$LIB" "$T/loader-all" "$T/m" --strategy unified --fault null-slot --threads $threads) >/dev/null 2>&1 &
+  pids+=($!)
+  wait $!
+done
+for p in "${pids[@]}"; do
+  for _ in $(seq 100); do
+    journalctl MESSAGE_ID=fc2e22bc6ee647b6b90729ab34a250b1 COREDUMP_PID=$p -o json --no-pager 2>/dev/null | grep -q COREDUMP_FILENAME && break
+    sleep 0.2
+  done
+done
+run "$NT" postmortem --coredump "$T/loader-all" --all --json
+expect_rc 1 -- "postmortem --coredump EXE --all"
+python3 - "$T/out" "$(hostname)" "${pids[@]}" <<'PY' && pass || fail "--all: two cores, one bucket: $(head -c 600 "$T/out")"
+import json, sys
+pm = json.load(open(sys.argv[1]))
+host, pids = sys.argv[2], sys.argv[3:]
+assert sorted(c["coredump_pid"] for c in pm["cores"]) == sorted(pids), pm["cores"]
+assert all(c["host"] == host and c["exit"] == 1 and c["program"] == "loader-all" for c in pm["cores"]), pm["cores"]
+assert len(pm["buckets"]) == 1 and pm["buckets"][0]["count"] == 2 and pm["buckets"][0]["hosts"] == [host]
+assert pm["buckets"][0]["signature"]["code"] == "NT001"
+PY
+run "$NT" postmortem --coredump "$T/loader-all" --all
+expect_grep "$T/out" "^2 cores, 1 cause$" "--all, text"
+for p in "${pids[@]}"; do
+  journalctl MESSAGE_ID=fc2e22bc6ee647b6b90729ab34a250b1 COREDUMP_PID=$p -o json --no-pager |
+    python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["COREDUMP_FILENAME"])' | xargs -r rm -f
+done
 finish

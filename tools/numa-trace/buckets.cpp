@@ -53,9 +53,13 @@ bool looks_like_core(const std::string& file) {
   const size_t n = std::fread(h, 1, sizeof h, f);
   std::fclose(f);
   if (n >= 4 && h[0] == 0x28 && h[1] == 0xb5 && h[2] == 0x2f && h[3] == 0xfd) return true;
-  if (n < 18 || std::memcmp(h, "\x7f" "ELF", 4) != 0) return false;
+  if (n < 18 || std::memcmp(h,
+                            "\x7f"
+                            "ELF",
+                            4) != 0)
+    return false;
   const unsigned type = h[5] == 2 ? (h[16] << 8 | h[17]) : (h[17] << 8 | h[16]);  // EI_DATA: big or little endian
-  return type == 4;                                                                  // ET_CORE
+  return type == 4;                                                               // ET_CORE
 }
 
 uint64_t mtime_usec(const std::string& file) {
@@ -145,7 +149,8 @@ Decoded decode(const Input& in, const PostmortemOptions& base, const EngineApi* 
   limits.wall_seconds = o.timeout;
   limits.cpu_seconds = o.timeout;
   std::string out, err;
-  d.rc = run_sandboxed_into(in.path, limits, [&o, e] { return e->postmortem(o); }, out, &err);
+  d.rc = run_sandboxed_into(
+      in.path, limits, [&o, e] { return e->postmortem(o); }, out, &err);
   d.program = base_name(in.listed.exe.empty() ? in.listed.comm : in.listed.exe);
   auto j = nlohmann::ordered_json::parse(out, nullptr, false);
   if (j.is_object()) {
@@ -171,8 +176,8 @@ Decoded decode(const Input& in, const PostmortemOptions& base, const EngineApi* 
     d.bucket = code.empty() ? "error" : code;
     d.error = first_line(err);
     const size_t at = code.empty() ? std::string::npos : d.error.find(code);
-    d.cause = "not decoded: " + (at == std::string::npos ? (d.error.empty() ? "no reason given" : d.error)
-                                                         : d.error.substr(at));
+    d.cause = "not decoded: " +
+              (at == std::string::npos ? (d.error.empty() ? "no reason given" : d.error) : d.error.substr(at));
   }
   if (d.program.empty()) d.program = "?";
   return d;
@@ -276,14 +281,15 @@ int run_many(const PostmortemOptions& o, const EngineApi* e) {
     nlohmann::ordered_json j;
     j["cores"] = nlohmann::ordered_json::array();
     for (const auto& d : decoded) {
-      nlohmann::ordered_json c = {{"core", d.in.path},
-                                  {"host", d.in.host.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(d.in.host)},
-                                  {"program", d.program},
-                                  {"time_usec", d.in.time_usec},
-                                  {"exit", d.rc},
-                                  {"bucket", d.bucket},
-                                  {"verdict", d.verdict},
-                                  {"findings", d.findings}};
+      nlohmann::ordered_json c = {
+          {"core", d.in.path},
+          {"host", d.in.host.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(d.in.host)},
+          {"program", d.program},
+          {"time_usec", d.in.time_usec},
+          {"exit", d.rc},
+          {"bucket", d.bucket},
+          {"verdict", d.verdict},
+          {"findings", d.findings}};
       if (!d.in.listed.pid.empty()) c["coredump_pid"] = d.in.listed.pid;
       if (!d.error.empty()) c["error"] = d.error;
       j["cores"].push_back(c);

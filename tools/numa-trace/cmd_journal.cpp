@@ -57,8 +57,9 @@ bool parse_since(const std::string& s, uint64_t& usec) {
 // The fields an entry is shown with in --json: every NUMA_TRACE_* field it
 // has (all of what the sink wrote), and these of the journal's own.
 bool shown_field(const std::string& name) {
-  static const char* kOthers[] = {"_HOSTNAME", "_MACHINE_ID", "_BOOT_ID", "_PID",     "_COMM",   "_EXE",
-                                  "MESSAGE_ID", "PRIORITY",   "MESSAGE",  "COREDUMP_PID", "COREDUMP_TIMESTAMP"};
+  static const char* kOthers[] = {"_HOSTNAME", "_MACHINE_ID",  "_BOOT_ID",          "_PID",
+                                  "_COMM",     "_EXE",         "MESSAGE_ID",        "PRIORITY",
+                                  "MESSAGE",   "COREDUMP_PID", "COREDUMP_TIMESTAMP"};
   if (name.rfind("NUMA_TRACE", 0) == 0) return true;
   for (const char* o : kOthers)
     if (name == o) return true;
@@ -187,9 +188,11 @@ int print_groups(const std::vector<nlohmann::ordered_json>& entries, const std::
   // The other side of the question: which codes a host hit, which hosts
   // hit a code.
   const bool show_hosts = by == "code";
-  std::printf("%-24s %7s %8s  %-19s  %-19s  %-16s  %s\n", (by == "code" ? "CODE" : by == "host"    ? "HOST"
-                                                                                   : by == "model" ? "MODEL"
-                                                                                                   : "PROGRAM"),
+  std::printf("%-24s %7s %8s  %-19s  %-19s  %-16s  %s\n",
+              (by == "code"    ? "CODE"
+               : by == "host"  ? "HOST"
+               : by == "model" ? "MODEL"
+                               : "PROGRAM"),
               "ENTRIES", "FINDINGS", "FIRST", "LAST", show_hosts ? "HOSTS" : "CODES", "EXAMPLE");
   for (const Group* g : sorted)
     std::printf("%-24s %7u %8u  %-19s  %-19s  %-16s  %s\n", printable(g->key).c_str(), g->entries, g->findings,
@@ -211,8 +214,7 @@ int run_journal(const JournalOptions& o) {
   }
   uint64_t since_usec = 0;
   if (!o.since.empty() && !parse_since(o.since, since_usec)) {
-    std::fprintf(stderr, "numa-trace journal: --since %s: use 'YYYY-MM-DD [HH:MM:SS]' or -N[smhd]\n",
-                 o.since.c_str());
+    std::fprintf(stderr, "numa-trace journal: --since %s: use 'YYYY-MM-DD [HH:MM:SS]' or -N[smhd]\n", o.since.c_str());
     return kUsage;
   }
   sd_journal* raw = nullptr;

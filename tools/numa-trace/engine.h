@@ -19,15 +19,15 @@ namespace numatrace::cli {
 struct PostmortemOptions {
   postmortem::Options pm;
   bool json = false;
-  std::string debug_info = "auto";  // --debug-info: auto, native, gdb, none
-  std::string sources = "crashed";  // --sources: crashed, all, none
-  std::string coredump;             // --coredump MATCH
-  std::vector<std::string> cores;   // the CORE arguments: files or folders
-  bool all = false;                 // --all: every --coredump match, not the newest
-  bool quiet = false;               // --quiet: no progress
+  std::string debug_info = "auto";   // --debug-info: auto, native, gdb, none
+  std::string sources = "crashed";   // --sources: crashed, all, none
+  std::string coredump;              // --coredump MATCH
+  std::vector<std::string> cores;    // the CORE arguments: files or folders
+  bool all = false;                  // --all: every --coredump match, not the newest
+  bool quiet = false;                // --quiet: no progress
   postmortem::CoredumpEntry listed;  // one entry of --coredump --all, decoded by a child
-  bool journal = false;             // --journal: write the verdict back
-  unsigned timeout = 300;           // --timeout: the decoding child's wall-clock limit, seconds
+  bool journal = false;              // --journal: write the verdict back
+  unsigned timeout = 300;            // --timeout: the decoding child's wall-clock limit, seconds
 };
 
 struct DiagnoseOptions {
@@ -39,9 +39,9 @@ struct DiagnoseOptions {
 
 struct JournalOptions {
   std::string since, code, pid, event, host;
-  std::string directory;            // -D: a folder of journal files (a collector's output)
-  std::vector<std::string> files;   // --file: journal files
-  std::string by;                   // --by: host, code, model or program
+  std::string directory;           // -D: a folder of journal files (a collector's output)
+  std::vector<std::string> files;  // --file: journal files
+  std::string by;                  // --by: host, code, model or program
   unsigned lines = 0;
   bool json = false;
 };

@@ -10,8 +10,8 @@
 #include <cstring>
 #include <memory>
 
-#include "cli.h"
 #include "buckets.h"
+#include "cli.h"
 #include "engine.h"
 #include "sandbox.h"
 

@@ -83,11 +83,8 @@ nlohmann::ordered_json postmortem_json(const postmortem::Report& r) {
   j["verdict"] = r.verdict;
   j["verdict_source"] = r.verdict_source;
   const postmortem::Signature sig = postmortem::signature(r);
-  j["signature"] = {{"id", sig.id},
-                    {"cause", sig.text},
-                    {"code", sig.code},
-                    {"function", sig.function},
-                    {"pattern", sig.pattern}};
+  j["signature"] = {
+      {"id", sig.id}, {"cause", sig.text}, {"code", sig.code}, {"function", sig.function}, {"pattern", sig.pattern}};
   if (!r.recorder_verdict.empty()) j["recorder_verdict"] = r.recorder_verdict;
   const auto& ls = r.loader_state;
   if (ls.found) {

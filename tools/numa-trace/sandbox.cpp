@@ -154,19 +154,22 @@ int run_sandboxed_into(const std::string& what, const SandboxLimits& limits, con
   if (!timed_out && normal_exit) return WEXITSTATUS(status);
   out.clear();  // no half document
   if (timed_out) {
-    say(text_of("numa-trace: %s: %s decoding took longer than %u s and was stopped (a path named in the core "
+    say(
+        text_of("numa-trace: %s: %s decoding took longer than %u s and was stopped (a path named in the core "
                 "that blocks when opened, or a core too large for the limit: --timeout)\n",
                 w.c_str(), postmortem::code::decoder_stopped, limits.wall_seconds));
   } else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGXCPU) {
     say(text_of("numa-trace: %s: %s decoding used more than %u s of CPU time and was stopped\n", w.c_str(),
                 postmortem::code::decoder_stopped, limits.cpu_seconds));
   } else if (WIFEXITED(status) && WEXITSTATUS(status) == kSanitizerDeath) {
-    say(text_of("numa-trace: %s: %s the decoder was stopped by the sanitizer's report above, reading this "
+    say(
+        text_of("numa-trace: %s: %s the decoder was stopped by the sanitizer's report above, reading this "
                 "input (please report it, with the input)\n",
                 w.c_str(), postmortem::code::decoder_died));
   } else if (WIFSIGNALED(status)) {
     const char* a = sigabbrev_np(WTERMSIG(status));
-    say(text_of("numa-trace: %s: %s the decoder died of SIG%s reading this input: it is damaged in a way "
+    say(
+        text_of("numa-trace: %s: %s the decoder died of SIG%s reading this input: it is damaged in a way "
                 "numa-trace does not handle (please report it, with the input)\n",
                 w.c_str(), postmortem::code::decoder_died, a ? a : "?"));
   } else {

@@ -36,7 +36,8 @@ Signature signature(const Report& r) {
     s.text = std::string(ci.id) + " (" + ci.title + ")";
     if (first->slot >= 0) {
       s.pattern = std::string("slot ") + slot_role(first->slot, first->file_idx);
-      if (first->file_idx >= 0 && first->slot != 0) s.pattern += first->slot == first->file_idx ? " = file idx" : " != file idx";
+      if (first->file_idx >= 0 && first->slot != 0)
+        s.pattern += first->slot == first->file_idx ? " = file idx" : " != file idx";
     }
     if (first->related_slot >= 0)
       s.pattern += std::string(s.pattern.empty() ? "" : ", ") + "related slot " +
@@ -48,7 +49,8 @@ Signature signature(const Report& r) {
   }
   if (r.signal) {
     s.text += ", " + signal_text(r.signal);
-    if (!first && r.fault_class != FaultClass::none) s.text += std::string(" (") + fault_class_name(r.fault_class) + ")";
+    if (!first && r.fault_class != FaultClass::none)
+      s.text += std::string(" (") + fault_class_name(r.fault_class) + ")";
   }
   s.function = where.empty() ? "" : where.substr(4);
   s.text += where;
