@@ -184,9 +184,8 @@ Decoded decode(const Input& in, const PostmortemOptions& base, const EngineApi* 
 }
 
 struct Bucket {
-  std::string id, cause;
-  nlohmann::ordered_json signature;
-  std::vector<size_t> cores;  // indices into the decoded list
+  std::string id;
+  std::vector<size_t> cores;  // indices into the decoded list; the first one's signature and cause are the bucket's
   std::set<std::string> hosts, programs;
   uint64_t first = 0, last = 0;
   size_t example = 0;
@@ -249,8 +248,6 @@ int run_many(const PostmortemOptions& o, const EngineApi* e) {
     Bucket& b = by_id[d.bucket];
     if (b.cores.empty()) {
       b.id = d.bucket;
-      b.cause = d.cause;
-      b.signature = d.signature;
       b.example = i;
       b.first = b.last = d.in.time_usec;
     }
@@ -298,16 +295,18 @@ int run_many(const PostmortemOptions& o, const EngineApi* e) {
     for (const Bucket* b : buckets) {
       nlohmann::ordered_json cores = nlohmann::ordered_json::array();
       for (size_t i : b->cores) cores.push_back(decoded[i].in.path);
-      j["buckets"].push_back({{"id", b->id},
-                              {"cause", b->cause},
-                              {"signature", b->signature.is_null() ? nlohmann::ordered_json(nullptr) : b->signature},
-                              {"count", b->cores.size()},
-                              {"hosts", b->hosts},
-                              {"programs", b->programs},
-                              {"first_usec", b->first},
-                              {"last_usec", b->last},
-                              {"example", decoded[b->example].in.path},
-                              {"cores", cores}});
+      const Decoded& first = decoded[b->cores.front()];
+      j["buckets"].push_back(
+          {{"id", b->id},
+           {"cause", first.cause},
+           {"signature", first.signature.empty() ? nlohmann::ordered_json(nullptr) : first.signature},
+           {"count", b->cores.size()},
+           {"hosts", b->hosts},
+           {"programs", b->programs},
+           {"first_usec", b->first},
+           {"last_usec", b->last},
+           {"example", decoded[b->example].in.path},
+           {"cores", cores}});
     }
     j["unreadable"] = unreadable;
     std::printf("%s\n", json_text(j).c_str());
@@ -322,7 +321,7 @@ int run_many(const PostmortemOptions& o, const EngineApi* e) {
   for (const Bucket* b : buckets)
     std::printf("%5zu  %-8s  %-19s  %-19s  %-12s  %-16s  %s  (e.g. %s)\n", b->cores.size(), b->id.c_str(),
                 time_text(b->first).c_str(), time_text(b->last).c_str(), printable(joined(b->hosts)).c_str(),
-                printable(joined(b->programs)).c_str(), printable(b->cause).c_str(),
+                printable(joined(b->programs)).c_str(), printable(decoded[b->cores.front()].cause).c_str(),
                 printable(decoded[b->example].in.path).c_str());
   return rc;
 }

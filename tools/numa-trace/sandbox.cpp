@@ -141,7 +141,7 @@ int run_sandboxed_into(const std::string& what, const SandboxLimits& limits, con
         pf[i].fd = -1;
         continue;
       }
-      (i == 0 ? out : *err).append(buf, static_cast<size_t>(r));
+      if (std::string* to = i == 0 ? &out : err) to->append(buf, static_cast<size_t>(r));
     }
   }
   for (const pollfd& f : pf)
