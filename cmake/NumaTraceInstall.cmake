@@ -39,7 +39,10 @@ if(NUMA_TRACE_BUILD_RECORDER)
     FILES_MATCHING PATTERN "*.py" PATTERN "__pycache__" EXCLUDE)
   install(FILES gdb/numatrace-gdb.py DESTINATION ${CMAKE_INSTALL_DATADIR}/numa-trace/gdb)
   configure_file(gdb/objfile-gdb.py.in ${CMAKE_CURRENT_BINARY_DIR}/libnumatrace-gdb.py @ONLY)
+  # gdb looks for <auto-load dir><the library's real path>-gdb.py; the
+  # library's path is the one of this install, so the prefix given to
+  # cmake --install (escaped: read when installing) is part of it.
   install(FILES ${CMAKE_CURRENT_BINARY_DIR}/libnumatrace-gdb.py
-    DESTINATION ${CMAKE_INSTALL_DATADIR}/gdb/auto-load${CMAKE_INSTALL_FULL_LIBDIR}
+    DESTINATION ${CMAKE_INSTALL_DATADIR}/gdb/auto-load\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}
     RENAME libnumatrace.so.${PROJECT_VERSION}-gdb.py)
 endif()

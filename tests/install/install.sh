@@ -4,8 +4,53 @@
 BUILD=$1 SRC=$2
 . "$(dirname "$0")/../cli/lib.sh"
 
-run cmake --install "$BUILD" --prefix "$T/prefix"; expect_rc 0 -- "cmake --install"
-for f in bin/numa-trace include/numatrace/gguf/model.h include/numatrace/result.h include/numatrace/hooks.h \
+# Every file goes under the prefix, and nothing outside it is written:
+# each file system call of the install that writes (strace), by path.
+run strace -f -qq -o "$T/install.strace" -e trace=openat,open,creat,mkdir,mkdirat,rename,renameat,renameat2,link,linkat,symlink,symlinkat,unlink,unlinkat,chmod,fchmodat,chown,fchownat,utimensat,truncate \
+  cmake --install "$BUILD" --prefix "$T/prefix"
+expect_rc 0 -- "cmake --install"
+python3 - "$T/install.strace" "$T/prefix/" "$BUILD/install_manifest.txt" <<'PY' && pass || fail "the install wrote outside its prefix"
+import re, sys
+log, prefix, manifest = sys.argv[1:4]
+bad = []
+for line in open(log):
+    m = re.search(r'^\d+\s+(\w+)\((?:AT_FDCWD, |\d+, )?"([^"]*)"(.*)\) = (-?\d+)', line)
+    if not m or int(m.group(4)) < 0:
+        continue
+    call, path, rest = m.group(1), m.group(2), m.group(3)
+    if call in ("openat", "open") and not re.search(r"O_WRONLY|O_RDWR|O_CREAT|O_TRUNC", rest):
+        continue
+    if call in ("rename", "renameat", "renameat2", "link", "linkat", "symlink", "symlinkat"):
+        path = re.findall(r'"([^"]*)"', line)[-1]  # the destination
+    if path.startswith("/dev/") or path == manifest or path.startswith(prefix) or path == prefix.rstrip("/"):
+        continue
+    bad.append(line.strip())
+if bad:
+    print("\n".join(bad[:20]))
+    sys.exit(1)
+PY
+# DESTDIR: the same install staged for a package, none of it in the
+# prefix itself.
+run env DESTDIR="$T/dest" cmake --install "$BUILD" --prefix /opt/numa-trace-install-test
+expect_rc 0 -- "DESTDIR=... cmake --install"
+[ ! -e /opt/numa-trace-install-test ] && pass || fail "DESTDIR: files written to /opt/numa-trace-install-test itself"
+for f in bin/numa-trace lib/systemd/catalog/numa-trace.catalog libexec/numa-trace/numa-trace-loader \
+  "share/gdb/auto-load/opt/numa-trace-install-test/lib/libnumatrace.so.0.1.0-gdb.py"; do
+  [ -e "$T/dest/opt/numa-trace-install-test/$f" ] && pass || fail "DESTDIR: $f not staged"
+done
+# (the manifest names the installed paths, without DESTDIR)
+while read -r f; do
+  case $f in /opt/numa-trace-install-test/*) [ -e "$T/dest$f" ] || echo "$f"; ;; *) echo "$f" ;; esac
+done <"$BUILD/install_manifest.txt" >"$T/outside"
+[ ! -s "$T/outside" ] && pass || fail "DESTDIR: not staged under the prefix: $(head -5 "$T/outside")"
+# The staged install runs from wherever it is: the demo finds the loader
+# in libexec, the libraries beside bin, and the installed catalog and
+# auto-load script are where systemd and gdb look under the prefix.
+run "$T/dest/opt/numa-trace-install-test/bin/numa-trace" demo --dir "$T/demo"
+expect_rc 0 -- "the staged command's demo"
+expect_grep "$T/out" "Everything behaved as expected" "the staged demo"
+for f in bin/numa-trace libexec/numa-trace/numa-trace-loader libexec/numa-trace/numa-trace-loader-unhooked \
+  lib/systemd/catalog/numa-trace.catalog include/numatrace/gguf/model.h include/numatrace/result.h include/numatrace/hooks.h \
   include/numatrace/recorder_layout.h include/numatrace/trace_format.h include/numatrace/rules/engine.h; do
   [ -e "$T/prefix/$f" ] && pass || fail "installed $f"
 done
@@ -49,6 +94,17 @@ run "$T/loader"; expect_rc 0 -- "loader without numa-trace"
 [ -s "$T/err" ] && fail "loader without numa-trace printed: $(cat "$T/err")" || pass
 run env LD_PRELOAD="$rec" "$T/loader"; expect_rc 0 -- "loader with the installed libnumatrace"
 expect_grep "$T/err" "NT001 resolve of 'output.weight'" "installed recorder finds NT001"
+# gdb finds libnumatrace's auto-load script under the prefix's
+# share/gdb/auto-load (given as a scripts directory), and the script finds
+# the installed extension relative to the library.
+if command -v gdb >/dev/null; then
+  run gdb -nx -batch -iex "set auto-load safe-path /" -iex "add-auto-load-scripts-directory $T/prefix/share/gdb/auto-load" \
+    -ex "set environment LD_PRELOAD=$rec" -ex "break puts" -ex run -ex "info auto-load python-scripts" \
+    -ex "python import numatrace; print('extension from', numatrace.__file__)" "$T/loader"
+  expect_grep "$T/out" "Yes +$T/prefix/share/gdb/auto-load$T/prefix/lib/libnumatrace\.so\.[0-9.]+-gdb\.py" \
+    "gdb loaded the installed auto-load script"
+  expect_grep "$T/out" "extension from $T/prefix/share/numa-trace/gdb/numatrace/__init__.py" "the installed extension"
+fi
 run env PKG_CONFIG_PATH="$(dirname "$pc")" pkg-config --libs numatrace
 expect_grep "$T/out" "-lnumatrace" "pkg-config numatrace"
 

@@ -34,9 +34,12 @@ bool judge_through_gdb(postmortem::Report& r, const PostmortemOptions& o, std::s
     return false;
   }
   std::string dir;
-  const char* dirs[] = {std::getenv("NUMA_TRACE_GDB_DIR"), NUMA_TRACE_GDB_INSTALL_DIR, NUMA_TRACE_GDB_SOURCE_DIR};
-  for (const char* d : dirs)
-    if (d && *d && access((std::string(d) + "/numatrace-gdb.py").c_str(), R_OK) == 0) {
+  // Installed relative to the command (this runs in its process), else the
+  // source tree's.
+  const char* env = std::getenv("NUMA_TRACE_GDB_DIR");
+  const std::string dirs[] = {env ? env : "", self_dir() + "/" NUMA_TRACE_GDB_REL, NUMA_TRACE_GDB_SOURCE_DIR};
+  for (const std::string& d : dirs)
+    if (!d.empty() && access((d + "/numatrace-gdb.py").c_str(), R_OK) == 0) {
       dir = d;
       break;
     }

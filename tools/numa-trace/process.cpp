@@ -19,8 +19,8 @@
 #include <cstring>
 #include <filesystem>
 
-#ifndef NUMA_TRACE_INSTALL_LIBDIR
-#error "NUMA_TRACE_INSTALL_LIBDIR must be defined by the build"
+#if !defined(NUMA_TRACE_LIB_REL) || !defined(NUMA_TRACE_HELPER_REL)
+#error "NUMA_TRACE_LIB_REL and NUMA_TRACE_HELPER_REL must be defined by the build"
 #endif
 
 namespace numatrace::cli {
@@ -42,15 +42,19 @@ std::string first_readable(const char* env, const std::vector<std::string>& cand
 }
 }  // namespace
 
+// Installed, each is found relative to the command (<bindir>/LIB_REL,
+// <bindir>/HELPER_REL: the install can be moved); in the build tree, in
+// ../lib and beside it.
 std::string find_library(bool preload) {
   const std::string name = preload ? "libnumatrace-preload.so" : "libnumatrace.so";
+  const std::string installed = self_dir() + "/" NUMA_TRACE_LIB_REL "/" + name;
   return first_readable(preload ? "NUMA_TRACE_PRELOAD" : "NUMA_TRACE_LIBRARY",
-                        {self_dir() + "/../lib/" + name, std::string(NUMA_TRACE_INSTALL_LIBDIR) + "/" + name + ".0",
-                         std::string(NUMA_TRACE_INSTALL_LIBDIR) + "/" + name});
+                        {installed + ".0", installed, self_dir() + "/../lib/" + name});
 }
 
 std::string find_loader() {
-  return first_readable("NUMA_TRACE_LOADER", {self_dir() + "/numa-trace-loader"});
+  return first_readable("NUMA_TRACE_LOADER", {self_dir() + "/" NUMA_TRACE_HELPER_REL "/numa-trace-loader",
+                                              self_dir() + "/numa-trace-loader"});
 }
 
 uint64_t monotonic_ms() {
