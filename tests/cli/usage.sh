@@ -7,8 +7,20 @@ run "$NT";                     expect_rc 2 -- "no subcommand"
 run "$NT" --help;              expect_rc 0 -- "--help"
 expect_grep "$T/out" "inspect" "--help lists inspect"
 expect_grep "$T/out" "gen-model" "--help lists gen-model"
+# One line per subcommand in the list, every subcommand listed; the long
+# text is the subcommand's own help.
+python3 - "$T/out" <<'PY' && pass || fail "--help: one line per subcommand: $(cat "$T/out")"
+import re, sys
+lines = open(sys.argv[1]).read().split("Subcommands:\n", 1)[1].splitlines()
+names = [l.split()[0] for l in lines if l.strip()]
+assert names == ["gen-model", "inspect", "check", "run", "report", "placement", "postmortem", "diagnose", "journal", "demo"], names
+assert all(len(l) <= 100 for l in lines), [l for l in lines if len(l) > 100]
+PY
+run "$NT" postmortem --help
+expect_grep "$T/out" "grouped by cause" "postmortem --help has the whole description"
 run "$NT" --version;           expect_rc 0 -- "--version"
-expect_grep "$T/out" "^numa-trace [0-9]+\.[0-9]+" "--version prints the version"
+expect_grep "$T/out" "^numa-trace [0-9]+\.[0-9]+\.[0-9]+ \(commit ([0-9a-f]{12}(-dirty)?|unknown), [A-Za-z]+ build\)$" \
+  "--version prints the version, the commit and the build type"
 run "$NT" frobnicate;          expect_rc 2 -- "unknown subcommand"
 expect_grep "$T/err" "'frobnicate' is neither a subcommand" "an unknown word that is no program either"
 cd "$T" || exit 1  # the default trace, numa-trace-PID.nttrace, goes to the current folder

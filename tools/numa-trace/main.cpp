@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <memory>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -12,8 +14,10 @@
 #include "cli.h"
 #include "process.h"
 
-#ifndef NUMA_TRACE_VERSION
-#error "NUMA_TRACE_VERSION must be defined by the build"
+#include "version_info.h"  // NUMA_TRACE_COMMIT, generated at every build
+
+#if !defined(NUMA_TRACE_VERSION) || !defined(NUMA_TRACE_BUILD_TYPE)
+#error "NUMA_TRACE_VERSION and NUMA_TRACE_BUILD_TYPE must be defined by the build"
 #endif
 
 // An ASan build of numa-trace must not change what `numa-trace run` hands
@@ -25,15 +29,55 @@ extern "C" const char* __asan_default_options() {
 }
 #endif
 
+namespace {
+
+// The subcommands in `numa-trace --help`: one line each, as git, systemctl
+// and coredumpctl list theirs; the whole text is in `numa-trace SUB
+// --help` and the man pages.
+struct Listed {
+  const char* name;
+  const char* summary;
+};
+constexpr Listed kSummaries[] = {
+    {"gen-model", "Write a synthetic split GGUF model whose every byte can be verified"},
+    {"inspect", "Check a split GGUF model as the loader reads it"},
+    {"check", "Say whether a model fits this machine's nodes, before loading it"},
+    {"run", "Run a loader traced (also: numa-trace PROGRAM ARGS...)"},
+    {"report", "Summarize a trace: mappings, placement, resolves, findings, crash"},
+    {"placement", "Show which nodes a running process's model weights are on"},
+    {"postmortem", "Decode core dumps: which slot was null, for which tensor, and why"},
+    {"diagnose", "Judge one thread from facts a debugger gathered (used by gdb)"},
+    {"journal", "Read numa-trace's entries back from the systemd journal"},
+    {"demo", "Show the toolkit end to end on a generated model"},
+};
+
+class ListFormatter : public CLI::Formatter {
+ public:
+  std::string make_subcommand(const CLI::App* sub) const override {
+    for (const Listed& l : kSummaries)
+      if (sub->get_name() == l.name) {
+        std::stringstream out;
+        CLI::detail::format_help(out, l.name, l.summary, get_column_width());
+        return out.str();
+      }
+    return CLI::Formatter::make_subcommand(sub);
+  }
+};
+
+}  // namespace
+
 // An exception that escapes (std::bad_alloc) ends the command through
 // std::terminate, with its message.
 int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   using namespace numatrace::cli;
   CLI::App app{
       "numa-trace: trace, check and explain how model loaders map multi-part GGUF files on NUMA machines.\n"
-      "Exit status: 0 nothing wrong, 1 problems reported, 2 usage or I/O error.",
+      "Exit status: 0 nothing wrong, 1 problems reported, 2 usage or I/O error.\n"
+      "The details: numa-trace SUBCOMMAND --help, and man numa-trace.",
       "numa-trace"};
-  app.set_version_flag("--version", "numa-trace " NUMA_TRACE_VERSION);
+  app.formatter(std::make_shared<ListFormatter>());
+  app.set_version_flag(
+      "--version", "numa-trace " NUMA_TRACE_VERSION " (commit " NUMA_TRACE_COMMIT ", " NUMA_TRACE_BUILD_TYPE " build)");
   app.require_subcommand(1);
   app.fallthrough(false);
 
