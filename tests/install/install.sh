@@ -50,7 +50,9 @@ run "$T/dest/opt/numa-trace-install-test/bin/numa-trace" demo --dir "$T/demo"
 expect_rc 0 -- "the staged command's demo"
 expect_grep "$T/out" "Everything behaved as expected" "the staged demo"
 for f in bin/numa-trace libexec/numa-trace/numa-trace-loader libexec/numa-trace/numa-trace-loader-unhooked \
-  lib/systemd/catalog/numa-trace.catalog include/numatrace/gguf/model.h include/numatrace/result.h include/numatrace/hooks.h \
+  lib/systemd/catalog/numa-trace.catalog share/man/man1/numa-trace.1 share/man/man1/numa-trace-postmortem.1 \
+  share/man/man3/libnumatrace.3 share/man/man7/numa-trace-findings.7 share/bash-completion/completions/numa-trace \
+  include/numatrace/gguf/model.h include/numatrace/result.h include/numatrace/hooks.h \
   include/numatrace/recorder_layout.h include/numatrace/trace_format.h include/numatrace/rules/engine.h; do
   [ -e "$T/prefix/$f" ] && pass || fail "installed $f"
 done
@@ -63,6 +65,8 @@ run cmake -S "$SRC/consumer" -B "$T/consumer" -DCMAKE_PREFIX_PATH="$T/prefix"
 expect_rc 0 -- "configure consumer with find_package(numatrace)"
 run cmake --build "$T/consumer"; expect_rc 0 -- "build consumer"
 run "$T/prefix/bin/numa-trace" gen-model "$T/m" --size 1M --splits 2; expect_rc 0 -- "installed numa-trace"
+run env MANPATH="$T/prefix/share/man" man -w numa-trace-journal
+expect_grep "$T/out" "^$T/prefix/share/man/man1/numa-trace-journal\.1" "man finds the installed page"
 # The installed command finds its post-mortem engine (a private module in
 # <libdir>/numa-trace): its diagnose reads these facts and says what they
 # lack (DG003, exit 2).
