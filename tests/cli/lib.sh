@@ -84,6 +84,29 @@ start_journald() {
   journald_answers 100 || { echo "systemd-journald did not start: $(cat "$T/journald.log")"; exit 1; }
   echo "started systemd-journald (pid ${STARTED_PIDS[-1]}) for this test"
 }
+# free_port: a TCP port free on 127.0.0.1 now.
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# start_debuginfod DIR FILE: Debian's debuginfod serving DIR on 127.0.0.1
+# (port in DEBUGINFOD_PORT; stop_started_daemons stops it), ready once it
+# has scanned DIR and serves FILE's build-id. Returns 1 if it does not.
+start_debuginfod() {
+  DEBUGINFOD_PORT=$(free_port)
+  debuginfod -F "$1" -p "$DEBUGINFOD_PORT" -d "$T/debuginfod.sqlite" >"$T/debuginfod.log" 2>&1 &
+  STARTED_PIDS+=($!)
+  local id
+  id=$(readelf -n "$2" | sed -n 's/.*Build ID: \([0-9a-f]*\).*/\1/p')
+  python3 - "$DEBUGINFOD_PORT" "$id" <<'PY'
+import sys, time, urllib.request
+for _ in range(150):
+    try:
+        urllib.request.urlopen("http://127.0.0.1:%s/buildid/%s/debuginfo" % (sys.argv[1], sys.argv[2]), timeout=5).read()
+        sys.exit(0)
+    except Exception:
+        time.sleep(0.2)
+sys.exit(1)
+PY
+}
 stop_started_daemons() {
   for p in "${STARTED_PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
   STARTED_PIDS=()

@@ -110,30 +110,16 @@ expect_grep "$T/err" "gcc_nodwo \(split DWARF: its \.dwo files or \.dwp package 
 if command -v debuginfod >/dev/null && [ -x "$T/clang_o2" ]; then
   mkdir -p "$T/served" && cp "$T/clang_o2" "$T/served/" && cp "$T/clang_o2" "$T/fetched" && strip --strip-debug "$T/fetched"
   crash fetched "$T/fetched"
-  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  debuginfod -F "$T/served" -p "$port" -d "$T/debuginfod.sqlite" >"$T/debuginfod.log" 2>&1 &
-  DEBUGINFOD_PID=$!
-  trap 'kill $DEBUGINFOD_PID 2>/dev/null; printf "%s" "$OLD_CORE_PATTERN" >"$CORE_PATTERN_FILE" 2>/dev/null; cleanup_work' EXIT
-  id=$(readelf -n "$T/fetched" | sed -n 's/.*Build ID: \([0-9a-f]*\).*/\1/p')
-  # Ready once it has scanned the folder and serves the build-id.
-  python3 - "$port" "$id" <<'PY' && pass || fail "debuginfod did not serve $id: $(tail -5 "$T/debuginfod.log")"
-import sys, time, urllib.request
-for _ in range(100):
-    try:
-        urllib.request.urlopen("http://127.0.0.1:%s/buildid/%s/debuginfo" % (sys.argv[1], sys.argv[2]), timeout=5).read()
-        sys.exit(0)
-    except Exception:
-        time.sleep(0.2)
-sys.exit(1)
-PY
-  run env DEBUGINFOD_URLS="http://127.0.0.1:$port" DEBUGINFOD_CACHE_PATH="$T/client-cache" "$NT" postmortem "$T/fetched.core"
+  trap 'stop_started_daemons; printf "%s" "$OLD_CORE_PATTERN" >"$CORE_PATTERN_FILE" 2>/dev/null; cleanup_work' EXIT
+  start_debuginfod "$T/served" "$T/fetched" && pass || fail "debuginfod did not serve $T/fetched: $(tail -5 "$T/debuginfod.log")"
+  run env DEBUGINFOD_URLS="http://127.0.0.1:$DEBUGINFOD_PORT" DEBUGINFOD_CACHE_PATH="$T/client-cache" "$NT" postmortem "$T/fetched.core"
   expect_rc 1 -- "debuginfod: postmortem"
   expect_grep "$T/out" "$verdict_re .*read natively with libdw" "debuginfod: the DWARF fetched by build-id names slot 1, the file, the tensor"
   [ -n "$(ls -A "$T/client-cache" 2>/dev/null)" ] && pass || fail "debuginfod: nothing in the client cache"
-  run env DEBUGINFOD_URLS="http://127.0.0.1:$port" DEBUGINFOD_CACHE_PATH="$T/cache2" "$NT" postmortem --offline --debug-info native "$T/fetched.core"
+  run env DEBUGINFOD_URLS="http://127.0.0.1:$DEBUGINFOD_PORT" DEBUGINFOD_CACHE_PATH="$T/cache2" "$NT" postmortem --offline --debug-info native "$T/fetched.core"
   expect_grep "$T/err" "fetched \(no debug info \(DWARF\)\)" "debuginfod: --offline fetches nothing"
   [ -z "$(ls -A "$T/cache2" 2>/dev/null)" ] && pass || fail "debuginfod: --offline used the network"
-  kill "$DEBUGINFOD_PID"
+  stop_started_daemons
 else
   fail "debuginfod is not installed (tools/quickstart installs it)"
 fi

@@ -24,7 +24,6 @@ start_journald
 file_cores
 trap cleanup EXIT  # file_cores sets its own; ours puts core_pattern back too
 cd "$T" || exit 1
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 wait_port() {  # wait_port PORT PID: until something accepts on 127.0.0.1:PORT (or PID died)
   for _ in $(seq 100); do
     kill -0 "$2" 2>/dev/null || return 1
@@ -174,21 +173,8 @@ for fault in null-slot null-slot worker-crash null-slot worker-crash; do
   cd "$T" || exit 1
 done
 [ "$(find "$T/cores" -type f -name 'core*' | wc -l)" = 5 ] && pass || fail "5 cores: $(find "$T/cores" -type f)"
-DPORT=$(free_port)
-debuginfod -F "$T/served" -p "$DPORT" -d "$T/debuginfod.sqlite" >"$T/debuginfod.log" 2>&1 &
-STARTED_PIDS+=($!)
-id=$(readelf -n "$T/numa-trace-loader" | sed -n 's/.*Build ID: \([0-9a-f]*\).*/\1/p')
-python3 - "$DPORT" "$id" <<'PY' && pass || fail "debuginfod did not serve $id: $(tail -5 "$T/debuginfod.log")"
-import sys, time, urllib.request
-for _ in range(150):
-    try:
-        urllib.request.urlopen("http://127.0.0.1:%s/buildid/%s/debuginfo" % (sys.argv[1], sys.argv[2]), timeout=5).read()
-        sys.exit(0)
-    except Exception:
-        time.sleep(0.2)
-sys.exit(1)
-PY
-run env DEBUGINFOD_URLS="http://127.0.0.1:$DPORT" DEBUGINFOD_CACHE_PATH="$T/client-cache" "$NT" postmortem "$T/cores"
+start_debuginfod "$T/served" "$T/numa-trace-loader" && pass || fail "debuginfod did not serve the loader: $(tail -5 "$T/debuginfod.log")"
+run env DEBUGINFOD_URLS="http://127.0.0.1:$DEBUGINFOD_PORT" DEBUGINFOD_CACHE_PATH="$T/client-cache" "$NT" postmortem "$T/cores"
 expect_rc 1 -- "postmortem of the hosts' cores"
 expect_grep "$T/out" "^5 cores, 2 causes$" "two causes in five cores"
 expect_grep "$T/out" "^ +3 +[0-9a-f]{8} .* NT001 \(resolve through an empty slot\), SIGSEGV in .*slot k = file idx, related slot 0" \
