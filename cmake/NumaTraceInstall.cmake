@@ -5,12 +5,17 @@ include(CMakePackageConfigHelpers)
 set(_nt_install_targets numatrace_common numatrace_gguf numatrace_format numatrace_rules numatrace_hooks)
 set_target_properties(numatrace_common PROPERTIES EXPORT_NAME common)
 if(NUMA_TRACE_BUILD_RECORDER)
-  list(APPEND _nt_install_targets numatrace numatrace_preload)
+  list(APPEND _nt_install_targets numatrace)
 endif()
 install(TARGETS ${_nt_install_targets} EXPORT numatraceTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+# The interposer is preloaded, never linked: a private object (no versioned
+# SONAME), in numa-trace's own folder of the libdir, beside the engine.
+if(NUMA_TRACE_BUILD_RECORDER)
+  install(TARGETS numatrace_preload EXPORT numatraceTargets LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/numa-trace)
+endif()
 set_target_properties(numatrace_common PROPERTIES EXPORT_NAME common)
 install(DIRECTORY lib/common/include/ lib/gguf/include/ lib/format/include/ lib/rules/include/ lib/recorder/include/
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})

@@ -65,6 +65,12 @@ run cmake -S "$SRC/consumer" -B "$T/consumer" -DCMAKE_PREFIX_PATH="$T/prefix"
 expect_rc 0 -- "configure consumer with find_package(numatrace)"
 run cmake --build "$T/consumer"; expect_rc 0 -- "build consumer"
 run "$T/prefix/bin/numa-trace" gen-model "$T/m" --size 1M --splits 2; expect_rc 0 -- "installed numa-trace"
+# The installed `run` preloads the installed interposer (from
+# <libdir>/numa-trace) into an unpatched loader: the trace has its mappings.
+run "$T/prefix/bin/numa-trace" run -q -o "$T/unhooked.nttrace" -- "$T/prefix/libexec/numa-trace/numa-trace-loader-unhooked" "$T/m"
+expect_rc 0 -- "installed run of the unhooked loader: $(tail -3 "$T/err")"
+run "$T/prefix/bin/numa-trace" report --json "$T/unhooked.nttrace"
+expect_grep "$T/out" '"kind": "per-file"' "the installed interposer recorded the per-file mappings"
 run env MANPATH="$T/prefix/share/man" man -w numa-trace-journal
 expect_grep "$T/out" "^$T/prefix/share/man/man1/numa-trace-journal\.1" "man finds the installed page"
 # The installed command finds its post-mortem engine (a private module in

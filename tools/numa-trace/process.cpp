@@ -47,7 +47,9 @@ std::string first_readable(const char* env, const std::vector<std::string>& cand
 // ../lib and beside it.
 std::string find_library(bool preload) {
   const std::string name = preload ? "libnumatrace-preload.so" : "libnumatrace.so";
-  const std::string installed = self_dir() + "/" NUMA_TRACE_LIB_REL "/" + name;
+  // (the interposer in numa-trace's own folder of the libdir: it is
+  // preloaded, never linked)
+  const std::string installed = self_dir() + "/" NUMA_TRACE_LIB_REL + (preload ? "/numa-trace/" : "/") + name;
   return first_readable(preload ? "NUMA_TRACE_PRELOAD" : "NUMA_TRACE_LIBRARY",
                         {installed + ".0", installed, self_dir() + "/../lib/" + name});
 }
