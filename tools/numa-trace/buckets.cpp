@@ -207,7 +207,7 @@ bool many_cores(const PostmortemOptions& o) {
 
 int run_many(const PostmortemOptions& o, const EngineApi* e) {
   std::vector<Input> inputs;
-  if (!o.coredump.empty() || o.all) {
+  if (o.coredump_given) {
     std::vector<postmortem::CoredumpEntry> listed;
     if (int rc = e->coredumps(o.coredump, listed); rc != kOk) return rc;
     for (auto& l : listed) {

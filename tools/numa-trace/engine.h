@@ -23,6 +23,7 @@ struct PostmortemOptions {
   std::string sources = "crashed";   // --sources: crashed, all, none
   std::string coredump;              // --coredump MATCH
   std::vector<std::string> cores;    // the CORE arguments: files or folders
+  bool coredump_given = false;       // --coredump was given (its MATCH may be "": every entry)
   bool all = false;                  // --all: every --coredump match, not the newest
   bool quiet = false;                // --quiet: no progress
   postmortem::CoredumpEntry listed;  // one entry of --coredump --all, decoded by a child

@@ -79,7 +79,8 @@ Command add_postmortem(CLI::App& app) {
                   "Core files (.zst accepted), or folders searched for cores; more than one core groups them by cause");
   sub->add_option("--coredump", o->coredump,
                   "Decode the newest core systemd-coredump caught for this PID, executable path or command name "
-                  "(as coredumpctl matches); with --all, every one");
+                  "(as coredumpctl matches); with --all, every one")
+      ->each([o](const std::string&) { o->coredump_given = true; });
   sub->add_flag("--all", o->all, "With --coredump: every matching core, grouped by cause (MATCH may be \"\": all)");
   sub->add_flag("-q,--quiet", o->quiet, "No progress on stderr when decoding many cores");
   sub->add_flag("--journal", o->journal, "Write the verdict back to the journal, naming the crash");
@@ -111,6 +112,10 @@ Command add_postmortem(CLI::App& app) {
                   "process: a hang or crash of the decoder on a damaged core is an error (PM010, PM011, exit 2)")
       ->default_val(300);
   return {sub, [o] {
+            if (o->all && !o->coredump_given) {
+              std::fprintf(stderr, "numa-trace postmortem: --all goes with --coredump MATCH (\"\" for every core)\n");
+              return static_cast<int>(kUsage);
+            }
             // Loaded before the decoding child is forked, so that a missing
             // module is said once, plainly.
             const char* urls = std::getenv("DEBUGINFOD_URLS");
