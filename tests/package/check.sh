@@ -25,7 +25,10 @@ expect_grep "$T/out" "^numa-trace [0-9.]+ \(commit ([0-9a-f]{12}(-dirty)?|unknow
 run "$NT" demo --dir "$T/demo"
 expect_rc 0 -- "the installed demo: $(tail -5 "$T/out")"
 expect_grep "$T/out" "Everything behaved as expected" "the installed demo's end"
-grep -q "$R/usr/libexec/numa-trace/numa-trace-loader\|numa-trace-loader" "$T/out" && pass || fail "the demo ran the packaged loader"
+# (the demo's loader can only have been the package's: helpers are in
+# libexec, not beside the command)
+[ "$(ls "$R/usr/bin")" = numa-trace ] && [ -x "$R/usr/libexec/numa-trace/numa-trace-loader" ] && pass ||
+  fail "bin holds only the command, libexec/numa-trace the loaders: $(ls "$R/usr/bin" "$R/usr/libexec/numa-trace")"
 run env MANPATH="$R/usr/share/man" MANWIDTH=80 man numa-trace
 expect_rc 0 -- "man numa-trace from the scratch root"
 expect_grep "$T/out" "numa-trace-postmortem\(1\)" "man numa-trace shows the page"
