@@ -27,9 +27,16 @@ static long crash_at(const char* what) {
   return strtol(spec + n + 1, NULL, 10);
 }
 
-static void crash(void) {
+/* One crashing function per place, never inlined: the crashing frame (what
+ * postmortem groups cores by) names the place in every build, with or
+ * without debug info. */
+__attribute__((noinline)) static void crash_in_alloc(void) {
   volatile int* volatile p = NULL;
   *p = 1; /* SIGSEGV at address 0 */
+}
+__attribute__((noinline)) static void crash_in_munmap(void) {
+  volatile int* volatile p = NULL;
+  *p = 2;
 }
 
 /* The real definition, in libggml-base.so (loaded RTLD_LOCAL by node, so
@@ -63,7 +70,7 @@ int ggml_backend_tensor_alloc(void* buffer, void* tensor, void* addr) {
   if (!next) next = (alloc_t)ggml_definition("ggml_backend_tensor_alloc");
   if (in_gguf_mapping(addr)) {
     ++t_allocs;
-    if (++g_allocs == crash_at("alloc")) crash();
+    if (++g_allocs == crash_at("alloc")) crash_in_alloc();
   }
   return next ? next(buffer, tensor, addr) : 1;
 }
@@ -72,6 +79,6 @@ int munmap(void* addr, size_t length) {
   typedef int (*munmap_t)(void*, size_t);
   static munmap_t next;
   if (!next) next = (munmap_t)dlsym(RTLD_NEXT, "munmap");
-  if (t_allocs > 0 && ++g_munmaps == crash_at("munmap")) crash();
+  if (t_allocs > 0 && ++g_munmaps == crash_at("munmap")) crash_in_munmap();
   return next(addr, length);
 }

@@ -159,6 +159,7 @@ bucket = {c["core"].split("/")[-2]: c["bucket"] for c in pm["cores"]}
 assert len(pm["cores"]) == 3 and len(pm["buckets"]) == 2, [(b["cause"], b["count"]) for b in pm["buckets"]]
 assert bucket["alloc:2"] == bucket["again"] != bucket["munmap:1"], bucket
 assert all(b["programs"] == ["node"] and "0x" not in b["cause"] for b in pm["buckets"]), pm["buckets"]
+assert {b["signature"]["function"] for b in pm["buckets"]} == {"crash_in_alloc", "crash_in_munmap"}, pm["buckets"]
 PY
 }
 
