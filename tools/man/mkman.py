@@ -50,6 +50,11 @@ def links(text):
     return re.sub(r"\[([^\]]+)\]\(([^)]+)\)", one, text)
 
 
+def demote(text):
+    """Every heading one level down: the page's own sections are "#"."""
+    return re.sub(r"^(#+) ", lambda m: "#" + m.group(1) + " ", text, flags=re.M)
+
+
 def cells(row):
     return [c.strip() for c in re.split(r"(?<!\\)\|", row.strip().strip("|"))]
 
@@ -157,7 +162,7 @@ def main():
         if sub == "run":
             extra = [t for t in order if t.startswith("run and")]
             body += "".join(f"\n\n## {t}\n{parts[t]}" for t in extra)
-        body = re.sub(r"^(#+) ", lambda m: "#" + m.group(1) + " ", body, flags=re.M)  # "## x" under DESCRIPTION
+        body = demote(body)
         md = [f"# NAME\nnuma-trace-{sub} \\- {escape(summary[sub])}\n",
               f"# SYNOPSIS\n{synopsis_of(sub, synopsis)}\n",
               f"# DESCRIPTION\n{links(body)}\n",
@@ -171,7 +176,7 @@ def main():
 
     # libnumatrace(3): the hooks API.
     hooks = re.sub(r"^# .*\n", "", read("hooks.md"), count=1)
-    hooks = re.sub(r"^(#+) ", lambda m: "#" + m.group(1) + " ", hooks, flags=re.M)
+    hooks = demote(hooks)
     md = ["# NAME\nlibnumatrace \\- hooks for model loaders (numatrace/hooks.h) and the in-process recorder\n",
           "# SYNOPSIS\n```\n#include <numatrace/hooks.h>\n\ncc ... $(pkg-config --cflags numatrace)\n"
           "LD_PRELOAD=libnumatrace.so.0 PROGRAM    # or: numa-trace run PROGRAM\n```\n",
@@ -181,7 +186,7 @@ def main():
 
     # numa-trace-findings(7): the codes.
     findings = re.sub(r"^# .*\n", "", read("findings.md"), count=1)
-    findings = re.sub(r"^(#+) ", lambda m: "#" + m.group(1) + " ", findings, flags=re.M)
+    findings = demote(findings)
     md = ["# NAME\nnuma-trace-findings \\- what numa-trace's finding codes NT001... mean, and what to do\n",
           f"# DESCRIPTION\n{links(findings)}\n",
           "# SEE ALSO\nnuma-trace(1), numa-trace-report(1), numa-trace-postmortem(1), journalctl(1) (-x shows "

@@ -4,6 +4,7 @@
 // never addresses). docs/postmortem.md, "Many cores".
 #include "buckets.h"
 
+#include <elf.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,8 +32,7 @@ namespace fs = std::filesystem;
 // One core to decode, and what is known of it before decoding.
 struct Input {
   std::string path;                  // the file (or, for a journal entry, the file it names)
-  postmortem::CoredumpEntry listed;  // for --coredump --all
-  std::string host;                  // "" when unknown (a plain file)
+  postmortem::CoredumpEntry listed;  // for --coredump --all (its hostname: "" for a plain file, whose host is unknown)
   uint64_t time_usec = 0;            // the crash's time: the entry's, or the file's mtime
 };
 
@@ -49,40 +49,24 @@ struct Decoded {
 // Whether FILE starts as a core: an ELF file of type ET_CORE, or a zstd
 // frame (systemd-coredump's .zst; what is inside is known once decoded).
 bool looks_like_core(const std::string& file) {
-  unsigned char h[18] = {};
+  Elf64_Ehdr eh{};
   FILE* f = std::fopen(file.c_str(), "rb");
   if (!f) return false;
-  const size_t n = std::fread(h, 1, sizeof h, f);
+  const size_t n = std::fread(&eh, 1, sizeof eh, f);
   std::fclose(f);
-  if (n >= 4 && h[0] == 0x28 && h[1] == 0xb5 && h[2] == 0x2f && h[3] == 0xfd) return true;
-  if (n < 18 || std::memcmp(h,
-                            "\x7f"
-                            "ELF",
-                            4) != 0)
-    return false;
-  const unsigned type = h[5] == 2 ? (h[16] << 8 | h[17]) : (h[17] << 8 | h[16]);  // EI_DATA: big or little endian
-  return type == 4;                                                               // ET_CORE
+  const unsigned char* h = eh.e_ident;
+  if (n >= 4 && h[0] == 0x28 && h[1] == 0xb5 && h[2] == 0x2f && h[3] == 0xfd) return true;  // zstd frame magic
+  if (n < EI_NIDENT + sizeof eh.e_type || std::memcmp(h, ELFMAG, SELFMAG) != 0) return false;
+  // e_type in the file's byte order (a core of another architecture is
+  // still a core: decoding it says PM004)
+  const uint16_t type = h[EI_DATA] == ELFDATA2MSB ? __builtin_bswap16(eh.e_type) : eh.e_type;
+  return type == ET_CORE;
 }
 
 uint64_t mtime_usec(const std::string& file) {
   struct stat st {};
   if (stat(file.c_str(), &st) != 0) return 0;
   return static_cast<uint64_t>(st.st_mtim.tv_sec) * 1000000u + static_cast<uint64_t>(st.st_mtim.tv_nsec) / 1000u;
-}
-
-std::string time_text(uint64_t usec) {
-  if (!usec) return "-";
-  time_t secs = static_cast<time_t>(usec / 1000000u);
-  tm t{};
-  localtime_r(&secs, &t);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%F %T", &t);
-  return buf;
-}
-
-std::string base_name(const std::string& p) {
-  const size_t slash = p.rfind('/');
-  return slash == std::string::npos ? p : p.substr(slash + 1);
 }
 
 // The CORE arguments as files: a folder gives the cores in it and below,
@@ -96,7 +80,7 @@ bool collect(const std::vector<std::string>& args, std::vector<Input>& inputs) {
         std::fprintf(stderr, "numa-trace: %s: PM001 %s\n", printable(a).c_str(), std::strerror(errno));
         return false;
       }
-      inputs.push_back({a, {}, "", mtime_usec(a)});
+      inputs.push_back({a, {}, mtime_usec(a)});
       continue;
     }
     std::vector<std::string> found;
@@ -115,7 +99,7 @@ bool collect(const std::vector<std::string>& args, std::vector<Input>& inputs) {
       return false;
     }
     std::sort(found.begin(), found.end());
-    for (const auto& p : found) inputs.push_back({p, {}, "", mtime_usec(p)});
+    for (const auto& p : found) inputs.push_back({p, {}, mtime_usec(p)});
     if (skipped)
       std::fprintf(stderr, "numa-trace postmortem: %s: %u file%s that %s not cores left out\n", printable(a).c_str(),
                    skipped, skipped == 1 ? "" : "s", skipped == 1 ? "is" : "are");
@@ -130,11 +114,6 @@ std::string error_code(const std::string& err) {
         std::isdigit(static_cast<unsigned char>(err[i + 4])))
       return err.substr(i, 5);
   return "";
-}
-
-std::string first_line(const std::string& s) {
-  std::string line = s.substr(0, s.find('\n'));
-  return line;
 }
 
 Decoded decode(const Input& in, const PostmortemOptions& base, const EngineApi* e) {
@@ -176,7 +155,7 @@ Decoded decode(const Input& in, const PostmortemOptions& base, const EngineApi* 
     // line as the cause's words.
     const std::string code = error_code(err);
     d.bucket = code.empty() ? "error" : code;
-    d.error = first_line(err);
+    d.error = err.substr(0, err.find('\n'));
     const size_t at = code.empty() ? std::string::npos : d.error.find(code);
     d.cause = "not decoded: " +
               (at == std::string::npos ? (d.error.empty() ? "no reason given" : d.error) : d.error.substr(at));
@@ -192,12 +171,6 @@ struct Bucket {
   uint64_t first = 0, last = 0;
   size_t example = 0;
 };
-
-std::string joined(const std::set<std::string>& s) {
-  std::string out;
-  for (const auto& v : s) out += (out.empty() ? "" : ",") + v;
-  return out.empty() ? "-" : out;
-}
 
 }  // namespace
 
@@ -215,7 +188,6 @@ int run_many(const PostmortemOptions& o, const EngineApi* e) {
     for (auto& l : listed) {
       Input in;
       in.path = l.filename.empty() ? "PID " + l.pid + " (core in the journal)" : l.filename;
-      in.host = l.hostname;
       in.time_usec = std::strtoull(l.timestamp.c_str(), nullptr, 10);
       in.listed = std::move(l);
       inputs.push_back(std::move(in));
@@ -254,7 +226,7 @@ int run_many(const PostmortemOptions& o, const EngineApi* e) {
       b.first = b.last = d.in.time_usec;
     }
     b.cores.push_back(i);
-    if (!d.in.host.empty()) b.hosts.insert(d.in.host);
+    if (!d.in.listed.hostname.empty()) b.hosts.insert(d.in.listed.hostname);
     b.programs.insert(d.program);
     if (d.in.time_usec && (!b.first || d.in.time_usec < b.first)) b.first = d.in.time_usec;
     if (d.in.time_usec > b.last) {
@@ -280,15 +252,15 @@ int run_many(const PostmortemOptions& o, const EngineApi* e) {
     nlohmann::ordered_json j;
     j["cores"] = nlohmann::ordered_json::array();
     for (const auto& d : decoded) {
-      nlohmann::ordered_json c = {
-          {"core", d.in.path},
-          {"host", d.in.host.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(d.in.host)},
-          {"program", d.program},
-          {"time_usec", d.in.time_usec},
-          {"exit", d.rc},
-          {"bucket", d.bucket},
-          {"verdict", d.verdict},
-          {"findings", d.findings}};
+      nlohmann::ordered_json c = {{"core", d.in.path},
+                                  {"host", d.in.listed.hostname.empty() ? nlohmann::ordered_json(nullptr)
+                                                                        : nlohmann::ordered_json(d.in.listed.hostname)},
+                                  {"program", d.program},
+                                  {"time_usec", d.in.time_usec},
+                                  {"exit", d.rc},
+                                  {"bucket", d.bucket},
+                                  {"verdict", d.verdict},
+                                  {"findings", d.findings}};
       if (!d.in.listed.pid.empty()) c["coredump_pid"] = d.in.listed.pid;
       if (!d.error.empty()) c["error"] = d.error;
       j["cores"].push_back(c);
@@ -322,7 +294,7 @@ int run_many(const PostmortemOptions& o, const EngineApi* e) {
               "CAUSE (e.g. CORE)");
   for (const Bucket* b : buckets)
     std::printf("%5zu  %-8s  %-19s  %-19s  %-12s  %-16s  %s  (e.g. %s)\n", b->cores.size(), b->id.c_str(),
-                time_text(b->first).c_str(), time_text(b->last).c_str(), printable(joined(b->hosts)).c_str(),
+                local_time(b->first).c_str(), local_time(b->last).c_str(), printable(joined(b->hosts)).c_str(),
                 printable(joined(b->programs)).c_str(), printable(decoded[b->cores.front()].cause).c_str(),
                 printable(decoded[b->example].in.path).c_str());
   return rc;

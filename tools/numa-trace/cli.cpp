@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <ctime>
 
 namespace numatrace::cli {
 
@@ -34,6 +35,22 @@ std::string human_bytes(uint64_t v) {
   else
     std::snprintf(buf, sizeof buf, "%.1f %s", d, units[u]);
   return buf;
+}
+
+std::string local_time(uint64_t usec) {
+  if (!usec) return "-";
+  const time_t secs = static_cast<time_t>(usec / 1000000u);
+  tm t{};
+  localtime_r(&secs, &t);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%F %T", &t);
+  return buf;
+}
+
+std::string joined(const std::set<std::string>& values) {
+  std::string out;
+  for (const auto& v : values) out += (out.empty() ? "" : ",") + v;
+  return out.empty() ? "-" : out;
 }
 
 std::string printable(const std::string& s) {

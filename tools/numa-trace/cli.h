@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <set>
 #include <string>
 
 #include "numatrace/result.h"
@@ -59,6 +60,10 @@ int unusable(const Error& e);
 int checked(const Error& e);
 
 std::string human_bytes(uint64_t v);  // "64.0 MiB"
+// A wall-clock time in microseconds as local "YYYY-MM-DD HH:MM:SS"; "-" for 0.
+std::string local_time(uint64_t usec);
+// The set's values joined by commas; "-" when empty.
+std::string joined(const std::set<std::string>& values);
 
 // JSON text of any nlohmann document. Names and paths come from untrusted
 // inputs and need not be UTF-8: an invalid byte becomes U+FFFD rather than

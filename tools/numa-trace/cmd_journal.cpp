@@ -99,20 +99,7 @@ struct Group {
   bool example_is_finding = false;
 };
 
-std::string time_text(uint64_t usec) {
-  time_t secs = static_cast<time_t>(usec / 1000000);
-  char when[32];
-  strftime(when, sizeof when, "%F %T", localtime(&secs));
-  return when;
-}
-
-std::string joined(const std::set<std::string>& s) {
-  std::string out;
-  for (const auto& v : s) out += (out.empty() ? "" : ",") + v;
-  return out.empty() ? "-" : out;
-}
-
-int print_groups(const std::vector<nlohmann::ordered_json>& entries, const std::string& by, bool json) {
+void print_groups(const std::vector<nlohmann::ordered_json>& entries, const std::string& by, bool json) {
   std::map<std::string, Group> groups;
   // The model of entries written before NUMA_TRACE_MODEL existed: their
   // process's model_begin, when it is among the entries read.
@@ -157,11 +144,7 @@ int print_groups(const std::vector<nlohmann::ordered_json>& entries, const std::
     }
   }
   std::vector<const Group*> sorted;
-  unsigned findings = 0;
-  for (const auto& [k, g] : groups) {
-    sorted.push_back(&g);
-    findings += g.findings;
-  }
+  for (const auto& [k, g] : groups) sorted.push_back(&g);
   std::sort(sorted.begin(), sorted.end(), [](const Group* a, const Group* b) {
     return a->findings != b->findings ? a->findings > b->findings : a->entries > b->entries;
   });
@@ -179,11 +162,11 @@ int print_groups(const std::vector<nlohmann::ordered_json>& entries, const std::
                      {"last_usec", g->last},
                      {"example", g->example}});
     std::printf("%s\n", json_text(out).c_str());
-    return findings ? kProblems : kOk;
+    return;
   }
   if (sorted.empty()) {
     std::printf("no numa-trace entries match\n");
-    return kOk;
+    return;
   }
   // The other side of the question: which codes a host hit, which hosts
   // hit a code.
@@ -196,9 +179,8 @@ int print_groups(const std::vector<nlohmann::ordered_json>& entries, const std::
               "ENTRIES", "FINDINGS", "FIRST", "LAST", show_hosts ? "HOSTS" : "CODES", "EXAMPLE");
   for (const Group* g : sorted)
     std::printf("%-24s %7u %8u  %-19s  %-19s  %-16s  %s\n", printable(g->key).c_str(), g->entries, g->findings,
-                time_text(g->first).c_str(), time_text(g->last).c_str(),
+                local_time(g->first).c_str(), local_time(g->last).c_str(),
                 printable(joined(show_hosts ? g->hosts : g->codes)).c_str(), printable(g->example).c_str());
-  return findings ? kProblems : kOk;
 }
 
 }  // namespace
@@ -263,7 +245,10 @@ int run_journal(const JournalOptions& o) {
   if (r < 0)
     return unusable(
         Error{ErrorKind::io, code::journal, where, "", std::string("reading entries: ") + std::strerror(-r)});
-  if (!o.by.empty()) return print_groups(entries, o.by, o.json);
+  if (!o.by.empty()) {
+    print_groups(entries, o.by, o.json);  // every finding read is in one group
+    return findings ? kProblems : kOk;
+  }
   if (o.lines && entries.size() > o.lines) entries.erase(entries.begin(), entries.end() - o.lines);
   if (o.json) {
     nlohmann::ordered_json out = entries;
@@ -271,7 +256,7 @@ int run_journal(const JournalOptions& o) {
   } else {
     // As journalctl's short output: time, host, program[pid]: message.
     for (const auto& e : entries)
-      std::printf("%s %s %s[%s]: %s\n", time_text(e["time_usec"].get<uint64_t>()).c_str(),
+      std::printf("%s %s %s[%s]: %s\n", local_time(e["time_usec"].get<uint64_t>()).c_str(),
                   printable(str(e, "_HOSTNAME", "?")).c_str(), printable(str(e, "_COMM", "?")).c_str(),
                   str(e, "_PID", "?").c_str(), printable(str(e, "MESSAGE")).c_str());
     if (entries.empty()) std::printf("no numa-trace entries match\n");
