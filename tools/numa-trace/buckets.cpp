@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
+#include "numatrace/postmortem/codes.h"
 #include "sandbox.h"
 
 namespace numatrace::cli {
@@ -77,7 +78,7 @@ bool collect(const std::vector<std::string>& args, std::vector<Input>& inputs) {
     std::error_code ec;
     if (!fs::is_directory(a, ec)) {
       if (access(a.c_str(), F_OK) != 0) {
-        std::fprintf(stderr, "numa-trace: %s: PM001 %s\n", printable(a).c_str(), std::strerror(errno));
+        print_error(Error{ErrorKind::io, postmortem::code::io, a, "", std::strerror(errno)});
         return false;
       }
       inputs.push_back({a, {}, mtime_usec(a)});
@@ -95,7 +96,7 @@ bool collect(const std::vector<std::string>& args, std::vector<Input>& inputs) {
         ++skipped;
     }
     if (ec) {
-      std::fprintf(stderr, "numa-trace: %s: PM001 %s\n", printable(a).c_str(), ec.message().c_str());
+      print_error(Error{ErrorKind::io, postmortem::code::io, a, "", ec.message()});
       return false;
     }
     std::sort(found.begin(), found.end());
