@@ -20,8 +20,10 @@ sleep 1
 # A clean per-file load: a create and a destroy per split, resolves summed per file.
 run env LD_PRELOAD="$LIB" NUMA_TRACE=journal "$LOADER" "$T/m" --verify
 expect_rc 0 -- "traced load with the journal sink"
-pid_ok=$(grep -o "" /dev/null; journalctl --since "$since" NUMA_TRACE_EVENT=model_begin -o json --no-pager | tail -1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["_PID"])')
-run journalctl _PID="$pid_ok" NUMA_TRACE=1 -o json --no-pager
+pid_ok=$(journalctl --since "$since" NUMA_TRACE_EVENT=model_begin -o json --no-pager | tail -1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["_PID"])')
+# Process ids are reused, and the journal keeps older runs: every query by
+# pid is bounded by this run's start.
+run journalctl --since "$since" _PID="$pid_ok" NUMA_TRACE=1 -o json --no-pager
 python3 - "$T/out" <<'PY' && pass || fail "create/destroy/resolve_summary entries with their fields"
 import json, sys
 entries = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
