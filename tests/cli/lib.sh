@@ -60,6 +60,9 @@ newest_core() { ls -t "$1"/core* 2>/dev/null | head -1; }
 # start_journald: a real systemd-journald, started standalone (root, no
 # systemd as PID 1 needed) when none runs; `stop_started_daemons` stops what
 # was started. Skips (77) when it cannot be started, saying why.
+# JOURNAL_SINCE ("@SECONDS", for journalctl --since) is when it was called:
+# process ids are reused and the journal keeps older runs, so a test's
+# queries by pid look only at entries from then on.
 STARTED_PIDS=()
 journald_answers() {  # journald_answers TRIES: a message sent now can be read back
   local probe="numa-trace-test-probe-$$-$RANDOM"
@@ -71,6 +74,7 @@ journald_answers() {  # journald_answers TRIES: a message sent now can be read b
   return 1
 }
 start_journald() {
+  JOURNAL_SINCE="@$(date +%s)"
   # One that runs (not one that is stopping, or a zombie) answers.
   if pgrep -x systemd-journal >/dev/null || pgrep -f "^/lib/systemd/systemd-journald" >/dev/null; then
     journald_answers 20 && return 0

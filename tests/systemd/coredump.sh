@@ -22,9 +22,6 @@ cleanup() {
 }
 trap cleanup EXIT
 start_journald
-# Process ids are reused and the journal keeps older runs: queries by pid
-# look only at this run's entries.
-since="@$(date +%s)"
 cd "$T" || exit 1
 mkdir -p /run/systemd
 rm -f /run/systemd/coredump
@@ -43,14 +40,14 @@ wait $pid
 RC=$?
 expect_rc 139 -- "the loader dies of SIGSEGV"
 for _ in $(seq 100); do
-  journalctl --since "$since" MESSAGE_ID=fc2e22bc6ee647b6b90729ab34a250b1 COREDUMP_PID=$pid -o json --no-pager 2>/dev/null | grep -q COREDUMP_FILENAME && break
+  journalctl --since "$JOURNAL_SINCE" MESSAGE_ID=fc2e22bc6ee647b6b90729ab34a250b1 COREDUMP_PID=$pid -o json --no-pager 2>/dev/null | grep -q COREDUMP_FILENAME && break
   sleep 0.2
 done
 run "$NT" postmortem --coredump "$pid" --journal
 expect_rc 1 -- "postmortem --coredump $pid"
 expect_grep "$T/out" "^systemd-coredump: PID $pid " "the entry is found"
 grep -E "^SIGSEGV" "$T/out" >"$T/coredump.verdict"
-core=$(journalctl --since "$since" MESSAGE_ID=fc2e22bc6ee647b6b90729ab34a250b1 COREDUMP_PID=$pid -o json --no-pager | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["COREDUMP_FILENAME"])')
+core=$(journalctl --since "$JOURNAL_SINCE" MESSAGE_ID=fc2e22bc6ee647b6b90729ab34a250b1 COREDUMP_PID=$pid -o json --no-pager | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["COREDUMP_FILENAME"])')
 zstd -q -d "$core" -o "$T/plain.core"
 run "$NT" postmortem --exe "$LOADER" "$T/plain.core"
 grep -E "^SIGSEGV" "$T/out" >"$T/plain.verdict"
@@ -58,7 +55,7 @@ expect_grep "$T/plain.verdict" "Mapping slot 1 is empty" "verdict on the plain c
 if diff -u "$T/plain.verdict" "$T/coredump.verdict"; then pass; else fail "--coredump verdict differs from the plain core's"; fi
 run "$NT" postmortem --coredump numa-trace-loader
 expect_rc 1 -- "postmortem --coredump by command name"
-run journalctl --since "$since" MESSAGE_ID=c11a7ac6be8c482094d5d55aa55de52e COREDUMP_PID=$pid -o json --no-pager
+run journalctl --since "$JOURNAL_SINCE" MESSAGE_ID=c11a7ac6be8c482094d5d55aa55de52e COREDUMP_PID=$pid -o json --no-pager
 expect_grep "$T/out" '"NUMA_TRACE_CODE":"NT001"' "--journal wrote the verdict back, naming the crash"
 run "$NT" postmortem --coredump 999999999
 expect_rc 2 -- "no such coredump"
@@ -77,7 +74,7 @@ for threads in 1 3; do
 done
 for p in "${pids[@]}"; do
   for _ in $(seq 100); do
-    journalctl --since "$since" MESSAGE_ID=fc2e22bc6ee647b6b90729ab34a250b1 COREDUMP_PID=$p -o json --no-pager 2>/dev/null | grep -q COREDUMP_FILENAME && break
+    journalctl --since "$JOURNAL_SINCE" MESSAGE_ID=fc2e22bc6ee647b6b90729ab34a250b1 COREDUMP_PID=$p -o json --no-pager 2>/dev/null | grep -q COREDUMP_FILENAME && break
     sleep 0.2
   done
 done
@@ -95,7 +92,7 @@ PY
 run "$NT" postmortem --coredump "$T/loader-all" --all
 expect_grep "$T/out" "^2 cores, 1 cause$" "--all, text"
 for p in "${pids[@]}"; do
-  journalctl --since "$since" MESSAGE_ID=fc2e22bc6ee647b6b90729ab34a250b1 COREDUMP_PID=$p -o json --no-pager |
+  journalctl --since "$JOURNAL_SINCE" MESSAGE_ID=fc2e22bc6ee647b6b90729ab34a250b1 COREDUMP_PID=$p -o json --no-pager |
     python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["COREDUMP_FILENAME"])' | xargs -r rm -f
 done
 finish

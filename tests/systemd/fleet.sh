@@ -21,9 +21,6 @@ cleanup() {
 }
 trap cleanup EXIT
 start_journald
-# Process ids are reused and the journal keeps older runs: queries by pid
-# look only at this run's entries.
-since="@$(date +%s)"
 file_cores
 trap cleanup EXIT  # file_cores sets its own; ours puts core_pattern back too
 cd "$T" || exit 1
@@ -56,8 +53,8 @@ ss -Hltn "sport = :$PORT" | awk '{print $4}' >"$T/listen"
 (ulimit -c 0; exec env LD_PRELOAD="$LIB" NUMA_TRACE=journal "$LOADER" "$T/b/m" --strategy unified --fault partial-unmap --threads 2) >/dev/null 2>&1 &
 pid_b=$!
 wait $pid_b
-for _ in $(seq 50); do journalctl --since "$since" _PID=$pid_b NUMA_TRACE_EVENT=crash -q -o cat --no-pager | grep -q . && break; sleep 0.1; done
-journalctl --since "$since" _PID=$pid_b NUMA_TRACE=1 -o export --no-pager >"$T/b.local.export"
+for _ in $(seq 50); do journalctl --since "$JOURNAL_SINCE" _PID=$pid_b NUMA_TRACE_EVENT=crash -q -o cat --no-pager | grep -q . && break; sleep 0.1; done
+journalctl --since "$JOURNAL_SINCE" _PID=$pid_b NUMA_TRACE=1 -o export --no-pager >"$T/b.local.export"
 cursor_b=$(journalctl -n 1 --show-cursor -q --no-pager | sed -n 's/^-- cursor: //p')
 python3 - "$T/b.local.export" "$T/b.export" <<'PY'
 # The journal export format: "NAME=value\n" text fields, or NAME\n, a
@@ -87,7 +84,7 @@ expect_rc 0 -- "host a: traced clean load"
 (ulimit -c 0; exec env LD_PRELOAD="$LIB" NUMA_TRACE=journal "$LOADER" "$T/a/m" --strategy unified --fault null-slot --threads 1) >/dev/null 2>&1 &
 pid_a=$!
 wait $pid_a
-for _ in $(seq 50); do journalctl --since "$since" _PID=$pid_a NUMA_TRACE_EVENT=crash -q -o cat --no-pager | grep -q . && break; sleep 0.1; done
+for _ in $(seq 50); do journalctl --since "$JOURNAL_SINCE" _PID=$pid_a NUMA_TRACE_EVENT=crash -q -o cat --no-pager | grep -q . && break; sleep 0.1; done
 
 # 4. Both hosts upload: this one its journal from its first entry after host
 # b's, host b its export stream.
@@ -101,7 +98,7 @@ expect_rc 0 -- "systemd-journal-upload of host b's export stream"
 
 # 5. The fields arrive intact: every numa-trace field of every entry, for
 # both hosts, as the hosts' journals hold them.
-journalctl --since "$since" _PID=$pid_a NUMA_TRACE=1 -o json --no-pager >"$T/a.local.json"
+journalctl --since "$JOURNAL_SINCE" _PID=$pid_a NUMA_TRACE=1 -o json --no-pager >"$T/a.local.json"
 run "$NT" journal -D "$T/collector" --json
 expect_rc 1 -- "numa-trace journal -D (findings among the entries)"
 python3 - "$T/out" "$T/a.local.json" "$T/b.local.export" "$pid_a" "$pid_b" "$HOST" <<'PY' && pass || fail "fields intact at the collector"
