@@ -51,9 +51,9 @@ for f in j["files"]:
     assert f["tensors"] and all(t["placement"]["sampled_pages"] > 0 for t in f["tensors"]), f["path"]
 PY
 # --watch: plain lines when not a terminal, until the process ends.
-timeout 10 "$NT" placement "${PIDS[0]}" --watch 0.2 >"$T/watch" 2>&1 &
+timeout 20 "$NT" placement "${PIDS[0]}" --watch 0.2 >"$T/watch" 2>&1 &
 watcher=$!
-sleep 1
+for _ in $(seq 100); do [ "$(grep -c '^--- ' "$T/watch")" -ge 2 ] && break; sleep 0.1; done
 kill "${PIDS[0]}"
 wait "$watcher"
 rc=$?

@@ -79,14 +79,19 @@ expect_grep "$T/out" '"first": "NT013 the traced process crashed: signal 11 at f
 run "$NT" run --no-output -- /no/such/program; expect_rc 127 -- "missing program"
 run "$NT" run; expect_rc 2 -- "run without a program"
 
-# Signals sent to numa-trace reach the program.
+# Signals sent to numa-trace reach the program: sent once the program
+# runs (numa-trace's own death by SIGTERM would give 143 too), the program
+# ends by it and numa-trace exits as it did.
 "$NT" run --no-output -- sleep 30 &
 pid=$!
-sleep 0.5
+child=
+for _ in $(seq 100); do child=$(pgrep -P $pid -x sleep) && break; sleep 0.1; done
+[ -n "$child" ] && pass || fail "the program under numa-trace run did not start"
 kill -TERM $pid
 wait $pid
 RC=$?
 expect_rc 143 -- "SIGTERM forwarded (128 + 15)"
+[ -z "$child" ] || ! kill -0 "$child" 2>/dev/null && pass || fail "the program outlived the SIGTERM sent to numa-trace"
 
 # A program using ggml's shared library: its tensor placements become resolves.
 run "$NT" run -o "$T/ggml.nttrace" -- "$GGML_USER" "$T"/m-0000{1,2,3}-of-00006.gguf
