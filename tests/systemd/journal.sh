@@ -20,6 +20,9 @@ sleep 1
 # A clean per-file load: a create and a destroy per split, resolves summed per file.
 run env LD_PRELOAD="$LIB" NUMA_TRACE=journal "$LOADER" "$T/m" --verify
 expect_rc 0 -- "traced load with the journal sink"
+# journald reads its sockets on its own time: --sync returns once what was
+# sent before it is in the journal files.
+journalctl --sync
 pid_ok=$(journalctl --since "$since" NUMA_TRACE_EVENT=model_begin -o json --no-pager | tail -1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["_PID"])')
 # Process ids are reused, and the journal keeps older runs: every query by
 # pid is bounded by this run's start.
@@ -38,7 +41,7 @@ PY
 
 # The null-slot crash: NT001 with slot, file idx and tensor.
 (ulimit -c 0; exec env LD_PRELOAD="$LIB" NUMA_TRACE=journal "$LOADER" "$T/m" --strategy unified --fault null-slot --threads 1) >/dev/null 2>&1
-sleep 0.5
+journalctl --sync
 run journalctl --since "$since" NUMA_TRACE_CODE=NT001 -o json --no-pager
 expect_rc 0 -- "journalctl NUMA_TRACE_CODE=NT001"
 tensor=$(python3 -c 'import json,sys; e=[json.loads(l) for l in open(sys.argv[1]) if l.strip()][-1]; assert e["NUMA_TRACE_SLOT"]=="1" and e["NUMA_TRACE_FILE_IDX"]=="1" and e["PRIORITY"]=="3"; print(e["NUMA_TRACE_TENSOR"])' "$T/out")
