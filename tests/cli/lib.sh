@@ -88,6 +88,32 @@ start_journald() {
   journald_answers 100 || { echo "systemd-journald did not start: $(cat "$T/journald.log")"; exit 1; }
   echo "started systemd-journald (pid ${STARTED_PIDS[-1]}) for this test"
 }
+# deny_move_pages CMD...: CMD run with move_pages(2) failing with EPERM, as
+# a container's seccomp profile or a sandbox may refuse it: a seccomp filter
+# set (from python3, by prctl) on the process that then execs CMD.
+deny_move_pages() {
+  python3 - "$@" <<'PY'
+import ctypes, os, struct, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.prctl.argtypes = [ctypes.c_int] + [ctypes.c_ulong] * 4
+LD_ABS, JEQ, RET = 0x20, 0x15, 0x06  # classic BPF: BPF_LD|BPF_W|BPF_ABS, BPF_JMP|BPF_JEQ|BPF_K, BPF_RET|BPF_K
+ARCH_X86_64, NR_MOVE_PAGES = 0xC000003E, 279
+RET_EPERM, RET_ALLOW = 0x00050000 | 1, 0x7FFF0000  # SECCOMP_RET_ERRNO | EPERM, SECCOMP_RET_ALLOW
+prog = [(LD_ABS, 0, 0, 4),                  # seccomp_data.arch
+        (JEQ, 0, 3, ARCH_X86_64),           # another ABI: allow
+        (LD_ABS, 0, 0, 0),                  # seccomp_data.nr
+        (JEQ, 0, 1, NR_MOVE_PAGES),
+        (RET, 0, 0, RET_EPERM),
+        (RET, 0, 0, RET_ALLOW)]
+code = b"".join(struct.pack("HBBI", *i) for i in prog)
+buf = ctypes.create_string_buffer(code)
+fprog = struct.pack("HxxxxxxQ", len(prog), ctypes.addressof(buf))
+fbuf = ctypes.create_string_buffer(fprog)
+if libc.prctl(38, 1, 0, 0, 0) or libc.prctl(22, 2, ctypes.addressof(fbuf), 0, 0):  # NO_NEW_PRIVS, SECCOMP filter
+    sys.exit("cannot set the seccomp filter: " + os.strerror(ctypes.get_errno()))
+os.execvp(sys.argv[1], sys.argv[1:])
+PY
+}
 # free_port: a TCP port free on 127.0.0.1 now.
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 

@@ -2,7 +2,8 @@
 # numa-trace placement PID on running processes that were not started under
 # numa-trace: a program that only maps the splits (python3's mmap), and the
 # reference loader holding a unified region with libnumatrace loaded (the
-# region comes from its flight recorder). The real loader's client is in
+# region comes from its flight recorder); the first again with move_pages
+# refused by a seccomp filter (numa_maps instead). The real loader's client is in
 # tests/llama (part placement), node 1 in tests/vm.
 # usage: placement.sh NUMA-TRACE LOADER LIBNUMATRACE
 NT=$1 LOADER=$2 LIB=$3
@@ -49,6 +50,27 @@ for f in j["files"]:
     assert p["sampled_pages"] > 0 and p["absent_pages"] == 0, f  # the holder touched every page
     assert sum(p["pages_per_node"]) == p["sampled_pages"], f
     assert f["tensors"] and all(t["placement"]["sampled_pages"] > 0 for t in f["tensors"]), f["path"]
+PY
+
+# Where move_pages(2) is refused (deny_move_pages, in lib.sh), the counts
+# come from numa_maps, per file only, and the output says so.
+run deny_move_pages "$NT" placement "${PIDS[0]}"
+expect_rc 0 -- "placement with move_pages refused"
+expect_grep "$T/out" "^  move_pages on the process was refused \(Operation not permitted\): per-file placement from /proc/${PIDS[0]}/numa_maps, none per tensor$" "the numa_maps fallback is said"
+for i in 1 2 3; do
+  expect_grep "$T/out" "^  file $((i - 1)), [0-9.]+ KiB mapped:  node0 +[0-9]+%" "split $i's placement from numa_maps"
+done
+run deny_move_pages "$NT" placement "${PIDS[0]}" --tensors --json
+expect_rc 0 -- "placement --json with move_pages refused"
+python3 - "$T/out" <<'PY' && pass || fail "placement --json from numa_maps: $(head -c 400 "$T/out")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["method"] == "numa_maps" and "refused" in j["method_note"], j["method"]
+for f in j["files"]:
+    p = f["placement"]
+    # numa_maps counts the pages the holder touched, every page of the file.
+    assert p["sampled_pages"] * 4096 >= f["mapped_bytes"] > 0, f
+    assert all(t["placement"]["sampled_pages"] == 0 for t in f.get("tensors", [])), f["path"]
 PY
 # --watch: plain lines when not a terminal, until the process ends.
 timeout 20 "$NT" placement "${PIDS[0]}" --watch 0.2 >"$T/watch" 2>&1 &

@@ -197,7 +197,8 @@ PY
 
 # numa-trace placement PID on the client, started without numa-trace and
 # waiting after its tokens: every split named with its pages' nodes, and
-# the tensor groups from the splits' tensor tables.
+# the tensor groups from the splits' tensor tables; with move_pages refused,
+# every split from numa_maps.
 placement() {
   node "$CLIENT" "$M" --wait >"$T/client.out" 2>"$T/client.err" &
   local pid=$!
@@ -206,9 +207,23 @@ placement() {
   run "$NT" placement "$pid" --json
   expect_rc 0 -- "placement of the real loader's client"
   cp "$T/out" "$T/placement.json"
+  run deny_move_pages "$NT" placement "$pid" --json
+  expect_rc 0 -- "placement of the real loader's client with move_pages refused"
+  cp "$T/out" "$T/numa_maps.json"
   run "$NT" placement "$pid"
   kill -TERM "$pid"
   wait "$pid"
+  python3 - "$T/numa_maps.json" "$T" <<'PY' && pass || fail "placement of the client from numa_maps: $(head -c 400 "$T/numa_maps.json")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["method"] == "numa_maps" and "refused (Operation not permitted)" in j["method_note"], j
+paths = [f["path"] for f in j["files"]]
+assert paths == [f"{sys.argv[2]}/m-0000{i}-of-00003.gguf" for i in (1, 2, 3)], paths
+for f in j["files"]:
+    # The pages the client's tokens read, as the kernel counts them per mapping.
+    p = f["placement"]
+    assert p["sampled_pages"] > 0 and sum(p["pages_per_node"]) == p["sampled_pages"], f
+PY
   python3 - "$T/placement.json" "$T" <<'PY' && pass || fail "placement of the client: $(head -c 400 "$T/placement.json")"
 import json, sys
 j = json.load(open(sys.argv[1]))
