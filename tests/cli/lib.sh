@@ -90,7 +90,9 @@ start_journald() {
 }
 # deny_move_pages CMD...: CMD run with move_pages(2) failing with EPERM, as
 # a container's seccomp profile or a sandbox may refuse it: a seccomp filter
-# set (from python3, by prctl) on the process that then execs CMD.
+# set (from python3, by prctl) on the process that then execs CMD. The
+# filter knows x86_64's syscall numbers only (the machines this project
+# targets); elsewhere it refuses nothing, and the checks after it fail.
 deny_move_pages() {
   python3 - "$@" <<'PY'
 import ctypes, os, struct, sys
