@@ -56,6 +56,7 @@ PY
 # come from numa_maps, per file only, and the output says so.
 run deny_move_pages "$NT" placement "${PIDS[0]}"
 expect_rc 0 -- "placement with move_pages refused"
+expect_grep "$T/out" "^process ${PIDS[0]} \(python3\): 3 GGUF splits mapped; [0-9]+ pages counted from numa_maps in [0-9.]+ ms$" "the pages are said to be counted from numa_maps"
 expect_grep "$T/out" "^  move_pages on the process was refused \(Operation not permitted\): per-file placement from /proc/${PIDS[0]}/numa_maps, none per tensor$" "the numa_maps fallback is said"
 for i in 1 2 3; do
   expect_grep "$T/out" "^  file $((i - 1)), [0-9.]+ KiB mapped:  node0 +[0-9]+%" "split $i's placement from numa_maps"

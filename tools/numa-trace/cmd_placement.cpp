@@ -256,6 +256,7 @@ Snapshot take(const PlacementOptions& o, bool& gone) {
         }
     for (Region& r : s.regions)
       if (auto it = nm.find(r.base & ~(kPage - 1)); it != nm.end()) r.count.add(it->second);
+    s.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   }
   return s;
 }
@@ -299,9 +300,12 @@ size_t node_columns(const Snapshot& s) {
 
 void print_text(const PlacementOptions& o, const Snapshot& s) {
   const size_t nodes = node_columns(s);
-  std::printf("process %d (%s): %zu GGUF split%s mapped; %llu pages sampled with %s in %.1f ms\n", o.pid,
+  // move_pages samples pages; numa_maps gives the kernel's count of every
+  // page each mapping has in memory.
+  std::printf("process %d (%s): %zu GGUF split%s mapped; %llu pages %s %s in %.1f ms\n", o.pid,
               printable(s.maps.comm).c_str(), s.files.size(), s.files.size() == 1 ? "" : "s",
-              static_cast<unsigned long long>(s.sampled ? s.sampled : s.total.sampled), s.method.c_str(), s.ms);
+              static_cast<unsigned long long>(s.sampled ? s.sampled : s.total.sampled),
+              s.method == "numa_maps" ? "counted from" : "sampled with", s.method.c_str(), s.ms);
   if (!s.method_note.empty()) std::printf("  %s\n", s.method_note.c_str());
   for (const File& f : s.files) {
     std::printf("\n%s%s\n  file %s, %s mapped:%s\n", printable(f.path).c_str(),
