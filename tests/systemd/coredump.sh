@@ -22,6 +22,14 @@ cleanup() {
 }
 trap cleanup EXIT
 start_journald
+# systemd-coredump's entries for a crashed PID (its crash MESSAGE_ID), from
+# this run on; when the one that names the stored core has arrived; that core.
+coredump_entries() { journalctl --since "$JOURNAL_SINCE" MESSAGE_ID=fc2e22bc6ee647b6b90729ab34a250b1 COREDUMP_PID="$1" -o json --no-pager; }
+wait_coredump() {
+  for _ in $(seq 100); do coredump_entries "$1" 2>/dev/null | grep -q COREDUMP_FILENAME && return 0; sleep 0.2; done
+  return 1
+}
+stored_core() { coredump_entries "$1" | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["COREDUMP_FILENAME"])'; }
 cd "$T" || exit 1
 mkdir -p /run/systemd
 rm -f /run/systemd/coredump
@@ -39,15 +47,12 @@ pid=$!
 wait $pid
 RC=$?
 expect_rc 139 -- "the loader dies of SIGSEGV"
-for _ in $(seq 100); do
-  journalctl --since "$JOURNAL_SINCE" MESSAGE_ID=fc2e22bc6ee647b6b90729ab34a250b1 COREDUMP_PID=$pid -o json --no-pager 2>/dev/null | grep -q COREDUMP_FILENAME && break
-  sleep 0.2
-done
+wait_coredump "$pid"
 run "$NT" postmortem --coredump "$pid" --journal
 expect_rc 1 -- "postmortem --coredump $pid"
 expect_grep "$T/out" "^systemd-coredump: PID $pid " "the entry is found"
 grep -E "^SIGSEGV" "$T/out" >"$T/coredump.verdict"
-core=$(journalctl --since "$JOURNAL_SINCE" MESSAGE_ID=fc2e22bc6ee647b6b90729ab34a250b1 COREDUMP_PID=$pid -o json --no-pager | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["COREDUMP_FILENAME"])')
+core=$(stored_core "$pid")
 zstd -q -d "$core" -o "$T/plain.core"
 run "$NT" postmortem --exe "$LOADER" "$T/plain.core"
 grep -E "^SIGSEGV" "$T/out" >"$T/plain.verdict"
@@ -72,12 +77,7 @@ for threads in 1 3; do
   pids+=($!)
   wait $!
 done
-for p in "${pids[@]}"; do
-  for _ in $(seq 100); do
-    journalctl --since "$JOURNAL_SINCE" MESSAGE_ID=fc2e22bc6ee647b6b90729ab34a250b1 COREDUMP_PID=$p -o json --no-pager 2>/dev/null | grep -q COREDUMP_FILENAME && break
-    sleep 0.2
-  done
-done
+for p in "${pids[@]}"; do wait_coredump "$p"; done
 run "$NT" postmortem --coredump "$T/loader-all" --all --json
 expect_rc 1 -- "postmortem --coredump EXE --all"
 python3 - "$T/out" "$(hostname)" "${pids[@]}" <<'PY' && pass || fail "--all: two cores, one bucket: $(head -c 600 "$T/out")"
@@ -91,8 +91,5 @@ assert pm["buckets"][0]["signature"]["code"] == "NT001"
 PY
 run "$NT" postmortem --coredump "$T/loader-all" --all
 expect_grep "$T/out" "^2 cores, 1 cause$" "--all, text"
-for p in "${pids[@]}"; do
-  journalctl --since "$JOURNAL_SINCE" MESSAGE_ID=fc2e22bc6ee647b6b90729ab34a250b1 COREDUMP_PID=$p -o json --no-pager |
-    python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["COREDUMP_FILENAME"])' | xargs -r rm -f
-done
+for p in "${pids[@]}"; do stored_core "$p" | xargs -r rm -f; done
 finish

@@ -21,6 +21,14 @@ cleanup() {
 }
 trap cleanup EXIT
 start_journald
+# wait_crash_entry PID: until PID's crash entry is in the journal (5 s at most).
+wait_crash_entry() {
+  for _ in $(seq 50); do
+    journalctl --since "$JOURNAL_SINCE" _PID="$1" NUMA_TRACE_EVENT=crash -q -o cat --no-pager | grep -q . && return 0
+    sleep 0.1
+  done
+  return 1
+}
 file_cores
 trap cleanup EXIT  # file_cores sets its own; ours puts core_pattern back too
 cd "$T" || exit 1
@@ -53,7 +61,7 @@ ss -Hltn "sport = :$PORT" | awk '{print $4}' >"$T/listen"
 (ulimit -c 0; exec env LD_PRELOAD="$LIB" NUMA_TRACE=journal "$LOADER" "$T/b/m" --strategy unified --fault partial-unmap --threads 2) >/dev/null 2>&1 &
 pid_b=$!
 wait $pid_b
-for _ in $(seq 50); do journalctl --since "$JOURNAL_SINCE" _PID=$pid_b NUMA_TRACE_EVENT=crash -q -o cat --no-pager | grep -q . && break; sleep 0.1; done
+wait_crash_entry "$pid_b"
 journalctl --since "$JOURNAL_SINCE" _PID=$pid_b NUMA_TRACE=1 -o export --no-pager >"$T/b.local.export"
 cursor_b=$(journalctl -n 1 --show-cursor -q --no-pager | sed -n 's/^-- cursor: //p')
 python3 - "$T/b.local.export" "$T/b.export" <<'PY'
@@ -84,7 +92,7 @@ expect_rc 0 -- "host a: traced clean load"
 (ulimit -c 0; exec env LD_PRELOAD="$LIB" NUMA_TRACE=journal "$LOADER" "$T/a/m" --strategy unified --fault null-slot --threads 1) >/dev/null 2>&1 &
 pid_a=$!
 wait $pid_a
-for _ in $(seq 50); do journalctl --since "$JOURNAL_SINCE" _PID=$pid_a NUMA_TRACE_EVENT=crash -q -o cat --no-pager | grep -q . && break; sleep 0.1; done
+wait_crash_entry "$pid_a"
 
 # 4. Both hosts upload: this one its journal from its first entry after host
 # b's, host b its export stream.
