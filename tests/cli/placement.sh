@@ -96,8 +96,13 @@ for i in 0 1 2; do
 done
 kill "${PIDS[1]}"
 
-# Errors: no such process; not a number.
+# Errors: no such process; not a pid; a --watch period that is not above 0.
 run "$NT" placement 999999999;  expect_rc 2 -- "no such process"
 expect_grep "$T/err" "process 999999999: No such file or directory" "the process is named"
 run "$NT" placement abc;        expect_rc 2 -- "not a pid"
+expect_grep "$T/err" "^pid: abc is not a process id \(a whole number above 0\)$" "a pid that is not a number is named"
+run "$NT" placement 0;          expect_rc 2 -- "pid 0"
+expect_grep "$T/err" "^pid: 0 is not a process id" "pid 0 is refused"
+run "$NT" placement 1 --watch 0; expect_rc 2 -- "--watch 0"
+expect_grep "$T/err" "^--watch: 0 is not a number of seconds above 0$" "--watch 0 is refused, saying what is wanted"
 finish

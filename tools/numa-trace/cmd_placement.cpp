@@ -7,7 +7,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -424,6 +426,27 @@ int run_placement(const PlacementOptions& o) {
   }
 }
 
+// A number above 0 (whole: one that fits a pid_t), else "IN is not WHAT".
+// CLI11's PositiveNumber refuses "abc" and 0 alike as "not in range
+// 0.000000 to" DBL_MAX written out in 309 digits.
+CLI::Validator positive(std::string what, bool whole) {
+  return {[what = std::move(what), whole](std::string& in) -> std::string {
+            const char* end = in.data() + in.size();
+            bool ok = false;
+            if (whole) {
+              pid_t v = 0;
+              const auto r = std::from_chars(in.data(), end, v);
+              ok = r.ec == std::errc() && r.ptr == end && v > 0;
+            } else {
+              double v = 0;
+              const auto r = std::from_chars(in.data(), end, v);
+              ok = r.ec == std::errc() && r.ptr == end && v > 0 && std::isfinite(v);
+            }
+            return ok ? std::string() : in + " is not " + what;
+          },
+          "POSITIVE"};
+}
+
 }  // namespace
 
 Command add_placement(CLI::App& app) {
@@ -436,13 +459,15 @@ Command add_placement(CLI::App& app) {
       "ffn, output), tensor (--tensors) and node. With libnumatrace loaded in it, also its unified and replica "
       "regions, from the flight recorder. The process is neither stopped nor changed, and need not have been "
       "started under numa-trace. Exit 0 shown, 2 no such process or not allowed to read it.");
-  sub->add_option("pid", o->pid, "The process")->required()->check(CLI::PositiveNumber);
+  sub->add_option("pid", o->pid, "The process")
+      ->required()
+      ->check(positive("a process id (a whole number above 0)", true));
   sub->add_flag("--tensors", o->tensors, "Also each tensor (its first page is always sampled)");
   sub->add_flag("--json", o->json, "Print JSON (one document per line with --watch)");
   sub->add_option("--watch", o->watch,
                   "Sample again every SECONDS, redrawn in place on a terminal, until ^C or the "
                   "process ends")
-      ->check(CLI::PositiveNumber);
+      ->check(positive("a number of seconds above 0", false));
   sub->add_option("--max-pages", o->max_pages, "Pages sampled per pass, shared by the mapped bytes")
       ->default_val(16384)
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 24));
